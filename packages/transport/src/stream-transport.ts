@@ -1,0 +1,264 @@
+import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js'
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
+import type { PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
+import { DEFAULT_CLOSE_TIMEOUT_MS, SEND_HIGH_WATER_MARK_BYTES } from './constants.js'
+import { FrameTooLargeError, IdleTimeoutError, InvalidMessageError, TransportClosedError } from './errors.js'
+import { FrameDecoder, FrameEncoder } from './frame.js'
+import { checkJsonRpc } from './json-rpc.js'
+import type { Logger, McpTransport } from './types.js'
+import { noopLogger } from './logger.js'
+
+/** Runs `fn` once the current I/O callbacks are done: one flush then carries every frame queued meanwhile. */
+const scheduleFlush: (fn: () => void) => void = typeof globalThis.setImmediate === 'function'
+  ? (fn) => { globalThis.setImmediate(fn) }
+  : queueMicrotask
+
+export interface StreamTransportInit {
+  maxFrameBytes: number
+  idleTimeoutMs: number
+  remotePeer: PeerId
+  /** Set on the serving side only: the SDK client skips `initialize` when it sees one. */
+  sessionId?: string
+  /** Passed with every incoming message (serving side), so that tool handlers see the peer. */
+  authInfo?: AuthInfo
+  logger?: Logger
+}
+
+/**
+ * An MCP `Transport` over one libp2p stream: varint length-prefixed UTF-8 JSON frames.
+ * Outgoing messages are queued and written once per event-loop turn as one buffer;
+ * incoming frames are decoded in place from the stream's chunks.
+ */
+export class StreamTransport implements McpTransport {
+  onclose?: () => void
+  onerror?: (error: Error) => void
+  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void
+  sessionId?: string
+  readonly remotePeer: PeerId
+
+  readonly #stream: Stream
+  readonly #maxFrameBytes: number
+  readonly #idleTimeoutMs: number
+  readonly #extra: MessageExtraInfo | undefined
+  readonly #log: Logger
+  readonly #decoder: FrameDecoder
+  readonly #encoder = new FrameEncoder()
+  readonly #utf8 = new TextDecoder('utf-8', { fatal: true })
+
+  #queue: string[] = []
+  #queuedChars = 0
+  #flushScheduled = false
+  #drain: Promise<void> | undefined
+  #started = false
+  #closing = false
+  #closed = false
+
+  // Idle bookkeeping, only when idleTimeoutMs > 0.
+  #lastActivity = 0
+  #idleTimer: ReturnType<typeof setTimeout> | undefined
+  readonly #inboundRequests = new Set<RequestId>()
+  readonly #outboundRequests = new Set<RequestId>()
+
+  constructor (stream: Stream, init: StreamTransportInit) {
+    this.#stream = stream
+    this.remotePeer = init.remotePeer
+    this.#maxFrameBytes = init.maxFrameBytes
+    this.#idleTimeoutMs = init.idleTimeoutMs
+    this.#extra = init.authInfo === undefined ? undefined : { authInfo: init.authInfo }
+    this.#log = init.logger ?? noopLogger
+    this.#decoder = new FrameDecoder(init.maxFrameBytes)
+    if (init.sessionId !== undefined) this.sessionId = init.sessionId
+    // Data buffered before start() must not reset the stream at libp2p's 4 MiB default.
+    stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, init.maxFrameBytes * 2 + 16)
+  }
+
+  start (): Promise<void> {
+    if (this.#started) return Promise.resolve()
+    this.#started = true
+    const stream = this.#stream
+    stream.addEventListener('message', this.#onMessage)
+    stream.addEventListener('remoteCloseWrite', this.#onRemoteCloseWrite)
+    stream.addEventListener('close', this.#onClose)
+    if (this.#idleTimeoutMs > 0) {
+      this.#lastActivity = Date.now()
+      this.#armIdle(this.#idleTimeoutMs)
+    }
+    // Listeners added after the fact never hear of a close that already happened.
+    if (stream.status !== 'open') this.#finish(undefined)
+    else if (stream.remoteWriteStatus === 'closed' && stream.readBufferLength === 0) void this.close()
+    return Promise.resolve()
+  }
+
+  async send (message: JSONRPCMessage): Promise<void> {
+    if (this.#closing) throw new TransportClosedError(this.sessionId)
+    const text = JSON.stringify(message)
+    if (text.length * 3 > this.#maxFrameBytes) {
+      const bytes = text.length > this.#maxFrameBytes ? text.length : FrameEncoder.byteLength(text)
+      if (bytes > this.#maxFrameBytes) throw new FrameTooLargeError(bytes, this.#maxFrameBytes, 'sent')
+    }
+    if (this.#idleTimeoutMs > 0) this.#trackOutgoing(message)
+    this.#queue.push(text)
+    this.#queuedChars += text.length
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      scheduleFlush(this.#flush)
+    }
+    if (this.#drain !== undefined || this.#queuedChars > SEND_HIGH_WATER_MARK_BYTES) await this.#whenDrained()
+  }
+
+  async close (): Promise<void> {
+    if (this.#closing) return
+    this.#closing = true
+    this.#flush()
+    const stream = this.#stream
+    if (stream.status === 'open' && stream.writeStatus === 'writable') {
+      try {
+        await stream.close({ signal: AbortSignal.timeout(DEFAULT_CLOSE_TIMEOUT_MS) })
+      } catch (err) {
+        stream.abort(err as Error)
+      }
+    }
+    this.#finish(undefined)
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false
+    if (this.#queue.length === 0 || this.#closed) return
+    if (this.#drain !== undefined && !this.#closing) return // the drain handler flushes
+    const frames = this.#queue
+    this.#queue = []
+    this.#queuedChars = 0
+    const stream = this.#stream
+    if (stream.writeStatus !== 'writable') {
+      this.#fail(new TransportClosedError(this.sessionId))
+      return
+    }
+    try {
+      if (this.#idleTimeoutMs > 0) this.#lastActivity = Date.now()
+      if (!stream.send(this.#encoder.encode(frames)) && this.#drain === undefined) {
+        this.#drain = stream.onDrain().then(() => {
+          this.#drain = undefined
+          this.#flush()
+        }, (err: unknown) => {
+          this.#drain = undefined
+          this.#fail(err as Error)
+        })
+      }
+    } catch (err) {
+      this.#fail(err as Error)
+    }
+  }
+
+  async #whenDrained (): Promise<void> {
+    if (this.#drain === undefined) {
+      this.#flush()
+      if (this.#drain === undefined) return
+    }
+    await this.#drain
+    if (this.#closed) throw new TransportClosedError(this.sessionId)
+  }
+
+  readonly #onMessage = (evt: StreamMessageEvent): void => {
+    if (this.#closed) return
+    if (this.#idleTimeoutMs > 0) this.#lastActivity = Date.now()
+    const data = evt.data
+    try {
+      if (data instanceof Uint8Array) this.#decoder.push(data, this.#onFrame)
+      else for (const chunk of data) this.#decoder.push(chunk, this.#onFrame)
+    } catch (err) {
+      // A framing error: the byte stream cannot be resynchronised, so the session ends.
+      this.onerror?.(err as Error)
+      this.#stream.abort(err as Error)
+    }
+  }
+
+  readonly #onFrame = (frame: Uint8Array): void => {
+    let value: unknown
+    try {
+      value = JSON.parse(this.#utf8.decode(frame))
+    } catch (err) {
+      this.onerror?.(new InvalidMessageError(`frame of ${frame.length} bytes is not UTF-8 JSON: ${(err as Error).message}`, { cause: err }))
+      return
+    }
+    const message = checkJsonRpc(value)
+    if (typeof message === 'string') {
+      this.onerror?.(new InvalidMessageError(`frame of ${frame.length} bytes is not a JSON-RPC 2.0 message: ${message}`))
+      return
+    }
+    if (this.#idleTimeoutMs > 0) this.#trackIncoming(message)
+    try {
+      this.onmessage?.(message, this.#extra)
+    } catch (err) {
+      this.onerror?.(err as Error)
+    }
+  }
+
+  readonly #onRemoteCloseWrite = (): void => {
+    // The remote ended its session; close our half too, or its stream stays half-open.
+    void this.close()
+  }
+
+  readonly #onClose = (evt: StreamCloseEvent): void => {
+    this.#finish(evt.error)
+  }
+
+  #fail (err: Error): void {
+    if (this.#closed) return
+    this.onerror?.(err)
+    this.#stream.abort(err)
+    this.#finish(undefined)
+  }
+
+  #finish (error: Error | undefined): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#closing = true
+    this.#queue = []
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer)
+    const stream = this.#stream
+    stream.removeEventListener('message', this.#onMessage)
+    stream.removeEventListener('remoteCloseWrite', this.#onRemoteCloseWrite)
+    stream.removeEventListener('close', this.#onClose)
+    if (error !== undefined) {
+      this.#log.debug('MCP stream %s closed with %s', stream.id, error.name)
+      this.onerror?.(error)
+    }
+    this.onclose?.()
+  }
+
+  #trackIncoming (message: JSONRPCMessage): void {
+    if ('method' in message) {
+      if ('id' in message) this.#inboundRequests.add(message.id)
+    } else if ('id' in message && message.id !== undefined) {
+      this.#outboundRequests.delete(message.id)
+    }
+  }
+
+  #trackOutgoing (message: JSONRPCMessage): void {
+    if ('method' in message) {
+      if ('id' in message) this.#outboundRequests.add(message.id)
+    } else if ('id' in message && message.id !== undefined) {
+      this.#inboundRequests.delete(message.id)
+    }
+  }
+
+  #armIdle (ms: number): void {
+    this.#idleTimer = setTimeout(this.#checkIdle, ms)
+    this.#idleTimer.unref?.()
+  }
+
+  readonly #checkIdle = (): void => {
+    if (this.#closing) return
+    const quietFor = Date.now() - this.#lastActivity
+    if (this.#inboundRequests.size > 0 || this.#outboundRequests.size > 0) {
+      this.#armIdle(this.#idleTimeoutMs)
+      return
+    }
+    if (quietFor < this.#idleTimeoutMs) {
+      this.#armIdle(this.#idleTimeoutMs - quietFor)
+      return
+    }
+    this.onerror?.(new IdleTimeoutError(this.#idleTimeoutMs))
+    void this.close()
+  }
+}

@@ -1,0 +1,123 @@
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
+import type { PeerId } from '@libp2p/interface'
+
+/** An optional logger (libp2p's component logger and a pino child both fit). Defaults to a no-op. */
+export interface Logger {
+  debug: (msg: string, ...args: unknown[]) => void
+  info: (msg: string, ...args: unknown[]) => void
+  warn: (msg: string, ...args: unknown[]) => void
+  error: (msg: string, ...args: unknown[]) => void
+  child?: (bindings: Record<string, unknown>) => Logger
+}
+
+/**
+ * What a transport needs from an MCP server: the SDK's `McpServer` and `Server` both
+ * fit, and so does anything else that speaks over a `Transport`.
+ */
+export interface McpServerLike {
+  connect: (transport: Transport) => Promise<void>
+  close: () => Promise<void>
+}
+
+/** An MCP `Transport` carried by this package (libp2p stream, or any `connect()` result). */
+export interface McpTransport extends Transport {
+  /** The authenticated remote peer, for transports over libp2p. */
+  readonly remotePeer?: PeerId
+}
+
+/** Limits shared by both ends of a libp2p MCP session. */
+export interface FrameOptions {
+  /**
+   * Largest frame (UTF-8 JSON bytes, prefix excluded) sent or accepted. A larger
+   * incoming frame ends the session with `FrameTooLargeError`; a larger outgoing
+   * message makes `send()` reject with it.
+   *
+   * @default 4194304 (4 MiB)
+   */
+  maxFrameBytes?: number
+  /**
+   * Close the session after this long with no frame either way and no request in
+   * flight (`0` disables).
+   *
+   * @default 0 when dialing, 300000 (5 minutes) when serving
+   */
+  idleTimeoutMs?: number
+}
+
+export interface DialMcpOptions extends FrameOptions {
+  /** Aborts the dial and protocol negotiation. */
+  signal?: AbortSignal
+  /**
+   * Concurrent outbound MCP streams per libp2p connection, when this node does not
+   * serve the protocol itself (then its `serveMcp` limit applies).
+   *
+   * @default 256
+   */
+  maxOutboundStreams?: number
+  /** @default no-op */
+  logger?: Logger
+}
+
+/** One inbound session, as the server factory sees it. */
+export interface McpSessionInfo {
+  /** The remote peer, authenticated by the connection's encryption (Noise). */
+  readonly remotePeer: PeerId
+  /** A session id unique on this node: `<peer id>/<stream id>`. */
+  readonly sessionId: string
+  /** What tool handlers get as `extra.authInfo`: `clientId` is the peer id string. */
+  readonly authInfo: AuthInfo
+}
+
+/** Builds the MCP server of one session; one server per session (the SDK binds a server to one transport). */
+export type McpServerFactory = (session: McpSessionInfo) => McpServerLike | Promise<McpServerLike>
+
+export interface ServeMcpOptions extends FrameOptions {
+  /**
+   * Decides whether a peer may open a session. Refused peers' streams are reset
+   * before any MCP message is read.
+   *
+   * @default every peer is allowed
+   */
+  authorize?: (remotePeer: PeerId) => boolean | Promise<boolean>
+  /**
+   * Concurrent sessions in total; more are reset with `SessionLimitError`.
+   *
+   * @default 1024
+   */
+  maxSessions?: number
+  /**
+   * Concurrent sessions per remote peer; more are reset with `SessionLimitError`.
+   *
+   * @default 128
+   */
+  maxSessionsPerPeer?: number
+  /**
+   * Concurrent inbound MCP streams per libp2p connection (libp2p's registrar limit).
+   *
+   * @default 256
+   */
+  maxInboundStreams?: number
+  /**
+   * Concurrent outbound MCP streams per libp2p connection for this node's own dials.
+   *
+   * @default 256
+   */
+  maxOutboundStreams?: number
+  /**
+   * Called with every session-level error: refused peers, limits, bad frames, bad
+   * messages, factory failures. The process keeps serving.
+   *
+   * @default none (errors go to the logger at debug level)
+   */
+  onerror?: (error: Error, session?: McpSessionInfo) => void
+  /** @default no-op */
+  logger?: Logger
+}
+
+/** Stops serving: unregisters the protocol and closes every open session. Idempotent. */
+export interface Unserve {
+  (): Promise<void>
+  /** Sessions open right now. */
+  readonly sessionCount: number
+}
