@@ -1,0 +1,48 @@
+/** kad-dht protocol of the private p2p-mcp DHT (not the public IPFS `/ipfs/kad/1.0.0`). */
+export const DHT_PROTOCOL = '/p2p-mcp/kad/1.0.0'
+
+/** First path segment of every record key this package writes: `/p2p-mcp/<peerId>`. */
+export const RECORD_NAMESPACE = 'p2p-mcp'
+
+/** Gossipsub topic on which signed descriptors (announcements and heartbeats) travel. */
+export const REGISTRY_TOPIC = 'p2p-mcp/registry/1'
+
+/** Wire version of the signed record envelope and of the descriptor inside it. */
+export const RECORD_VERSION = 1
+
+/** Domain separation prefix of the signed bytes, so a registry signature means nothing elsewhere. */
+export const SIGNATURE_DOMAIN = 'p2p-mcp/registry/record/1\n'
+
+/** Largest encoded record a peer accepts (DHT and gossip). */
+export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024
+
+/** How often a peer re-announces its descriptor, with its current load, on the gossip topic. */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5_000
+
+/** A provider is dropped after this many heartbeat intervals without hearing from it. */
+export const DEFAULT_MISSED_HEARTBEATS = 3
+
+/** Lifetime of a signed record (its `expiresAt - issuedAt`). */
+export const DEFAULT_RECORD_TTL_MS = 60 * 60 * 1000
+
+/** How long a peer's clock may run ahead of ours before its record counts as issued in the future. */
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 60_000
+
+/** Default `limit` of `find()`. */
+export const DEFAULT_FIND_LIMIT = 20
+
+/** How long a `find()` may spend in the DHT when no signal ends it sooner. */
+export const DEFAULT_DHT_TIMEOUT_MS = 10_000
+
+/** How many record `get`s a DHT `find()` runs at once. */
+export const DEFAULT_DHT_GET_CONCURRENCY = 8
+
+/** Highest sequence numbers remembered per peer (replay protection), oldest forgotten first. */
+export const DEFAULT_MAX_TRACKED_PEERS = 10_000
+
+/** Smallest and largest period of the expiry sweep. */
+export const MIN_SWEEP_INTERVAL_MS = 25
+export const MAX_SWEEP_INTERVAL_MS = 1_000
+
+/** Ping stream limits raised from libp2p's 1/2, which a DHT's liveness pings exceed in dense meshes. */
+export const PING_MAX_STREAMS = 8

@@ -1,0 +1,552 @@
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { TypedEventEmitter } from 'main-event'
+import { canonicalJson, schemaHash } from './canonical-json.js'
+import {
+  DEFAULT_DHT_GET_CONCURRENCY, DEFAULT_DHT_TIMEOUT_MS, DEFAULT_FIND_LIMIT, DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_TRACKED_PEERS, DEFAULT_MISSED_HEARTBEATS,
+  DEFAULT_RECORD_TTL_MS, MAX_SWEEP_INTERVAL_MS, MIN_SWEEP_INTERVAL_MS, RECORD_VERSION, REGISTRY_TOPIC,
+} from './constants.js'
+import { DescriptorSchema, LoadSchema } from './descriptor.js'
+import {
+  InvalidDescriptorError, InvalidParametersError, MissingServiceError, RecordTooLargeError, RegistryNotStartedError,
+} from './errors.js'
+import { providerCid, recordKey } from './keys.js'
+import { compareScores, matches, scoreOf } from './ranking.js'
+import { decodeRecord, encodeRecord } from './record.js'
+import type { RecordSigner } from './record.js'
+import { SequenceBook } from './sequence-book.js'
+import { nonNegativeInteger, positiveInteger } from './validate.js'
+import type {
+  Descriptor, FindOptions, FindQuery, Load, Logger, ProviderMatch, ProviderSource, PublishInput, PublishResult,
+  RegistryEvents, RegistryInit, RegistryStats, RemovalReason, ServerEntry,
+} from './types.js'
+import type { GossipSub, Message } from '@libp2p/gossipsub'
+import type { Libp2p, PeerId, AbortOptions } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { CID } from 'multiformats/cid'
+
+/** The services a node must have for the registry (see `registryServices()`). */
+// a type alias, not an interface: libp2p's ServiceMap needs an index signature
+export type RegistryServiceMap = {
+  dht: KadDHT
+  pubsub: GossipSub
+  /** Signs with the node's key; absent only when `init.privateKey` is given. */
+  registrySigner?: RecordSigner
+}
+
+/** A running registry: publish this peer's descriptor, find providers, hear of changes. */
+export interface Registry extends TypedEventEmitter<RegistryEvents> {
+  /** Subscribes to the registry topic and starts the expiry sweep. Idempotent. */
+  start: () => Promise<void>
+  /** Stops heartbeats, republishing and the sweep, unsubscribes and empties the cache (no events). Idempotent. */
+  stop: () => Promise<void>
+  /** Signs and announces this peer's descriptor, puts it into the DHT and provides its keys; later heartbeats repeat it. */
+  publish: (input: PublishInput, options?: AbortOptions) => Promise<PublishResult>
+  /** Announces a last, withdrawn record, stops heartbeats and stops reproviding this peer's keys. */
+  unpublish: (options?: AbortOptions) => Promise<void>
+  /** Sets the load the next heartbeat carries. */
+  setLoad: (load: Load) => void
+  /** Providers of what the query names, best first: from the cache, else from the DHT. */
+  find: (query: FindQuery, options?: FindOptions) => Promise<ProviderMatch[]>
+  /** Every provider in the cache (including this peer once published). */
+  providers: () => ProviderMatch[]
+  /** This peer's current descriptor, once published. */
+  readonly descriptor: Descriptor | undefined
+  stats: () => RegistryStats
+}
+
+interface Entry {
+  descriptor: Descriptor
+  fingerprint: string
+  lastHeardAt: number
+  source: ProviderSource
+}
+
+const noop = (): void => {}
+const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop }
+
+function errorText (err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+}
+
+/** What a provider serves and offers: everything but sequence, times and load. */
+function fingerprintOf (d: Descriptor): string {
+  return canonicalJson({
+    multiaddrs: d.multiaddrs, servers: d.servers, capabilities: d.capabilities, resources: d.resources,
+    accessPolicy: d.accessPolicy, sla: d.sla, heartbeatIntervalMs: d.heartbeatIntervalMs,
+  })
+}
+
+function validateFindQuery (q: FindQuery): void {
+  if (typeof q !== 'object' || q === null) throw new InvalidParametersError('find() query', q, 'an object { server?, tool?, capabilities?, requirements? }')
+  if (q.server !== undefined && typeof q.server !== 'string') throw new InvalidParametersError('query.server', q.server, 'a string')
+  if (q.tool !== undefined && typeof q.tool !== 'string') throw new InvalidParametersError('query.tool', q.tool, 'a string')
+  if (q.capabilities !== undefined && !(Array.isArray(q.capabilities) && q.capabilities.every((c) => typeof c === 'string'))) {
+    throw new InvalidParametersError('query.capabilities', q.capabilities, 'an array of strings')
+  }
+}
+
+class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry {
+  private readonly node: Libp2p<RegistryServiceMap>
+  private readonly heartbeatIntervalMs: number
+  private readonly missedHeartbeats: number
+  private readonly recordTtlMs: number
+  private readonly republishIntervalMs: number
+  private readonly maxRecordBytes: number
+  private readonly maxClockSkewMs: number
+  private readonly dhtTimeoutMs: number
+  private readonly loadFn: (() => Load) | undefined
+  private readonly log: Logger
+  private readonly now: () => number
+  private readonly selfId: string
+  private readonly signer: RecordSigner
+
+  private readonly entries = new Map<string, Entry>()
+  private readonly book: SequenceBook
+  private readonly validated = new WeakMap<Uint8Array, Descriptor>()
+  private readonly counters: Omit<RegistryStats, 'providers'> = {
+    gossipAccepted: 0, gossipRejected: 0, gossipIgnored: 0, heartbeatsSent: 0, cacheFinds: 0, dhtFinds: 0,
+    dhtProvidersSeen: 0, dhtGets: 0, dhtGetFailures: 0, dhtPuts: 0,
+  }
+
+  private started = false
+  private content: Omit<Descriptor, 'v' | 'peerId' | 'multiaddrs' | 'seq' | 'issuedAt' | 'expiresAt' | 'heartbeatIntervalMs' | 'load'> | undefined
+  private own: Descriptor | undefined
+  private ownBytes: Uint8Array | undefined
+  private lastSeq = 0
+  private pushedLoad: Load = { inFlight: 0, ewmaLatencyMs: 0 }
+  private provided: CID[] = []
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined
+  private republishTimer: ReturnType<typeof setInterval> | undefined
+  private sweepTimer: ReturnType<typeof setInterval> | undefined
+  private lifecycle = new AbortController()
+
+  constructor (node: Libp2p<RegistryServiceMap>, init: RegistryInit) {
+    super()
+    this.node = node
+    this.heartbeatIntervalMs = positiveInteger('heartbeatIntervalMs', init.heartbeatIntervalMs, DEFAULT_HEARTBEAT_INTERVAL_MS)
+    this.missedHeartbeats = positiveInteger('missedHeartbeats', init.missedHeartbeats, DEFAULT_MISSED_HEARTBEATS)
+    this.recordTtlMs = positiveInteger('recordTtlMs', init.recordTtlMs, DEFAULT_RECORD_TTL_MS)
+    if (this.recordTtlMs <= this.heartbeatIntervalMs * this.missedHeartbeats) {
+      throw new InvalidParametersError('recordTtlMs', this.recordTtlMs, `more than heartbeatIntervalMs × missedHeartbeats (${this.heartbeatIntervalMs * this.missedHeartbeats})`)
+    }
+    this.republishIntervalMs = positiveInteger('republishIntervalMs', init.republishIntervalMs, Math.floor(this.recordTtlMs / 2))
+    if (this.republishIntervalMs >= this.recordTtlMs) {
+      throw new InvalidParametersError('republishIntervalMs', this.republishIntervalMs, `less than recordTtlMs (${this.recordTtlMs}) so the DHT record is renewed before it expires`)
+    }
+    this.maxRecordBytes = positiveInteger('maxRecordBytes', init.maxRecordBytes, DEFAULT_MAX_RECORD_BYTES)
+    this.maxClockSkewMs = nonNegativeInteger('maxClockSkewMs', init.maxClockSkewMs, DEFAULT_MAX_CLOCK_SKEW_MS)
+    this.dhtTimeoutMs = positiveInteger('dhtTimeoutMs', init.dhtTimeoutMs, DEFAULT_DHT_TIMEOUT_MS)
+    this.book = new SequenceBook(positiveInteger('maxTrackedPeers', init.maxTrackedPeers, DEFAULT_MAX_TRACKED_PEERS))
+    this.loadFn = init.load
+    this.now = init.now ?? Date.now
+    const base = init.logger ?? silentLogger
+    this.log = base.child?.({ component: 'dht-registry' }) ?? base
+    this.selfId = node.peerId.toString()
+    const signer = init.privateKey ?? node.services.registrySigner
+    if (signer === undefined) throw new MissingServiceError('registrySigner')
+    if (!peerIdFromPublicKey(signer.publicKey).equals(node.peerId)) {
+      throw new InvalidParametersError('the signing key', signer.publicKey.toString(), `the key of this node (${this.selfId})`)
+    }
+    this.signer = signer
+  }
+
+  get descriptor (): Descriptor | undefined {
+    return this.own
+  }
+
+  start (): Promise<void> {
+    try {
+      this.startNow()
+      return Promise.resolve()
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  stop (): Promise<void> {
+    this.stopNow()
+    return Promise.resolve()
+  }
+
+  private startNow (): void {
+    if (this.started) return
+    const { pubsub, dht } = this.node.services
+    if (pubsub === undefined) throw new MissingServiceError('pubsub')
+    if (dht === undefined) throw new MissingServiceError('dht')
+    this.started = true
+    this.lifecycle = new AbortController()
+    pubsub.topicValidators.set(REGISTRY_TOPIC, this.validateGossip)
+    pubsub.addEventListener('message', this.onGossip)
+    pubsub.subscribe(REGISTRY_TOPIC)
+    const sweepMs = Math.min(MAX_SWEEP_INTERVAL_MS, Math.max(MIN_SWEEP_INTERVAL_MS, Math.floor(this.heartbeatIntervalMs / 4)))
+    this.sweepTimer = setInterval(() => { this.sweep() }, sweepMs)
+    this.sweepTimer.unref?.()
+    if (this.content !== undefined) this.startAnnouncing()
+  }
+
+  private stopNow (): void {
+    if (!this.started) return
+    this.started = false
+    this.lifecycle.abort()
+    this.stopAnnouncing()
+    clearInterval(this.sweepTimer)
+    this.sweepTimer = undefined
+    const { pubsub } = this.node.services
+    pubsub.removeEventListener('message', this.onGossip)
+    if (pubsub.topicValidators.get(REGISTRY_TOPIC) === this.validateGossip) pubsub.topicValidators.delete(REGISTRY_TOPIC)
+    try {
+      pubsub.unsubscribe(REGISTRY_TOPIC)
+    } catch (err) {
+      this.log.debug('unsubscribe failed: %s', errorText(err))
+    }
+    this.entries.clear()
+  }
+
+  setLoad (load: Load): void {
+    const parsed = LoadSchema.safeParse(load)
+    if (!parsed.success) throw new InvalidParametersError('load', load, '{ inFlight: non-negative integer, ewmaLatencyMs: non-negative number }')
+    this.pushedLoad = parsed.data
+  }
+
+  stats (): RegistryStats {
+    return { providers: this.entries.size, ...this.counters }
+  }
+
+  providers (): ProviderMatch[] {
+    const out: ProviderMatch[] = []
+    if (this.own !== undefined && this.own.withdrawn !== true) out.push({ peerId: this.selfId, descriptor: this.own, source: 'self', score: scoreOf(this.own, {}) })
+    for (const [peerId, e] of this.entries) out.push({ peerId, descriptor: e.descriptor, source: e.source, score: scoreOf(e.descriptor, {}) })
+    return out
+  }
+
+  async publish (input: PublishInput, options: AbortOptions = {}): Promise<PublishResult> {
+    if (!this.started) throw new RegistryNotStartedError('publish')
+    const servers = await Promise.all((input.servers ?? []).map(async (s): Promise<ServerEntry> => ({
+      name: s.name,
+      version: s.version,
+      ...(s.title === undefined ? {} : { title: s.title }),
+      ...(s.description === undefined ? {} : { description: s.description }),
+      ...(s.serverJson === undefined ? {} : { serverJson: s.serverJson }),
+      tools: await Promise.all((s.tools ?? []).map(async (t) => ({
+        name: t.name,
+        ...(t.title === undefined ? {} : { title: t.title }),
+        ...(t.description === undefined ? {} : { description: t.description }),
+        inputSchemaHash: t.inputSchemaHash ?? await schemaHash(t.inputSchema ?? { type: 'object' }),
+        ...(t.outputSchemaHash !== undefined
+          ? { outputSchemaHash: t.outputSchemaHash }
+          : t.outputSchema === undefined ? {} : { outputSchemaHash: await schemaHash(t.outputSchema) }),
+        ...(t.annotations === undefined ? {} : { annotations: t.annotations }),
+      }))),
+      resourceTemplates: s.resourceTemplates ?? [],
+      prompts: s.prompts ?? [],
+    })))
+    this.content = {
+      servers,
+      capabilities: [...new Set(input.capabilities ?? [])].sort(),
+      ...(input.resources === undefined ? {} : { resources: input.resources }),
+      ...(input.accessPolicy === undefined ? {} : { accessPolicy: input.accessPolicy }),
+      ...(input.sla === undefined ? {} : { sla: input.sla }),
+    }
+    let descriptor: Descriptor
+    try {
+      descriptor = await this.sign()
+    } catch (err) {
+      this.content = undefined
+      throw err
+    }
+    this.startAnnouncing()
+    await this.announce()
+    const [put, provide] = await Promise.all([this.putInDht(options), this.provideKeys(descriptor, options)])
+    return { descriptor, dhtStored: put.stored, dhtFailed: put.failed, provided: provide.provided, provideFailed: provide.failed }
+  }
+
+  async unpublish (options: AbortOptions = {}): Promise<void> {
+    if (this.own === undefined || this.content === undefined) return
+    this.stopAnnouncing()
+    this.content = { servers: [], capabilities: [], withdrawn: true }
+    await this.sign()
+    await this.announce()
+    await this.putInDht(options)
+    const provided = this.provided
+    this.provided = []
+    await Promise.allSettled(provided.map(async (cid) => { await this.node.services.dht.cancelReprovide(cid, options) }))
+    this.content = undefined
+  }
+
+  async find (query: FindQuery, options: FindOptions = {}): Promise<ProviderMatch[]> {
+    validateFindQuery(query)
+    if (!this.started) throw new RegistryNotStartedError('find')
+    const limit = positiveInteger('limit', options.limit, DEFAULT_FIND_LIMIT)
+    const minResults = nonNegativeInteger('minResults', options.minResults, 1)
+    const results = this.findInCache(query, options.includeSelf ?? true)
+    if (results.length >= minResults || options.dht === false) {
+      this.counters.cacheFinds++
+      return results.slice(0, limit)
+    }
+    const found = await this.findInDht(query, limit, options.signal)
+    results.push(...found)
+    results.sort((a, b) => compareScores(a.score, b.score) || (a.peerId < b.peerId ? -1 : 1))
+    return results.slice(0, limit)
+  }
+
+  private findInCache (query: FindQuery, includeSelf: boolean): ProviderMatch[] {
+    const now = this.now()
+    const out: ProviderMatch[] = []
+    if (includeSelf && this.own !== undefined && matches(this.own, query)) {
+      out.push({ peerId: this.selfId, descriptor: this.own, score: scoreOf(this.own, query), source: 'self' })
+    }
+    for (const [peerId, e] of this.entries) {
+      if (e.descriptor.expiresAt <= now || !matches(e.descriptor, query)) continue
+      out.push({ peerId, descriptor: e.descriptor, score: scoreOf(e.descriptor, query), source: e.source })
+    }
+    out.sort((a, b) => compareScores(a.score, b.score) || (a.peerId < b.peerId ? -1 : 1))
+    return out
+  }
+
+  /** The key a DHT lookup for this query uses: the tool, else the server, else a capability. */
+  private async lookupCid (query: FindQuery): Promise<CID | undefined> {
+    if (query.tool !== undefined) return providerCid('tool', query.tool)
+    if (query.server !== undefined) return providerCid('server', query.server)
+    const capability = query.requirements?.capabilities?.[0] ?? [...(query.capabilities ?? [])].sort()[0]
+    return capability === undefined ? undefined : providerCid('capability', capability)
+  }
+
+  private async findInDht (query: FindQuery, limit: number, signal: AbortSignal | undefined): Promise<ProviderMatch[]> {
+    const cid = await this.lookupCid(query)
+    if (cid === undefined) return []
+    this.counters.dhtFinds++
+    const stop = new AbortController()
+    const signals = [stop.signal, this.lifecycle.signal, AbortSignal.timeout(this.dhtTimeoutMs)]
+    if (signal !== undefined) signals.push(signal)
+    const combined = AbortSignal.any(signals)
+    const out: ProviderMatch[] = []
+    const seen = new Set<string>([this.selfId, ...this.entries.keys()])
+    const pending = new Set<Promise<void>>()
+    const fetchOne = async (peer: PeerId): Promise<void> => {
+      const d = await this.fetchRecord(peer, combined)
+      if (d === undefined || !matches(d, query)) return
+      out.push({ peerId: d.peerId, descriptor: d, score: scoreOf(d, query), source: 'dht' })
+      if (out.length >= limit) stop.abort()
+    }
+    try {
+      for await (const provider of this.node.contentRouting.findProviders(cid, { signal: combined })) {
+        const id = provider.id.toString()
+        if (seen.has(id)) continue
+        seen.add(id)
+        this.counters.dhtProvidersSeen++
+        const p = fetchOne(provider.id).finally(() => { pending.delete(p) })
+        pending.add(p)
+        if (pending.size >= DEFAULT_DHT_GET_CONCURRENCY) await Promise.race(pending)
+        if (out.length >= limit) break
+      }
+    } catch (err) {
+      if (!combined.aborted) this.log.debug('findProviders failed: %s', errorText(err))
+    }
+    await Promise.allSettled(pending)
+    if (signal?.aborted === true && out.length === 0) signal.throwIfAborted()
+    return out
+  }
+
+  private async fetchRecord (peer: PeerId, signal: AbortSignal): Promise<Descriptor | undefined> {
+    const id = peer.toString()
+    this.counters.dhtGets++
+    try {
+      const bytes = await this.node.contentRouting.get(recordKey(id), { signal })
+      const d = await decodeRecord(bytes, { expectedPeerId: id, maxRecordBytes: this.maxRecordBytes, now: this.now(), maxClockSkewMs: this.maxClockSkewMs })
+      return this.accept(d, 'dht') ? d : undefined
+    } catch (err) {
+      this.counters.dhtGetFailures++
+      this.log.debug('DHT record of %s not usable: %s', id, errorText(err))
+      return undefined
+    }
+  }
+
+  private readonly validateGossip = async (_from: PeerId, msg: Message): Promise<TopicValidatorResult> => {
+    if (msg.type !== 'signed') {
+      this.counters.gossipRejected++
+      return TopicValidatorResult.Reject
+    }
+    let d: Descriptor
+    try {
+      d = await decodeRecord(msg.data, {
+        expectedPeerId: msg.from.toString(), maxRecordBytes: this.maxRecordBytes, now: this.now(), maxClockSkewMs: this.maxClockSkewMs,
+      })
+    } catch (err) {
+      this.counters.gossipRejected++
+      this.log.debug('rejected gossip from %s: %s', msg.from.toString(), errorText(err))
+      return TopicValidatorResult.Reject
+    }
+    const highest = this.book.get(d.peerId)
+    if (highest !== undefined && d.seq < highest) {
+      this.counters.gossipRejected++
+      this.log.debug('rejected replayed record of %s: sequence %d < %d', d.peerId, d.seq, highest)
+      return TopicValidatorResult.Reject
+    }
+    if (highest === d.seq) {
+      this.counters.gossipIgnored++
+      return TopicValidatorResult.Ignore
+    }
+    this.validated.set(msg.data, d)
+    return TopicValidatorResult.Accept
+  }
+
+  private readonly onGossip = (evt: CustomEvent<Message>): void => {
+    const msg = evt.detail
+    if (msg.topic !== REGISTRY_TOPIC) return
+    const d = this.validated.get(msg.data)
+    if (d === undefined) return
+    this.validated.delete(msg.data)
+    if (this.accept(d, 'gossip')) this.counters.gossipAccepted++
+  }
+
+  /** Takes a verified descriptor into the cache; false when it is not newer than what is known. */
+  private accept (d: Descriptor, source: ProviderSource): boolean {
+    if (d.peerId === this.selfId || !this.started) return false
+    if (!this.book.offer(d.peerId, d.seq)) return false
+    const existing = this.entries.get(d.peerId)
+    if (existing !== undefined && d.seq <= existing.descriptor.seq) return false
+    if (d.withdrawn === true) {
+      if (existing !== undefined) this.remove(d.peerId, existing, 'withdrawn')
+      return true
+    }
+    const entry: Entry = { descriptor: d, fingerprint: fingerprintOf(d), lastHeardAt: this.now(), source }
+    this.entries.set(d.peerId, entry)
+    if (existing === undefined) {
+      this.safeDispatchEvent('provider:added', { detail: { peerId: d.peerId, descriptor: d, source } })
+    } else if (existing.fingerprint !== entry.fingerprint) {
+      this.safeDispatchEvent('provider:updated', { detail: { peerId: d.peerId, descriptor: d, source, previous: existing.descriptor } })
+    }
+    return true
+  }
+
+  private remove (peerId: string, entry: Entry, reason: RemovalReason): void {
+    this.entries.delete(peerId)
+    this.safeDispatchEvent('provider:removed', { detail: { peerId, descriptor: entry.descriptor, source: entry.source, reason } })
+  }
+
+  private sweep (): void {
+    const now = this.now()
+    for (const [peerId, e] of this.entries) {
+      if (e.descriptor.expiresAt <= now) this.remove(peerId, e, 'expired')
+      else if (now - e.lastHeardAt >= this.missedHeartbeats * e.descriptor.heartbeatIntervalMs) this.remove(peerId, e, 'missed-heartbeats')
+    }
+  }
+
+  /** Builds and signs the next descriptor from the published content and the current load. */
+  private async sign (): Promise<Descriptor> {
+    if (this.content === undefined) throw new RegistryNotStartedError('publish')
+    const now = this.now()
+    const seq = Math.max(now, this.lastSeq + 1)
+    const load = this.loadFn?.() ?? this.pushedLoad
+    const draft = {
+      v: RECORD_VERSION,
+      peerId: this.selfId,
+      multiaddrs: this.node.getMultiaddrs().slice(0, 32).map((ma) => ma.toString()),
+      seq,
+      issuedAt: now,
+      expiresAt: now + this.recordTtlMs,
+      heartbeatIntervalMs: this.heartbeatIntervalMs,
+      ...this.content,
+      load,
+    }
+    const parsed = DescriptorSchema.safeParse(draft)
+    if (!parsed.success) throw new InvalidDescriptorError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`))
+    const bytes = await encodeRecord(parsed.data, this.signer)
+    if (bytes.byteLength > this.maxRecordBytes) throw new RecordTooLargeError(bytes.byteLength, this.maxRecordBytes)
+    this.lastSeq = seq
+    this.own = parsed.data
+    this.ownBytes = bytes
+    return parsed.data
+  }
+
+  private async announce (): Promise<void> {
+    if (this.ownBytes === undefined) return
+    try {
+      await this.node.services.pubsub.publish(REGISTRY_TOPIC, this.ownBytes)
+      this.counters.heartbeatsSent++
+    } catch (err) {
+      this.log.debug('announce not sent: %s', errorText(err))
+    }
+  }
+
+  private async putInDht (options: AbortOptions): Promise<{ stored: number, failed: number }> {
+    const bytes = this.ownBytes
+    if (bytes === undefined) return { stored: 0, failed: 0 }
+    this.counters.dhtPuts++
+    let stored = 0
+    let failed = 0
+    const signals = [this.lifecycle.signal, AbortSignal.timeout(this.dhtTimeoutMs)]
+    if (options.signal !== undefined) signals.push(options.signal)
+    try {
+      for await (const event of this.node.services.dht.put(recordKey(this.selfId), bytes, { signal: AbortSignal.any(signals) })) {
+        if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE') stored++
+        else if (event.name === 'QUERY_ERROR') failed++
+      }
+    } catch (err) {
+      this.log.debug('DHT put ended early: %s', errorText(err))
+    }
+    if (failed > 0) this.log.warn('DHT put of this peer\'s record: %d peers stored it, %d refused or failed', stored, failed)
+    return { stored, failed }
+  }
+
+  private async provideKeys (d: Descriptor, options: AbortOptions): Promise<{ provided: number, failed: number }> {
+    const names = new Map<string, CID>()
+    for (const s of d.servers) {
+      names.set(`server/${s.name}`, await providerCid('server', s.name))
+      for (const t of s.tools) names.set(`tool/${t.name}`, await providerCid('tool', t.name))
+    }
+    for (const c of d.capabilities) names.set(`capability/${c}`, await providerCid('capability', c))
+    const wanted = [...names.values()]
+    const keep = new Set(wanted.map((c) => c.toString()))
+    const dropped = this.provided.filter((c) => !keep.has(c.toString()))
+    this.provided = wanted
+    await Promise.allSettled(dropped.map(async (cid) => { await this.node.services.dht.cancelReprovide(cid) }))
+    const signals = [this.lifecycle.signal, AbortSignal.timeout(this.dhtTimeoutMs)]
+    if (options.signal !== undefined) signals.push(options.signal)
+    const signal = AbortSignal.any(signals)
+    const results = await Promise.allSettled(wanted.map(async (cid) => { await this.node.contentRouting.provide(cid, { signal }) }))
+    const failed = results.filter((r) => r.status === 'rejected')
+    if (failed.length > 0) this.log.warn('%d of %d provider keys not provided: %s', failed.length, wanted.length, errorText(failed[0]?.reason))
+    return { provided: wanted.length - failed.length, failed: failed.length }
+  }
+
+  private startAnnouncing (): void {
+    if (this.heartbeatTimer !== undefined || !this.started) return
+    this.heartbeatTimer = setInterval(() => { void this.heartbeat() }, this.heartbeatIntervalMs)
+    this.heartbeatTimer.unref?.()
+    this.republishTimer = setInterval(() => { void this.republish() }, this.republishIntervalMs)
+    this.republishTimer.unref?.()
+  }
+
+  private stopAnnouncing (): void {
+    clearInterval(this.heartbeatTimer)
+    clearInterval(this.republishTimer)
+    this.heartbeatTimer = undefined
+    this.republishTimer = undefined
+  }
+
+  private async heartbeat (): Promise<void> {
+    if (this.content === undefined || !this.started) return
+    try {
+      await this.sign()
+      await this.announce()
+    } catch (err) {
+      this.log.error('heartbeat failed: %s', errorText(err))
+    }
+  }
+
+  private async republish (): Promise<void> {
+    if (this.content === undefined || !this.started) return
+    await this.putInDht({})
+  }
+}
+
+/**
+ * Creates the registry of a libp2p node that has the `dht` and `pubsub` services of
+ * `registryServices()`. Call `start()`, then `publish()` and `find()`.
+ */
+export function createRegistry (node: Libp2p<RegistryServiceMap>, init: RegistryInit = {}): Registry {
+  return new DhtRegistry(node, init)
+}

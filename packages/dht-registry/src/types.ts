@@ -1,0 +1,202 @@
+import type {
+  AccessPolicySchema, DescriptorSchema, LoadSchema, PromptEntrySchema, ResourcesSchema, ResourceTemplateEntrySchema,
+  ServerEntrySchema, SlaSchema, ToolAnnotationsSchema, ToolEntrySchema,
+} from './descriptor.js'
+import type { PrivateKey } from '@libp2p/interface'
+import type { z } from 'zod'
+
+/** A signed capability descriptor, as every peer reads it (see the README for the wire format). */
+export type Descriptor = z.output<typeof DescriptorSchema>
+export type ServerEntry = z.output<typeof ServerEntrySchema>
+export type ToolEntry = z.output<typeof ToolEntrySchema>
+export type ToolAnnotations = z.output<typeof ToolAnnotationsSchema>
+export type ResourceTemplateEntry = z.output<typeof ResourceTemplateEntrySchema>
+export type PromptEntry = z.output<typeof PromptEntrySchema>
+export type Resources = z.output<typeof ResourcesSchema>
+export type AccessPolicy = z.output<typeof AccessPolicySchema>
+export type Load = z.output<typeof LoadSchema>
+export type Sla = z.output<typeof SlaSchema>
+
+/** A logger: libp2p's component logger and a pino child both fit behind it. */
+export interface Logger {
+  debug: (msg: string, ...args: unknown[]) => void
+  info: (msg: string, ...args: unknown[]) => void
+  warn: (msg: string, ...args: unknown[]) => void
+  error: (msg: string, ...args: unknown[]) => void
+  child?: (bindings: Record<string, unknown>) => Logger
+}
+
+/** A tool as given to `publish()`: give its schemas (hashed for you) or their hashes. */
+export interface ToolInput {
+  name: string
+  title?: string
+  description?: string
+  /** The tool's input JSON Schema; hashed over RFC 8785 canonical JSON. @default { type: 'object' } */
+  inputSchema?: unknown
+  /** The sha256 of the input schema, when already computed with `schemaHash()`. */
+  inputSchemaHash?: string
+  outputSchema?: unknown
+  outputSchemaHash?: string
+  annotations?: ToolAnnotations
+}
+
+/** An MCP server as given to `publish()`. */
+export interface ServerInput {
+  name: string
+  version: string
+  title?: string
+  description?: string
+  /** Metadata in the official MCP registry's `server.json` format. */
+  serverJson?: Record<string, unknown>
+  tools?: ToolInput[]
+  resourceTemplates?: ResourceTemplateEntry[]
+  prompts?: PromptEntry[]
+}
+
+/** What `publish()` takes; the registry adds peer id, multiaddrs, schema hashes, load, sequence, expiry, signature. */
+export interface PublishInput {
+  servers: ServerInput[]
+  capabilities?: string[]
+  resources?: Resources
+  accessPolicy?: AccessPolicy
+  sla?: Sla
+}
+
+/** What `publish()` did. */
+export interface PublishResult {
+  descriptor: Descriptor
+  /** Peers that stored the DHT record (answered PUT_VALUE with it). */
+  dhtStored: number
+  /** Peers that refused or failed to store it (`put()` itself does not fail when they do). */
+  dhtFailed: number
+  /** Provider keys (server, tool and capability CIDs) announced in the DHT. */
+  provided: number
+  /** Provider keys whose `provide()` failed (logged; retried by the DHT's reprovider). */
+  provideFailed: number
+}
+
+/** Hard requirements: a provider that misses any is not returned at all. */
+export interface Requirements {
+  /** Capabilities the provider must all have. */
+  capabilities?: string[]
+  /** Minimum resources; `gpu: true` means a GPU is required. */
+  resources?: Resources
+  /** Highest acceptable in-flight count. */
+  maxInFlight?: number
+  /** Highest acceptable EWMA latency, in ms. */
+  maxLatencyMs?: number
+  /** Lowest acceptable `sla.availabilityPercent`. */
+  minAvailabilityPercent?: number
+}
+
+/** What `find()` looks for; every given field must match. */
+export interface FindQuery {
+  /** A server name the provider hosts. */
+  server?: string
+  /** A tool name the provider hosts (in `server` when both are given). */
+  tool?: string
+  /** Wanted capabilities: ranked by hamming distance to the offered ones, not required. */
+  capabilities?: string[]
+  requirements?: Requirements
+}
+
+export interface FindOptions {
+  signal?: AbortSignal
+  /** Most providers returned. @default 20 */
+  limit?: number
+  /** The DHT is asked only when the cache has fewer matches than this. @default 1 */
+  minResults?: number
+  /** `false`: answer from the cache only. @default true */
+  dht?: boolean
+  /** Return this peer's own descriptor when it matches. @default true */
+  includeSelf?: boolean
+}
+
+/** How a provider ranks: lower is better in each field, compared in this order. */
+export interface ProviderScore {
+  /** Hamming distance between wanted and offered capabilities over their sorted union. */
+  distance: number
+  /** `load.inFlight / accessPolicy.maxConcurrentExecutions` (or `inFlight` when no maximum is given). */
+  load: number
+  /** `load.ewmaLatencyMs`. */
+  latencyMs: number
+}
+
+/** Where a provider's descriptor came from. */
+export type ProviderSource = 'self' | 'gossip' | 'dht'
+
+export interface ProviderMatch {
+  peerId: string
+  descriptor: Descriptor
+  score: ProviderScore
+  source: ProviderSource
+}
+
+export interface ProviderEventDetail {
+  peerId: string
+  descriptor: Descriptor
+  source: ProviderSource
+}
+
+export interface ProviderUpdatedEventDetail extends ProviderEventDetail {
+  previous: Descriptor
+}
+
+/** Why a provider left the cache. */
+export type RemovalReason = 'missed-heartbeats' | 'expired' | 'withdrawn'
+
+export interface ProviderRemovedEventDetail extends ProviderEventDetail {
+  reason: RemovalReason
+}
+
+/**
+ * Events. `provider:updated` fires when what a provider serves or offers changed (servers, tools,
+ * schema hashes, capabilities, resources, access policy, SLA, addresses), not on every heartbeat.
+ */
+export interface RegistryEvents {
+  'provider:added': CustomEvent<ProviderEventDetail>
+  'provider:updated': CustomEvent<ProviderUpdatedEventDetail>
+  'provider:removed': CustomEvent<ProviderRemovedEventDetail>
+}
+
+/** Counters, for tests, metrics and benchmarks. */
+export interface RegistryStats {
+  providers: number
+  gossipAccepted: number
+  gossipRejected: number
+  gossipIgnored: number
+  heartbeatsSent: number
+  cacheFinds: number
+  dhtFinds: number
+  dhtProvidersSeen: number
+  dhtGets: number
+  dhtGetFailures: number
+  dhtPuts: number
+}
+
+export interface RegistryInit {
+  /** How often this peer re-announces its signed descriptor, with its current load. @default 5000 */
+  heartbeatIntervalMs?: number
+  /** A provider is dropped after this many of its heartbeat intervals without a heartbeat. @default 3 */
+  missedHeartbeats?: number
+  /** Lifetime of each signed record. @default 3600000 (1 h) */
+  recordTtlMs?: number
+  /** How often the record is put into the DHT again (the DHT never republishes values). @default recordTtlMs / 2 */
+  republishIntervalMs?: number
+  /** Largest record accepted or published. @default 65536 */
+  maxRecordBytes?: number
+  /** How far ahead of ours another peer's clock may be. @default 60000 */
+  maxClockSkewMs?: number
+  /** Highest sequence numbers remembered for replay protection. @default 10000 */
+  maxTrackedPeers?: number
+  /** Time limit of the DHT part of `find()` and `publish()` when no signal ends it sooner. @default 10000 */
+  dhtTimeoutMs?: number
+  /** Reports this peer's load at each heartbeat; `setLoad()` does the same by push. @default { inFlight: 0, ewmaLatencyMs: 0 } */
+  load?: () => Load
+  /** @default a logger that drops everything */
+  logger?: Logger
+  /** The node's private key, when the node has no `registrySigner` service (see `registryServices()`). */
+  privateKey?: PrivateKey
+  /** Clock, in ms since the epoch (tests and simulations). @default Date.now */
+  now?: () => number
+}

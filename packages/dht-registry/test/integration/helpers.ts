@@ -1,0 +1,127 @@
+/**
+ * Real libp2p nodes for the registry's integration tests and scale benchmark: memory transport
+ * (or TCP on 127.0.0.1), noise, yamux, and the services of `registryServices()`.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { memory } from '@libp2p/memory'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { createRegistry, registryServices } from '../../src/index.js'
+import type { Registry, RegistryInit, RegistryServices, RegistryServicesInit } from '../../src/index.js'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+
+export type RegistryNode = Libp2p<RegistryServices>
+
+export interface TestPeer {
+  node: RegistryNode
+  registry: Registry
+  id: string
+  stop: () => Promise<void>
+}
+
+let counter = 0
+
+export interface PeerOptions {
+  transport?: 'memory' | 'tcp'
+  privateKey?: PrivateKey
+  registry?: RegistryInit
+  services?: RegistryServicesInit
+}
+
+export async function createPeer (options: PeerOptions = {}): Promise<TestPeer> {
+  const transport = options.transport ?? 'memory'
+  const listen = transport === 'memory' ? `/memory/dht-registry-${process.pid}-${++counter}-${Date.now()}` : '/ip4/127.0.0.1/tcp/0'
+  const node = await createLibp2p({
+    privateKey: options.privateKey ?? await generateKeyPair('Ed25519'),
+    addresses: { listen: [listen] },
+    transports: [transport === 'memory' ? memory() : tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8'], maxConnections: 300 },
+    services: registryServices({
+      ...options.services,
+      dht: { initialQuerySelfInterval: 600_000, querySelfInterval: 600_000, allowQueryWithZeroPeers: true, ...options.services?.dht },
+      pubsub: { heartbeatInterval: 200, ...options.services?.pubsub },
+    }),
+  })
+  const registry = createRegistry(node, { heartbeatIntervalMs: 500, ...options.registry })
+  await registry.start()
+  return {
+    node,
+    registry,
+    id: node.peerId.toString(),
+    stop: async () => {
+      await registry.stop()
+      await node.stop()
+    },
+  }
+}
+
+/** Resolves when `check()` holds, re-checking on each of the given events; rejects after `timeoutMs`. */
+export async function waitFor (
+  check: () => boolean,
+  targets: Array<{ target: EventTarget, events: string[] }>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  if (check()) return
+  await new Promise<void>((resolve, reject) => {
+    const listeners: Array<() => void> = []
+    const done = (err?: Error): void => {
+      clearTimeout(timer)
+      for (const off of listeners) off()
+      if (err === undefined) resolve()
+      else reject(err)
+    }
+    const timer = setTimeout(() => { done(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)) }, timeoutMs)
+    for (const { target, events } of targets) {
+      for (const type of events) {
+        const listener = (): void => { if (check()) done() }
+        target.addEventListener(type, listener)
+        listeners.push(() => { target.removeEventListener(type, listener) })
+      }
+    }
+  })
+}
+
+/** The size of a node's kad-dht routing table, and the table to listen on. */
+export function routingTable (peer: TestPeer): EventTarget & { size: number } {
+  return (peer.node.services.dht as unknown as { routingTable: EventTarget & { size: number } }).routingTable
+}
+
+/**
+ * Connects peers so that each dials at most `degree` earlier peers (peer i dials i-1 and up to
+ * degree-1 random others), then waits until every routing table holds each connected peer.
+ */
+export async function connect (peers: TestPeer[], degree = 3, random: () => number = Math.random): Promise<number[]> {
+  const dials: Array<Promise<unknown>> = []
+  const links: number[] = peers.map(() => 0)
+  for (let i = 1; i < peers.length; i++) {
+    const targets = new Set<number>([i - 1])
+    while (targets.size < Math.min(degree, i)) targets.add(Math.floor(random() * i))
+    for (const j of targets) {
+      links[i]!++
+      links[j]!++
+      dials.push(peers[i]!.node.dial(peers[j]!.node.getMultiaddrs()))
+    }
+  }
+  await Promise.all(dials)
+  await Promise.all(peers.map(async (p, i) => {
+    await waitFor(() => routingTable(p).size >= Math.min(links[i]!, 1), [{ target: routingTable(p), events: ['peer:add'] }], 30_000, `routing table of peer ${i}`)
+  }))
+  return links
+}
+
+/** Waits until every peer sees at least `n` subscribers of the registry topic. */
+export async function waitForGossipMesh (peers: TestPeer[], n = 1): Promise<void> {
+  await Promise.all(peers.map(async (p) => {
+    const pubsub = p.node.services.pubsub
+    await waitFor(() => pubsub.getSubscribers('p2p-mcp/registry/1').length >= n, [{ target: pubsub, events: ['subscription-change'] }], 30_000, 'gossip subscribers')
+  }))
+}
+
+export async function stopAll (peers: TestPeer[]): Promise<void> {
+  await Promise.allSettled(peers.map(async (p) => { await p.stop() }))
+}
