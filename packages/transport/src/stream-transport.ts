@@ -46,12 +46,17 @@ export class StreamTransport implements McpTransport {
   readonly #utf8 = new TextDecoder('utf-8', { fatal: true })
 
   #queue: string[] = []
+  // Decoded messages not yet handed to onmessage, and whether a microtask will hand them on.
+  #inbox: JSONRPCMessage[] = []
+  #inboxHead = 0
+  #deliveryScheduled = false
   #queuedChars = 0
   #flushScheduled = false
   #drain: Promise<void> | undefined
   #started = false
   #closing = false
   #closed = false
+  #abortedWith: Error | undefined // reported already: not reported again by the close event
 
   // Idle bookkeeping, only when idleTimeoutMs > 0.
   #lastActivity = 0
@@ -167,9 +172,39 @@ export class StreamTransport implements McpTransport {
       else for (const chunk of data) this.#decoder.push(chunk, this.#onFrame)
     } catch (err) {
       // A framing error: the byte stream cannot be resynchronised, so the session ends.
-      this.onerror?.(err as Error)
-      this.#stream.abort(err as Error)
+      this.#deliverInbox(true)
+      this.#abort(err as Error)
+      return
     }
+    if (!this.#deliveryScheduled) this.#deliver()
+  }
+
+  /**
+   * Hands decoded messages to onmessage in order. The SDK runs notification handlers a
+   * microtask later but settles responses at once, so after a notification the rest
+   * waits a microtask: a progress notification is then handled before the response
+   * that ends its request, as it would be had they arrived in separate reads.
+   */
+  readonly #deliver = (): void => { this.#deliverInbox(false) }
+
+  #deliverInbox (all: boolean): void {
+    this.#deliveryScheduled = false
+    const inbox = this.#inbox
+    while (this.#inboxHead < inbox.length) {
+      const message = inbox[this.#inboxHead++]!
+      try {
+        this.onmessage?.(message, this.#extra)
+      } catch (err) {
+        this.onerror?.(err as Error)
+      }
+      if (!all && this.#inboxHead < inbox.length && 'method' in message && !('id' in message)) {
+        this.#deliveryScheduled = true
+        queueMicrotask(this.#deliver)
+        return
+      }
+    }
+    this.#inbox = []
+    this.#inboxHead = 0
   }
 
   readonly #onFrame = (frame: Uint8Array): void => {
@@ -186,11 +221,7 @@ export class StreamTransport implements McpTransport {
       return
     }
     if (this.#idleTimeoutMs > 0) this.#trackIncoming(message)
-    try {
-      this.onmessage?.(message, this.#extra)
-    } catch (err) {
-      this.onerror?.(err as Error)
-    }
+    this.#inbox.push(message)
   }
 
   readonly #onRemoteCloseWrite = (): void => {
@@ -204,13 +235,19 @@ export class StreamTransport implements McpTransport {
 
   #fail (err: Error): void {
     if (this.#closed) return
+    this.#abort(err)
+    this.#finish(undefined)
+  }
+
+  #abort (err: Error): void {
+    this.#abortedWith = err
     this.onerror?.(err)
     this.#stream.abort(err)
-    this.#finish(undefined)
   }
 
   #finish (error: Error | undefined): void {
     if (this.#closed) return
+    this.#deliverInbox(true)
     this.#closed = true
     this.#closing = true
     this.#queue = []
@@ -219,7 +256,7 @@ export class StreamTransport implements McpTransport {
     stream.removeEventListener('message', this.#onMessage)
     stream.removeEventListener('remoteCloseWrite', this.#onRemoteCloseWrite)
     stream.removeEventListener('close', this.#onClose)
-    if (error !== undefined) {
+    if (error !== undefined && error !== this.#abortedWith) {
       this.#log.debug('MCP stream %s closed with %s', stream.id, error.name)
       this.onerror?.(error)
     }

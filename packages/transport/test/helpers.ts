@@ -4,7 +4,7 @@ import { z } from 'zod'
 import type { McpSessionInfo } from '../src/index.js'
 
 /** A server with one tool of each kind the tests call; `sessions` records what the factory saw. */
-export function makeServer (session: McpSessionInfo | undefined, hooks: { onCancelled?: () => void } = {}): McpServer {
+export function makeServer (session: McpSessionInfo | undefined, hooks: { onStarted?: () => void, onCancelled?: () => void } = {}): McpServer {
   const server = new McpServer({ name: 'test-server', version: '1.2.3' }, {
     capabilities: { logging: {}, resources: { subscribe: true, listChanged: true }, tools: { listChanged: true } },
   })
@@ -25,11 +25,16 @@ export function makeServer (session: McpSessionInfo | undefined, hooks: { onCanc
     return { content: [{ type: 'text', text: 'done' }] }
   })
   server.registerTool('hang', {}, async (extra) => new Promise((resolve) => {
+    hooks.onStarted?.()
     extra.signal.addEventListener('abort', () => {
       hooks.onCancelled?.()
       resolve({ content: [{ type: 'text', text: 'cancelled' }] })
     })
   }))
+  server.registerTool('wait', { inputSchema: { ms: z.number() } }, async ({ ms }) => {
+    await new Promise((resolve) => setTimeout(resolve, ms))
+    return { content: [{ type: 'text', text: 'waited' }] }
+  })
   server.registerTool('log', { inputSchema: { text: z.string() } }, async ({ text }) => {
     await server.sendLoggingMessage({ level: 'info', logger: 'test', data: text })
     return { content: [{ type: 'text', text: 'logged' }] }
