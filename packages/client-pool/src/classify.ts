@@ -1,0 +1,34 @@
+import { isBrokenCircuitError, isBulkheadRejectedError } from 'cockatiel'
+
+/**
+ * What a failed attempt says about the call and the replica:
+ * - 'caller': the caller's own error (invalid params, unknown method): not retried, not
+ *   held against the replica;
+ * - 'refused': the request never left and the replica is not at fault (open breaker,
+ *   full bulkhead): safe to send elsewhere;
+ * - 'unreachable': the request never left because the session could not be opened:
+ *   safe to send elsewhere, and held against the replica;
+ * - 'replica': the replica failed after the request may have reached it (connection
+ *   lost, timeout, server error): held against it, sent elsewhere only when the call is
+ *   safe to run twice.
+ */
+export type FailureKind = 'caller' | 'refused' | 'unreachable' | 'replica'
+
+// JSON-RPC / MCP codes that blame the request, not the server that answered it.
+const CALLER_CODES = new Set([-32700, -32600, -32601, -32602, -32042])
+
+export function classify (error: unknown): FailureKind {
+  if (isBrokenCircuitError(error) || isBulkheadRejectedError(error)) return 'refused'
+  if (typeof error === 'object' && error !== null) {
+    const e = error as { name?: unknown, code?: unknown }
+    if (e.name === 'ConnectError') return 'unreachable'
+    if (e.name === 'McpError' && typeof e.code === 'number' && CALLER_CODES.has(e.code)) return 'caller'
+  }
+  return 'replica'
+}
+
+/** True for failures that count against a replica in its breaker, ejection and success rate. */
+export function isReplicaFailure (error: unknown): boolean {
+  const kind = classify(error)
+  return kind === 'replica' || kind === 'unreachable'
+}

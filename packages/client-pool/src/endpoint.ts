@@ -1,0 +1,147 @@
+import { bulkhead, circuitBreaker, CircuitState, handleWhen } from 'cockatiel'
+import type { BulkheadPolicy, CircuitBreakerPolicy } from 'cockatiel'
+import { isReplicaFailure } from './classify.js'
+import { SUCCESS_RATE_ALPHA } from './constants.js'
+import { PeakEwma } from './peak-ewma.js'
+import type { Session } from './session.js'
+import type { BreakerState, EndpointLoad, EndpointSpec, EndpointState } from './types.js'
+import type { IBreaker } from 'cockatiel'
+
+/** Resolved per-endpoint policy settings. */
+export interface EndpointPolicies {
+  breaker: { make: () => IBreaker, halfOpenAfterMs: number } | undefined
+  bulkhead: { maxConcurrent: number, maxQueue: number } | undefined
+  ewmaDecayMs: number
+  now: () => number
+}
+
+/**
+ * The pool's state for one replica: load, latency, health, ejection, breaker, bulkhead.
+ * Shared by every scope of the pool; sessions are per scope.
+ */
+export class Endpoint implements EndpointLoad {
+  readonly id: string
+  readonly weight: number
+  readonly labels: Readonly<Record<string, string>>
+  readonly spec: EndpointSpec
+  inFlight = 0
+  healthy = true
+  draining = false
+  ejected = false
+  ejectedUntil = 0
+  /** Ejections in a row, which lengthen the next one; decays while the endpoint behaves. */
+  ejectionStreak = 0
+  lastEjectionAt = 0
+  ejections = 0
+  consecutiveFailures = 0
+  healthSuccesses = 0
+  healthFailures = 0
+  requests = 0
+  failures = 0
+  successRate = 1
+  readonly breaker: CircuitBreakerPolicy | undefined
+  readonly halfOpenAfterMs: number
+  breakerOpenedAt = 0
+  /** A call is testing a half-open breaker; no other call goes here until it ends. */
+  probing = false
+  readonly bulkhead: BulkheadPolicy | undefined
+  readonly sessions = new Set<Session>()
+  healthTimer: ReturnType<typeof setTimeout> | undefined
+  ejectionTimer: ReturnType<typeof setTimeout> | undefined
+  healthProbe: AbortController | undefined
+  drainWaiters: Array<() => void> = []
+  readonly latencyMs: () => number
+  private readonly ewma: PeakEwma
+  private readonly now: () => number
+
+  constructor (spec: EndpointSpec, policies: EndpointPolicies) {
+    this.id = spec.id
+    this.weight = spec.weight ?? 1
+    this.labels = spec.labels ?? {}
+    this.spec = spec
+    this.now = policies.now
+    this.ewma = new PeakEwma(policies.ewmaDecayMs)
+    this.latencyMs = () => this.ewma.value(this.now())
+    this.halfOpenAfterMs = policies.breaker?.halfOpenAfterMs ?? 0
+    this.breaker = policies.breaker === undefined
+      ? undefined
+      : circuitBreaker(handleWhen(isReplicaFailure), { breaker: policies.breaker.make(), halfOpenAfter: policies.breaker.halfOpenAfterMs })
+    this.bulkhead = policies.bulkhead === undefined ? undefined : bulkhead(policies.bulkhead.maxConcurrent, policies.bulkhead.maxQueue)
+  }
+
+  /** Why no call should go here now, or undefined if one may. `panic` ignores health and ejection. */
+  unavailable (panic: boolean): string | undefined {
+    if (this.draining) return 'draining'
+    if (!panic) {
+      if (this.ejected) return `ejected after ${this.consecutiveFailures} consecutive failures`
+      if (!this.healthy) return `unhealthy (${this.healthFailures} failed health checks)`
+    }
+    const breaker = this.breaker
+    if (breaker !== undefined) {
+      const state = breaker.state
+      if (state === CircuitState.Open) {
+        if (this.probing || Date.now() - this.breakerOpenedAt < this.halfOpenAfterMs) return 'circuit breaker open'
+      } else if (state === CircuitState.HalfOpen) {
+        if (this.probing) return 'circuit breaker half-open, a probe call is in flight'
+      } else if (state === CircuitState.Isolated) {
+        return 'circuit breaker isolated'
+      }
+    }
+    const bh = this.bulkhead
+    if (bh !== undefined && bh.executionSlots <= 0 && bh.queueSlots <= 0) return 'bulkhead full'
+    return undefined
+  }
+
+  /** True when the next call here would test the breaker. */
+  breakerTesting (): boolean {
+    const state = this.breaker?.state
+    return state === CircuitState.Open || state === CircuitState.HalfOpen
+  }
+
+  recordSuccess (latencyMs: number): void {
+    this.requests++
+    this.consecutiveFailures = 0
+    this.successRate += (1 - this.successRate) * SUCCESS_RATE_ALPHA
+    this.ewma.observe(latencyMs, this.now())
+  }
+
+  /** Records a replica failure; returns the number of failures in a row. */
+  recordFailure (latencyMs: number): number {
+    this.requests++
+    this.failures++
+    this.successRate -= this.successRate * SUCCESS_RATE_ALPHA
+    // A fast failure must not make a broken replica look fast (and attract more calls).
+    const now = this.now()
+    this.ewma.observe(Math.max(latencyMs, 2 * this.ewma.value(now)), now)
+    return ++this.consecutiveFailures
+  }
+
+  state (): EndpointState {
+    if (this.draining) return 'draining'
+    if (this.ejected) return 'ejected'
+    return this.healthy ? 'healthy' : 'unhealthy'
+  }
+
+  breakerState (): BreakerState {
+    if (this.breaker === undefined) return 'disabled'
+    switch (this.breaker.state) {
+      case CircuitState.Closed: return 'closed'
+      case CircuitState.Open: return 'open'
+      case CircuitState.HalfOpen: return 'half-open'
+      default: return 'isolated'
+    }
+  }
+
+  openSessions (): number {
+    let n = 0
+    for (const s of this.sessions) if (s.client !== undefined) n++
+    return n
+  }
+
+  settleDrain (): void {
+    if (this.inFlight !== 0 || this.drainWaiters.length === 0) return
+    const waiters = this.drainWaiters
+    this.drainWaiters = []
+    for (const w of waiters) w()
+  }
+}

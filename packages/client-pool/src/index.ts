@@ -1,0 +1,62 @@
+/**
+ * @packageDocumentation
+ *
+ * A pool of MCP clients over the replicas of one MCP server. Each call goes to the best
+ * replica (Peak-EWMA power of two choices by default; least-request, round-robin,
+ * weighted round-robin, ring-hash affinity or a custom picker), survives a replica
+ * dying, and never runs a non-idempotent tool twice: active health checks by MCP ping,
+ * passive outlier ejection, a circuit breaker per replica, a retry budget with jittered
+ * backoff that retries only what is safe, per-call deadlines extended by progress,
+ * bulkheads, drain and removal, scoped upstream sessions that forward sampling,
+ * elicitation, roots, progress and logging, stats and events.
+ */
+export { ClientPool, createClientPool } from './pool.js'
+export type { ClientPoolScope, ClientPoolView } from './pool.js'
+export {
+  leastRequestPicker,
+  peakEwmaPicker,
+  ringHashPicker,
+  roundRobinPicker,
+  weightedRoundRobinPicker,
+} from './pickers.js'
+export { PeakEwma } from './peak-ewma.js'
+export { RetryBudget } from './retry-budget.js'
+export {
+  CallFailedError,
+  ConnectError,
+  DuplicateEndpointError,
+  InvalidOptionsError,
+  NoEndpointAvailableError,
+  PoolClosedError,
+  UnknownEndpointError,
+} from './errors.js'
+export type { CallFailureReason } from './errors.js'
+export type {
+  BalancerName,
+  BreakerEventDetail,
+  BreakerState,
+  BulkheadInit,
+  CallOptions,
+  CircuitBreakerInit,
+  ClientPoolEvents,
+  ClientPoolInit,
+  EjectedEventDetail,
+  EndpointEventDetail,
+  EndpointLoad,
+  EndpointSpec,
+  EndpointState,
+  EndpointStats,
+  HandlerContext,
+  HealthCheckInit,
+  Logger,
+  OutlierDetectionInit,
+  PickContext,
+  Picker,
+  PoolStats,
+  ReconnectInit,
+  RetryEventDetail,
+  RetryInit,
+  ScopeHandlers,
+  ScopeInit,
+  SessionEventDetail,
+} from './types.js'

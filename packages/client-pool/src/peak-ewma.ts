@@ -1,0 +1,33 @@
+/**
+ * Peak-sensitive exponentially weighted moving average of latency (Finagle's Peak-EWMA).
+ * A sample above the current value replaces it at once, so a replica that turns slow is
+ * avoided from its first slow answer; lower samples pull the value down with a weight
+ * that depends on the time since the previous sample, and the value decays towards zero
+ * while no samples arrive, so that a shunned replica is tried again eventually.
+ */
+export class PeakEwma {
+  private cost = 0
+  private stamp = 0
+  private readonly decayMs: number
+
+  constructor (decayMs: number) {
+    this.decayMs = decayMs
+  }
+
+  /** Records a latency sample (ms) taken at `now` (ms, monotonic). */
+  observe (sampleMs: number, now: number): void {
+    if (sampleMs > this.cost) {
+      this.cost = sampleMs
+    } else {
+      const w = Math.exp(-Math.max(now - this.stamp, 0) / this.decayMs)
+      this.cost = this.cost * w + sampleMs * (1 - w)
+    }
+    this.stamp = now
+  }
+
+  /** The estimate at `now`, decayed since the last sample. */
+  value (now: number): number {
+    if (this.cost === 0) return 0
+    return this.cost * Math.exp(-Math.max(now - this.stamp, 0) / this.decayMs)
+  }
+}

@@ -1,0 +1,305 @@
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
+import type {
+  ClientCapabilities,
+  CreateMessageRequest,
+  CreateMessageResult,
+  ElicitRequest,
+  ElicitResult,
+  Implementation,
+  ListRootsResult,
+  Progress,
+  ServerNotification,
+  ToolAnnotations,
+} from '@modelcontextprotocol/sdk/types.js'
+import type { IBackoffFactory, IBreaker, IRetryBackoffContext } from 'cockatiel'
+
+/** An optional logger; libp2p's component logger and a pino child both fit. Defaults to a no-op. */
+export interface Logger {
+  debug: (msg: string, ...args: unknown[]) => void
+  info: (msg: string, ...args: unknown[]) => void
+  warn: (msg: string, ...args: unknown[]) => void
+  error: (msg: string, ...args: unknown[]) => void
+  child?: (bindings: Record<string, unknown>) => Logger
+}
+
+/** One replica of an MCP server. */
+export interface EndpointSpec {
+  /** Unique within the pool: a peer id, a URL, a name. */
+  id: string
+  /**
+   * Opens a new MCP transport to this replica; the pool calls it once per upstream session
+   * (each scope that uses the endpoint has its own session) and again after a session drops.
+   * Over libp2p, each call opens one stream over the shared connection.
+   */
+  connect: (options: { signal: AbortSignal }) => Transport | Promise<Transport>
+  /**
+   * Relative capacity, used by 'weighted-round-robin', 'least-request' and 'ring-hash'.
+   *
+   * @default 1
+   */
+  weight?: number
+  /** Matched exactly by a call's `require` option (for example `{ gpu: 'a100' }`). @default {} */
+  labels?: Readonly<Record<string, string>>
+}
+
+/** What a picker sees of an endpoint. Read-only; the pool updates it in place. */
+export interface EndpointLoad {
+  readonly id: string
+  readonly weight: number
+  readonly labels: Readonly<Record<string, string>>
+  /** Calls in flight or queued in the endpoint's bulkhead. */
+  readonly inFlight: number
+  /** Peak-EWMA latency in milliseconds, decayed to now; 0 before the first response. */
+  latencyMs: () => number
+}
+
+/** What a picker is told about the call it places. */
+export interface PickContext {
+  /** The call's affinity key (`key` option), if any. */
+  readonly key: string | undefined
+  /** Uniform in [0, 1); the pool's `random` option. */
+  readonly random: () => number
+}
+
+/**
+ * Chooses one endpoint among the eligible candidates (healthy, not ejected, breaker not
+ * open, not draining, labels matching). Must not keep the `candidates` array: the pool
+ * reuses it.
+ */
+export interface Picker {
+  pick: (candidates: readonly EndpointLoad[], context: PickContext) => EndpointLoad | undefined
+  /** Told the full endpoint list whenever it changes (add, remove). */
+  update?: (endpoints: readonly EndpointLoad[]) => void
+}
+
+export type BalancerName = 'peak-ewma' | 'least-request' | 'round-robin' | 'weighted-round-robin' | 'ring-hash'
+
+export interface HealthCheckInit {
+  /** Time between two probes of one endpoint (±10% jitter). @default 10000 */
+  intervalMs?: number
+  /** A probe that has not answered after this long failed. @default 5000 */
+  timeoutMs?: number
+  /** Consecutive successful probes that make an unhealthy endpoint healthy. @default 2 */
+  healthyThreshold?: number
+  /** Consecutive failed probes that make a healthy endpoint unhealthy. @default 3 */
+  unhealthyThreshold?: number
+  /**
+   * The probe. Resolves when the endpoint is fit to serve; rejects otherwise. The default
+   * sends an MCP `ping`. A stricter probe can check that tools are actually served.
+   *
+   * @default (client, { signal, timeoutMs }) => client.ping({ signal, timeout: timeoutMs })
+   */
+  probe?: (client: import('@modelcontextprotocol/sdk/client/index.js').Client, options: { signal: AbortSignal, timeoutMs: number }) => Promise<unknown>
+}
+
+export interface OutlierDetectionInit {
+  /** Consecutive replica failures (connection lost, timeout, server error) that eject an endpoint. @default 5 */
+  consecutiveFailures?: number
+  /** First ejection length; the n-th ejection in a row lasts n times as long. @default 30000 */
+  baseEjectionMs?: number
+  /** Longest ejection. @default 300000 */
+  maxEjectionMs?: number
+  /** At most this share of the endpoints is ejected at once (at least one can always be). @default 50 */
+  maxEjectedPercent?: number
+}
+
+export interface CircuitBreakerInit {
+  /**
+   * Makes the per-endpoint breaker strategy (a cockatiel `IBreaker`; one per endpoint,
+   * since it holds state).
+   *
+   * @default () => new CountBreaker({ threshold: 0.5, size: 20, minimumNumberOfCalls: 10 })
+   */
+  breaker?: () => IBreaker
+  /** Time an open breaker waits before letting one probe call through (half-open). @default 10000 */
+  halfOpenAfterMs?: number
+}
+
+export interface RetryInit {
+  /** Attempts per call, the first one included. @default 3 */
+  maxAttempts?: number
+  /**
+   * Delay before a retry: decorrelated exponential jitter, or none, or any cockatiel
+   * backoff factory.
+   *
+   * @default 'exponential-jitter'
+   */
+  backoff?: 'exponential-jitter' | 'none' | IBackoffFactory<IRetryBackoffContext<unknown>>
+  /** First delay of 'exponential-jitter'. @default 25 */
+  initialDelayMs?: number
+  /** Longest delay of 'exponential-jitter'. @default 1000 */
+  maxDelayMs?: number
+  /** Retries may add at most this percentage of the calls made in the last `budgetWindowMs`. @default 20 */
+  budgetPercent?: number
+  /** Retries always allowed per second on top of `budgetPercent`, so that a quiet pool can still retry. @default 10 */
+  minRetriesPerSecond?: number
+  /** Window of the retry budget. @default 10000 */
+  budgetWindowMs?: number
+  /**
+   * Which `tools/call` requests may run twice: 'annotations' trusts the tool's
+   * `readOnlyHint` / `idempotentHint`; 'never' retries a call only when it provably never
+   * left. A call's own `idempotent` option wins over both.
+   *
+   * @default 'annotations'
+   */
+  idempotency?: 'annotations' | 'never'
+}
+
+export interface BulkheadInit {
+  /** Calls running at once on one endpoint. @default 64 */
+  maxConcurrentPerEndpoint?: number
+  /** Calls waiting for a slot on one endpoint; beyond that the call goes elsewhere or fails. @default 256 */
+  maxQueue?: number
+}
+
+export interface ReconnectInit {
+  /** Delay before the first reconnection of a dropped session. @default 100 */
+  initialDelayMs?: number
+  /** Longest delay between reconnection attempts. @default 30000 */
+  maxDelayMs?: number
+  /** Opening a session (transport plus `initialize`) fails after this long. @default 10000 */
+  connectTimeoutMs?: number
+}
+
+/** Server-to-client traffic of a scope's upstream sessions. */
+export interface ScopeHandlers {
+  /** `sampling/createMessage` (declare `capabilities.sampling`). */
+  sampling?: (params: CreateMessageRequest['params'], context: HandlerContext) => Promise<CreateMessageResult>
+  /** `elicitation/create` (declare `capabilities.elicitation`). */
+  elicitation?: (params: ElicitRequest['params'], context: HandlerContext) => Promise<ElicitResult>
+  /** `roots/list` (declare `capabilities.roots`). */
+  roots?: (context: HandlerContext) => Promise<ListRootsResult>
+  /** Progress of a call made through this scope that has no `onProgress` of its own. */
+  progress?: (progress: Progress, context: HandlerContext) => void
+  /** Every other notification: logging messages, list changes, resource updates. */
+  notification?: (notification: ServerNotification, context: HandlerContext) => void | Promise<void>
+}
+
+export interface HandlerContext {
+  /** The endpoint whose server sent the request or notification. */
+  readonly endpointId: string
+  /** Aborted when the server cancels its request or the session closes. */
+  readonly signal: AbortSignal
+}
+
+export interface ScopeInit {
+  /** Client capabilities declared by this scope's upstream sessions. @default {} */
+  capabilities?: ClientCapabilities
+  handlers?: ScopeHandlers
+  /**
+   * Send every call of the scope to the same endpoint while it is eligible (stateful
+   * servers), and move only when it is not.
+   *
+   * @default true
+   */
+  sticky?: boolean
+}
+
+export interface ClientPoolInit {
+  /** The replicas. More can be added with `pool.add()`. @default [] */
+  endpoints?: EndpointSpec[]
+  /** A built-in balancer by name, or a custom picker. @default 'peak-ewma' */
+  balancer?: BalancerName | Picker
+  /** Active health checks by MCP ping; `false` turns them off. @default {} (all defaults) */
+  healthCheck?: HealthCheckInit | false
+  /** Passive outlier ejection; `false` turns it off. @default {} */
+  outlierDetection?: OutlierDetectionInit | false
+  /** One circuit breaker per endpoint; `false` turns them off. @default {} */
+  circuitBreaker?: CircuitBreakerInit | false
+  /** Retries with a budget; `false` never retries. @default {} */
+  retry?: RetryInit | false
+  /** Per-attempt timeout of a request, reset by each progress notification. @default 60000 */
+  requestTimeoutMs?: number
+  /** Per-tool timeouts (tool name → ms), overriding `requestTimeoutMs`. @default {} */
+  toolTimeoutsMs?: Readonly<Record<string, number>>
+  /** Per-endpoint concurrency limit and queue; `false` for none. @default {} */
+  bulkhead?: BulkheadInit | false
+  /** Reconnection backoff of dropped sessions. @default {} */
+  reconnect?: ReconnectInit
+  /** Sent in `initialize` by every upstream session. @default { name: '@p2p-mcp/client-pool', version: '0.1.0' } */
+  clientInfo?: Implementation
+  /**
+   * Tool annotations known in advance (tool name → annotations). Tools not listed here
+   * are looked up with `tools/list` on the first session the pool opens.
+   *
+   * @default {}
+   */
+  toolAnnotations?: Readonly<Record<string, ToolAnnotations>>
+  /** Uniform random numbers in [0, 1), for pickers and jitter; pass a seeded one to replay a run. @default Math.random */
+  random?: () => number
+  /** @default a no-op logger */
+  logger?: Logger
+}
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Aborting cancels the call; the server receives `notifications/cancelled`. */
+  signal?: AbortSignal
+  /** Affinity key for 'ring-hash' (a project, a user, a document). */
+  key?: string
+  /** Only endpoints whose labels contain all of these. */
+  require?: Readonly<Record<string, string>>
+  /** Send to this endpoint only (it must be eligible). */
+  endpoint?: string
+  /** Per-attempt timeout, reset by progress; overrides per-tool and pool timeouts. */
+  timeoutMs?: number
+  /** Deadline of an attempt that progress does not extend. @default none */
+  maxTotalTimeoutMs?: number
+  /** Whether the call may run twice; overrides the tool's annotations. */
+  idempotent?: boolean
+  /** Progress notifications of this call. */
+  onProgress?: (progress: Progress) => void
+}
+
+export type EndpointState = 'healthy' | 'unhealthy' | 'ejected' | 'draining'
+export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated' | 'disabled'
+
+export interface EndpointStats {
+  id: string
+  state: EndpointState
+  breaker: BreakerState
+  weight: number
+  labels: Readonly<Record<string, string>>
+  inFlight: number
+  /** Peak-EWMA latency decayed to now, in ms. */
+  ewmaLatencyMs: number
+  /** Exponentially weighted share of recent attempts that did not fail on the replica's side. */
+  successRate: number
+  requests: number
+  failures: number
+  ejections: number
+  /** Upstream sessions open to this endpoint, over all scopes. */
+  sessions: number
+}
+
+export interface PoolStats {
+  endpoints: EndpointStats[]
+  calls: number
+  retries: number
+  /** Retries refused because the retry budget was spent. */
+  budgetExhausted: number
+  inFlight: number
+}
+
+export interface EndpointEventDetail { id: string }
+export interface EjectedEventDetail { id: string, durationMs: number, ejections: number }
+export interface BreakerEventDetail { id: string, state: 'open' | 'half-open' | 'closed' | 'isolated' }
+export interface RetryEventDetail { id: string, attempt: number, delayMs: number, method: string, error: unknown }
+export interface SessionEventDetail { id: string, error?: unknown }
+
+/** Events of a pool: `pool.addEventListener(name, (e) => e.detail)`. */
+export interface ClientPoolEvents {
+  'endpoint:added': CustomEvent<EndpointEventDetail>
+  'endpoint:removed': CustomEvent<EndpointEventDetail>
+  'endpoint:draining': CustomEvent<EndpointEventDetail>
+  'endpoint:healthy': CustomEvent<EndpointEventDetail>
+  'endpoint:unhealthy': CustomEvent<EndpointEventDetail>
+  'endpoint:ejected': CustomEvent<EjectedEventDetail>
+  'endpoint:restored': CustomEvent<EndpointEventDetail>
+  breaker: CustomEvent<BreakerEventDetail>
+  retry: CustomEvent<RetryEventDetail>
+  'session:open': CustomEvent<SessionEventDetail>
+  'session:closed': CustomEvent<SessionEventDetail>
+}
+
+export type { Transport }
