@@ -49,7 +49,11 @@ async function digestOf (bytes: Uint8Array): Promise<Uint8Array> {
  * not depend on the order parents are given in.
  */
 export async function encodeEvent<T> (payload: T, parents: Iterable<CID>, height: number): Promise<EventBlock<T>> {
-  const sorted = sortCids([...parents].map(asEventCid))
+  return encodeSortedEvent(payload, sortCids([...parents].map(asEventCid)), height)
+}
+
+/** `encodeEvent` for parents already checked and sorted (a clock's own heads). */
+export async function encodeSortedEvent<T> (payload: T, sorted: CID[], height: number): Promise<EventBlock<T>> {
   const value: ClockEvent<T> = { parents: sorted, payload, height }
   let bytes: Uint8Array
   try {

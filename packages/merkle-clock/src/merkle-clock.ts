@@ -2,7 +2,7 @@ import type { CID } from 'multiformats/cid'
 import { MemoryBlockStore } from './block-store.js'
 import { DEFAULT_FETCH_CONCURRENCY, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_MERGE_EVENTS, DEFAULT_MAX_PARENTS } from './constants.js'
 import { FetchError, InvalidEventError, InvalidOptionError, TooManyEventsError, UnknownEventError } from './errors.js'
-import { asEventCid, compareCids, decodeEvent, encodeEvent, sortCids, verifyEvent } from './event.js'
+import { asEventCid, compareCids, decodeEvent, encodeSortedEvent, sortCids, verifyEvent } from './event.js'
 import type { AbortOptions, BlockStore, ClockEvent, ClockOrder, EventBlock, Logger, MergeOptions, MergeResult, MerkleClockInit } from './types.js'
 
 /** A decoded event in the clock's index. */
@@ -36,6 +36,8 @@ export class MerkleClock<T = unknown> {
   readonly #maxParents: number
   readonly #log: Logger
   #heads: CID[]
+  /** Largest height among the heads, when known. */
+  #headHeight: number | undefined
   #queue: Promise<unknown> = Promise.resolve()
 
   constructor (init?: MerkleClockInit) {
@@ -55,9 +57,12 @@ export class MerkleClock<T = unknown> {
   async advance (payload: T, options?: AbortOptions): Promise<EventBlock<T>> {
     return this.#exclusive(async () => {
       options?.signal?.throwIfAborted()
-      let height = 0
-      for (const head of this.#heads) height = Math.max(height, (await this.#node(head, options)).value.height)
-      const block = await encodeEvent(payload, this.#heads, height + 1)
+      if (this.#headHeight === undefined) {
+        let height = 0
+        for (const head of this.#heads) height = Math.max(height, (await this.#node(head, options)).value.height)
+        this.#headHeight = height
+      }
+      const block = await encodeSortedEvent(payload, this.#heads, this.#headHeight + 1)
       if (block.bytes.length > this.#maxBlockBytes) {
         throw new InvalidEventError(`the event is ${block.bytes.length} bytes, over maxBlockBytes ${this.#maxBlockBytes}; ` +
           'peers would refuse it (keep payloads small, or raise maxBlockBytes on every peer)')
@@ -66,6 +71,7 @@ export class MerkleClock<T = unknown> {
       const key = block.cid.toString()
       this.#index.set(key, { cid: block.cid, key, value: block.value })
       this.#heads = [block.cid]
+      this.#headHeight = block.value.height
       return block
     })
   }
@@ -101,6 +107,7 @@ export class MerkleClock<T = unknown> {
         this.#index.set(key, { cid: block.cid, key, value: block.value })
       }
       this.#heads = await this.#maximal([...this.#heads, ...remote], options)
+      this.#headHeight = undefined
       this.#log.debug('merged %d remote heads, fetched %d events, %d heads now', remote.length, added.length, this.#heads.length)
       return { heads: [...this.#heads], added: added.map((b) => b.cid) }
     })

@@ -50,7 +50,7 @@ function pythonJsonHash (sorted: ReadonlyArray<readonly [string, number]>): stri
  */
 export class VectorClock {
   readonly nodeId: string
-  readonly #vector = new Map<string, number>()
+  #vector = new Map<string, number>()
   #sorted: Array<[string, number]> | undefined
   #canonicalHash: string | undefined
   #pythonHash: string | undefined
@@ -214,7 +214,9 @@ export class VectorClock {
 
   /** An independent copy. */
   clone (): VectorClock {
-    return new VectorClock(this.nodeId, this.#vector)
+    const copy = new VectorClock(this.nodeId)
+    copy.#vector = new Map(this.#vector) // entries already checked: no need to validate again
+    return copy
   }
 
   #sortedEntries (): Array<[string, number]> {
