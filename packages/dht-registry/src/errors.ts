@@ -129,3 +129,11 @@ export class MissingServiceError extends TypeError {
     super(`the libp2p node has no "${service}" service; create it with services: { ...registryServices() }`)
   }
 }
+
+const RECORD_ERRORS = new Set(['RecordTooLargeError', 'MalformedRecordError', 'UnsupportedVersionError', 'InvalidDescriptorError',
+  'InvalidSignatureError', 'PeerIdMismatchError', 'RecordExpiredError', 'StaleRecordError'])
+
+/** Whether an error says a record was bad (as opposed to a network failure). */
+export function isRecordError (err: unknown): err is Error {
+  return err instanceof Error && RECORD_ERRORS.has(err.name)
+}

@@ -31,7 +31,7 @@ export type { RecordSigner, DecodeRecordOptions } from './record.js'
 export type { ProviderKeyKind } from './keys.js'
 export type {
   AccessPolicy, Descriptor, FindOptions, FindQuery, Load, Logger, PromptEntry, ProviderEventDetail, ProviderMatch,
-  ProviderRemovedEventDetail, ProviderScore, ProviderSource, ProviderUpdatedEventDetail, PublishInput, PublishResult,
+  ProviderRemovedEventDetail, ProviderScore, RecordRejectedEventDetail, ProviderSource, ProviderUpdatedEventDetail, PublishInput, PublishResult,
   RegistryEvents, RegistryInit, RegistryStats, RemovalReason, Requirements, Resources, ResourceTemplateEntry,
   ServerEntry, ServerInput, Sla, ToolAnnotations, ToolEntry, ToolInput,
 } from './types.js'

@@ -10,6 +10,7 @@ import {
 import { DescriptorSchema, LoadSchema } from './descriptor.js'
 import {
   InvalidDescriptorError, InvalidParametersError, MissingServiceError, RecordTooLargeError, RegistryNotStartedError,
+  StaleRecordError, isRecordError,
 } from './errors.js'
 import { providerCid, recordKey } from './keys.js'
 import { compareScores, matches, scoreOf } from './ranking.js'
@@ -359,13 +360,14 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     } catch (err) {
       this.counters.dhtGetFailures++
       this.log.debug('DHT record of %s not usable: %s', id, errorText(err))
+      if (isRecordError(err)) this.rejected(id, 'dht', err)
       return undefined
     }
   }
 
   private readonly validateGossip = async (_from: PeerId, msg: Message): Promise<TopicValidatorResult> => {
     if (msg.type !== 'signed') {
-      this.counters.gossipRejected++
+      this.rejected(_from.toString(), 'gossip', new TypeError('unsigned gossip message'))
       return TopicValidatorResult.Reject
     }
     let d: Descriptor
@@ -374,14 +376,12 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
         expectedPeerId: msg.from.toString(), maxRecordBytes: this.maxRecordBytes, now: this.now(), maxClockSkewMs: this.maxClockSkewMs,
       })
     } catch (err) {
-      this.counters.gossipRejected++
-      this.log.debug('rejected gossip from %s: %s', msg.from.toString(), errorText(err))
+      this.rejected(msg.from.toString(), 'gossip', err)
       return TopicValidatorResult.Reject
     }
     const highest = this.book.get(d.peerId)
     if (highest !== undefined && d.seq < highest) {
-      this.counters.gossipRejected++
-      this.log.debug('rejected replayed record of %s: sequence %d < %d', d.peerId, d.seq, highest)
+      this.rejected(msg.from.toString(), 'gossip', new StaleRecordError(d.peerId, d.seq, highest))
       return TopicValidatorResult.Reject
     }
     if (highest === d.seq) {
@@ -399,6 +399,13 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     if (d === undefined) return
     this.validated.delete(msg.data)
     if (this.accept(d, 'gossip')) this.counters.gossipAccepted++
+  }
+
+  private rejected (from: string, via: 'gossip' | 'dht', err: unknown): void {
+    if (via === 'gossip') this.counters.gossipRejected++
+    const error = err instanceof Error ? err : new Error(String(err))
+    this.log.debug('rejected %s record from %s: %s', via, from, errorText(error))
+    this.safeDispatchEvent('record:rejected', { detail: { from, via, error: error.name, message: error.message } })
   }
 
   /** Takes a verified descriptor into the cache; false when it is not newer than what is known. */

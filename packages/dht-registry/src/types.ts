@@ -157,6 +157,17 @@ export interface RegistryEvents {
   'provider:added': CustomEvent<ProviderEventDetail>
   'provider:updated': CustomEvent<ProviderUpdatedEventDetail>
   'provider:removed': CustomEvent<ProviderRemovedEventDetail>
+  /** A record from the network was refused (bad, forged, replayed, expired, oversized); it never reaches `find()`. */
+  'record:rejected': CustomEvent<RecordRejectedEventDetail>
+}
+
+export interface RecordRejectedEventDetail {
+  /** The peer that sent it (gossip) or whose DHT record it was. */
+  from: string
+  via: 'gossip' | 'dht'
+  /** The error's name, e.g. `InvalidSignatureError`, `StaleRecordError`. */
+  error: string
+  message: string
 }
 
 /** Counters, for tests, metrics and benchmarks. */

@@ -1,0 +1,164 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import {
+  decodeRecord, encodeRecord, InvalidSignatureError, MalformedRecordError, PeerIdMismatchError, RecordExpiredError,
+  RecordTooLargeError, recordKey, registrySelector, registryValidator, StaleRecordError, UnsupportedVersionError,
+  InvalidDescriptorError,
+} from '../src/index.js'
+import { descriptorFor, keyAndId } from './fixtures.js'
+
+const numRuns = Number(process.env.FC_NUM_RUNS ?? 300)
+const TYPED = new Set(['MalformedRecordError', 'UnsupportedVersionError', 'InvalidDescriptorError', 'InvalidSignatureError',
+  'PeerIdMismatchError', 'RecordExpiredError', 'RecordTooLargeError'])
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+function envelopeOf (bytes: Uint8Array): Record<string, unknown> & { descriptor: Record<string, unknown> } {
+  return JSON.parse(decoder.decode(bytes)) as Record<string, unknown> & { descriptor: Record<string, unknown> }
+}
+
+async function decodeOrError (bytes: Uint8Array, expectedPeerId?: string): Promise<unknown> {
+  try {
+    return await decodeRecord(bytes, { expectedPeerId })
+  } catch (err) {
+    return err
+  }
+}
+
+describe('records', () => {
+  it('round-trips a signed descriptor', async () => {
+    const { key, id } = await keyAndId()
+    const d = descriptorFor(id)
+    const bytes = await encodeRecord(d, key)
+    expect(await decodeRecord(bytes, { expectedPeerId: id })).toEqual(d)
+  })
+
+  it('keeps unknown fields under the signature and drops them from the result', async () => {
+    const { key, id } = await keyAndId()
+    const d = { ...descriptorFor(id), futureField: { x: 1 } }
+    const bytes = await encodeRecord(d, key)
+    const out = await decodeRecord(bytes)
+    expect(out).not.toHaveProperty('futureField')
+    const env = envelopeOf(bytes)
+    env.descriptor.futureField = { x: 2 }
+    await expect(decodeRecord(encoder.encode(JSON.stringify(env)))).rejects.toThrow(InvalidSignatureError)
+  })
+
+  it('rejects a forged signature', async () => {
+    const { key, id } = await keyAndId()
+    const env = envelopeOf(await encodeRecord(descriptorFor(id), key))
+    env.descriptor.capabilities = ['cuda']
+    await expect(decodeRecord(encoder.encode(JSON.stringify(env)))).rejects.toThrow(InvalidSignatureError)
+  })
+
+  it('rejects a descriptor signed with another peer\'s key', async () => {
+    const victim = await keyAndId()
+    const attacker = await keyAndId()
+    const bytes = await encodeRecord(descriptorFor(victim.id), attacker.key)
+    await expect(decodeRecord(bytes)).rejects.toThrow(PeerIdMismatchError)
+    const own = await encodeRecord(descriptorFor(attacker.id), attacker.key)
+    await expect(decodeRecord(own, { expectedPeerId: victim.id })).rejects.toThrow(PeerIdMismatchError)
+  })
+
+  it('rejects expired records and records from the future', async () => {
+    const { key, id } = await keyAndId()
+    const now = Date.now()
+    const expired = await encodeRecord(descriptorFor(id, { issuedAt: now - 10_000, expiresAt: now - 1 }), key)
+    await expect(decodeRecord(expired)).rejects.toThrow(RecordExpiredError)
+    const future = await encodeRecord(descriptorFor(id, { issuedAt: now + 3_600_000, expiresAt: now + 7_200_000 }), key)
+    await expect(decodeRecord(future)).rejects.toThrow(RecordExpiredError)
+  })
+
+  it('rejects oversized records before parsing them', async () => {
+    const { key, id } = await keyAndId()
+    const tools = Array.from({ length: 400 }, (_, i) => ({ name: `tool-${i}`, description: 'x'.repeat(200), inputSchemaHash: 'b'.repeat(64) }))
+    const bytes = await encodeRecord(descriptorFor(id, { servers: [{ name: 's', version: '1', tools, resourceTemplates: [], prompts: [] }] }), key)
+    expect(bytes.byteLength).toBeGreaterThan(64 * 1024)
+    await expect(decodeRecord(bytes)).rejects.toThrow(RecordTooLargeError)
+    await expect(decodeRecord(bytes, { maxRecordBytes: 1 << 20 })).resolves.toMatchObject({ peerId: id })
+  })
+
+  it('rejects malformed envelopes and other versions with typed errors', async () => {
+    const { key, id } = await keyAndId()
+    const good = envelopeOf(await encodeRecord(descriptorFor(id), key))
+    await expect(decodeRecord(new Uint8Array([0xff, 0xfe]))).rejects.toThrow(MalformedRecordError)
+    await expect(decodeRecord(encoder.encode('[1]'))).rejects.toThrow(MalformedRecordError)
+    await expect(decodeRecord(encoder.encode(JSON.stringify({ ...good, v: 2 })))).rejects.toThrow(UnsupportedVersionError)
+    await expect(decodeRecord(encoder.encode(JSON.stringify({ ...good, publicKey: '!!' })))).rejects.toThrow(MalformedRecordError)
+    await expect(decodeRecord(encoder.encode(JSON.stringify({ ...good, publicKey: 'AAAA' })))).rejects.toThrow(MalformedRecordError)
+    await expect(decodeRecord(encoder.encode(JSON.stringify({ ...good, descriptor: { ...good.descriptor, seq: -1 } })))).rejects.toThrow(InvalidDescriptorError)
+    await expect(decodeRecord(encoder.encode(JSON.stringify({ ...good, descriptor: { ...good.descriptor, v: 9 } })))).rejects.toThrow(UnsupportedVersionError)
+  })
+
+  it('fuzz: arbitrary bytes only ever produce typed errors', async () => {
+    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 2048 }), async (bytes) => {
+      const out = await decodeOrError(bytes)
+      expect(TYPED.has((out as Error).name)).toBe(true)
+    }), { numRuns })
+  })
+
+  it('fuzz: arbitrary JSON envelopes only ever produce typed errors', async () => {
+    const { key, id } = await keyAndId()
+    const good = envelopeOf(await encodeRecord(descriptorFor(id), key))
+    const envelope = fc.record({
+      v: fc.oneof(fc.constant(1), fc.jsonValue()),
+      descriptor: fc.oneof(fc.constant(good.descriptor), fc.jsonValue(), fc.dictionary(fc.constantFrom(...Object.keys(good.descriptor)), fc.jsonValue())),
+      publicKey: fc.oneof(fc.constant(good.publicKey), fc.string(), fc.jsonValue()),
+      signature: fc.oneof(fc.constant(good.signature), fc.base64String(), fc.jsonValue()),
+    }, { requiredKeys: [] })
+    await fc.assert(fc.asyncProperty(envelope, async (env) => {
+      const out = await decodeOrError(encoder.encode(JSON.stringify(env)))
+      if (out instanceof Error) expect(TYPED.has(out.name)).toBe(true)
+      else expect(JSON.stringify(env)).toBe(JSON.stringify(good))
+    }), { numRuns })
+  })
+
+  it('fuzz: a signed record with any byte changed is refused or decodes to the same descriptor', async () => {
+    const { key, id } = await keyAndId()
+    const d = descriptorFor(id)
+    const bytes = await encodeRecord(d, key)
+    await fc.assert(fc.asyncProperty(fc.nat(bytes.length - 1), fc.integer({ min: 1, max: 255 }), async (at, xor) => {
+      const mutated = bytes.slice()
+      mutated[at] = mutated[at]! ^ xor
+      const out = await decodeOrError(mutated)
+      // whitespace-equivalent or base64url-padding changes may still verify; the descriptor may not change
+      if (out instanceof Error) expect(TYPED.has(out.name)).toBe(true)
+      else expect(out).toEqual(d)
+    }), { numRuns })
+  })
+})
+
+describe('DHT validator and selector', () => {
+  it('accepts a good record under its own key only', async () => {
+    const a = await keyAndId()
+    const b = await keyAndId()
+    const validate = registryValidator()
+    const bytes = await encodeRecord(descriptorFor(a.id), a.key)
+    await expect(validate(recordKey(a.id), bytes)).resolves.toBeUndefined()
+    await expect(validate(recordKey(b.id), bytes)).rejects.toThrow(PeerIdMismatchError)
+    await expect(validate(encoder.encode(`/other/${a.id}`), bytes)).rejects.toThrow(MalformedRecordError)
+  })
+
+  it('refuses a replayed lower sequence and accepts the same or a higher one', async () => {
+    const a = await keyAndId()
+    const validate = registryValidator()
+    const now = Date.now()
+    const older = await encodeRecord(descriptorFor(a.id, { seq: now - 5 }, now), a.key)
+    const newer = await encodeRecord(descriptorFor(a.id, { seq: now }, now), a.key)
+    await validate(recordKey(a.id), newer)
+    await expect(validate(recordKey(a.id), newer)).resolves.toBeUndefined()
+    await expect(validate(recordKey(a.id), older)).rejects.toThrow(StaleRecordError)
+  })
+
+  it('selects the valid record with the highest sequence', async () => {
+    const a = await keyAndId()
+    const b = await keyAndId()
+    const now = Date.now()
+    const select = registrySelector()
+    const r1 = await encodeRecord(descriptorFor(a.id, { seq: now - 10 }, now), a.key)
+    const r2 = await encodeRecord(descriptorFor(a.id, { seq: now }, now), a.key)
+    const forged = await encodeRecord(descriptorFor(a.id, { seq: now + 10 }, now), b.key)
+    expect(await select(recordKey(a.id), [r1, forged, r2])).toBe(2)
+    expect(await select(recordKey(a.id), [r2, r1])).toBe(0)
+  })
+})
