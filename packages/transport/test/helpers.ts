@@ -4,7 +4,10 @@ import { z } from 'zod'
 import type { McpSessionInfo } from '../src/index.js'
 
 /** A server with one tool of each kind the tests call; `sessions` records what the factory saw. */
-export function makeServer (session: McpSessionInfo | undefined, hooks: { onStarted?: () => void, onCancelled?: () => void } = {}): McpServer {
+export function makeServer (
+  session: McpSessionInfo | undefined,
+  hooks: { onStarted?: () => void, onCancelled?: () => void } = {},
+): McpServer {
   const server = new McpServer({ name: 'test-server', version: '1.2.3' }, {
     capabilities: { logging: {}, resources: { subscribe: true, listChanged: true }, tools: { listChanged: true } },
   })
