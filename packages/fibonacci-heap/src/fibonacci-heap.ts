@@ -29,25 +29,45 @@ function ownerOf (token: Owner): object | null {
 /**
  * A heap node, and the handle users hold. Every field is set in the constructor so that
  * all nodes share one hidden class (monomorphic property access in the hot loops).
+ *
+ * `left`/`right` link siblings in a parent's circular child list. A root is either in the
+ * degree table (flag IN_TABLE, at index `degree`) or on the heap's singly linked pending
+ * list (through `right`), where new roots wait for the next consolidation. Degree and
+ * flags share one small integer, `bits` (degree << 2 | IN_TABLE | MARK): smaller nodes
+ * mean fewer cache misses on large heaps.
  */
 class Node<K, V> implements HeapNode<K, V> {
-  key: K
-  value: V
-  parent: Node<K, V> | null = null
-  child: Node<K, V> | null = null
-  left: Node<K, V>
-  right: Node<K, V>
-  degree = 0
-  mark = false
-  owner: Owner | null
+  declare key: K
+  declare value: V
+  declare parent: Node<K, V> | null
+  declare child: Node<K, V> | null
+  declare left: Node<K, V> | null
+  declare right: Node<K, V> | null
+  declare bits: number
+  declare owner: Owner | null
 
   constructor (key: K, value: V, owner: Owner) {
+    // Fields are `declare`d and assigned here, in one order: one hidden class, no
+    // define-then-assign of class fields.
     this.key = key
     this.value = value
-    this.left = this
-    this.right = this
+    this.parent = null
+    this.child = null
+    this.left = null
+    this.right = null
+    this.bits = 0
     this.owner = owner
   }
+}
+
+const MARK = 1
+const IN_TABLE = 2
+const DEGREE_SHIFT = 2
+
+type Table<K, V> = Array<Node<K, V> | null>
+
+function newTable<K, V> (): Table<K, V> {
+  return new Array<Node<K, V> | null>(MAX_DEGREE).fill(null)
 }
 
 /**
@@ -61,14 +81,28 @@ class Node<K, V> implements HeapNode<K, V> {
  *
  * Without a comparator keys must be numbers (not NaN) and are compared with `<` inline,
  * with no function call in the hot loops.
+ *
+ * The root list is kept in two parts: a degree table that persists between operations
+ * (after a consolidation it holds every root, at most one per degree, exactly as the
+ * textbook root list does) and a pending list of roots added since (inserts, cut nodes,
+ * children of an extracted minimum, merged heaps). `extractMin` links only the pending
+ * roots into the table and then scans the table for the new minimum, instead of walking
+ * and rebuilding the whole root list: same amortised bounds, far fewer pointer writes.
  */
 export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode<K, V>> {
   readonly #compare: Comparator<K> | undefined
   #min: Node<K, V> | null = null
   #size = 0
   #owner: Owner
-  /** Degree table reused by every consolidation; only slots up to the largest degree seen are touched. */
-  readonly #table: Array<Node<K, V> | null> = new Array<Node<K, V> | null>(MAX_DEGREE).fill(null)
+  #table: Table<K, V> = newTable()
+  /** Numeric keys of the table's roots, so that finding the minimum reads one flat array. */
+  #tableKeys = new Float64Array(MAX_DEGREE)
+  /** Highest index of #table that may be occupied. */
+  #maxDegree = -1
+  #pendingHead: Node<K, V> | null = null
+  #pendingTail: Node<K, V> | null = null
+  /** Degree tables of merged heaps, folded in at the next consolidation. */
+  #absorbed: Array<Table<K, V>> = []
 
   constructor (init: FibonacciHeapInit<K> = {}) {
     if (init === null || typeof init !== 'object') {
@@ -100,15 +134,12 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
 
   /** Inserts a key and value and returns the node's handle. O(1). */
   insert (key: K, value: V): HeapNode<K, V> {
-    if (this.#compare === undefined) checkNumericKey(key)
+    const compare = this.#compare
+    if (compare === undefined) checkNumericKey(key)
     const node = new Node<K, V>(key, value, this.#owner)
+    this.#pushPending(node)
     const min = this.#min
-    if (min === null) {
-      this.#min = node
-    } else {
-      spliceIntoRing(min, node)
-      if (this.#less(key, min.key)) this.#min = node
-    }
+    if (min === null || (compare === undefined ? (key as number) < (min.key as number) : compare(key, min.key) < 0)) this.#min = node
     this.#size++
     return node
   }
@@ -125,7 +156,7 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
   extractMin (): HeapNode<K, V> | undefined {
     const z = this.#min
     if (z === null) return undefined
-    this.#removeMin(z)
+    this.#removeRoot(z)
     return z
   }
 
@@ -137,19 +168,22 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
    */
   decreaseKey (handle: HeapNode<K, V>, key: K): void {
     const node = this.#own(handle, 'decreaseKey')
-    if (this.#compare === undefined) {
+    const compare = this.#compare
+    if (compare === undefined) {
       checkNumericKey(key)
       if ((key as number) > (node.key as number)) throw new KeyIncreaseError(node.key, key)
-    } else if (this.#compare(key, node.key) > 0) {
-      throw new KeyIncreaseError(node.key, key)
+      node.key = key
+      const parent = node.parent
+      if (parent !== null && (key as number) < (parent.key as number)) this.#cutAndCascade(node, parent)
+      else if ((node.bits & IN_TABLE) !== 0 && this.#table[node.bits >> DEGREE_SHIFT] === node) this.#tableKeys[node.bits >> DEGREE_SHIFT] = key as number
+      if ((key as number) < ((this.#min as Node<K, V>).key as number)) this.#min = node
+    } else {
+      if (compare(key, node.key) > 0) throw new KeyIncreaseError(node.key, key)
+      node.key = key
+      const parent = node.parent
+      if (parent !== null && compare(key, parent.key) < 0) this.#cutAndCascade(node, parent)
+      if (compare(key, (this.#min as Node<K, V>).key) < 0) this.#min = node
     }
-    node.key = key
-    const parent = node.parent
-    if (parent !== null && this.#less(key, parent.key)) {
-      this.#cut(node, parent)
-      this.#cascadingCut(parent)
-    }
-    if (this.#less(key, (this.#min as Node<K, V>).key)) this.#min = node
   }
 
   /**
@@ -160,12 +194,8 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
   delete (handle: HeapNode<K, V>): void {
     const node = this.#own(handle, 'delete')
     const parent = node.parent
-    if (parent !== null) {
-      this.#cut(node, parent)
-      this.#cascadingCut(parent)
-    }
-    // A root can be removed exactly like the minimum: consolidation finds the real minimum.
-    this.#removeMin(node)
+    if (parent !== null) this.#cutAndCascade(node, parent)
+    this.#removeRoot(node)
   }
 
   /** Whether `node` is currently in this heap. O(α(n)). */
@@ -187,27 +217,23 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
       throw new TypeError('cannot merge heaps with different comparators: both must use the same compare function (or none)')
     }
     const otherMin = other.#min
-    if (otherMin !== null) {
-      const min = this.#min
-      if (min === null) {
-        this.#min = otherMin
-      } else {
-        // Splice the two root rings together.
-        const minRight = min.right
-        const otherLeft = otherMin.left
-        min.right = otherMin
-        otherMin.left = min
-        otherLeft.right = minRight
-        minRight.left = otherLeft
-        if (this.#less(otherMin.key, min.key)) this.#min = otherMin
-      }
-      this.#size += other.#size
-      other.#owner.parent = this.#owner
-      other.#owner.heap = null
-      other.#owner = new Owner(other)
-      other.#min = null
-      other.#size = 0
+    if (otherMin === null) return this
+    // Pending lists are concatenated; degree tables are folded in at the next consolidation.
+    const head = other.#pendingHead
+    if (head !== null) {
+      if (this.#pendingTail === null) this.#pendingHead = head
+      else this.#pendingTail.right = head
+      this.#pendingTail = other.#pendingTail
     }
+    if (other.#maxDegree >= 0) this.#absorbed.push(other.#table)
+    for (const t of other.#absorbed) this.#absorbed.push(t)
+    const min = this.#min
+    if (min === null || this.#less(otherMin.key, min.key)) this.#min = otherMin
+    this.#size += other.#size
+    other.#owner.parent = this.#owner
+    other.#owner.heap = null
+    other.#owner = new Owner(other)
+    other.#reset(other.#maxDegree >= 0)
     return this
   }
 
@@ -215,23 +241,27 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
   clear (): void {
     this.#owner.heap = null
     this.#owner = new Owner(this)
-    this.#min = null
-    this.#size = 0
+    this.#reset(true)
   }
 
   /** Iterates every handle without changing the heap, in no particular order. */
   * [Symbol.iterator] (): IterableIterator<HeapNode<K, V>> {
-    const first = this.#min
-    if (first === null) return
-    const stack: Array<Node<K, V>> = [first]
+    const stack: Array<Node<K, V>> = []
+    for (const table of [this.#table, ...this.#absorbed]) {
+      for (const root of table) if (root !== null) stack.push(root)
+    }
+    for (let p = this.#pendingHead; p !== null; p = p.right) stack.push(p)
     while (stack.length > 0) {
-      const start = stack.pop() as Node<K, V>
-      let node = start
-      do {
-        yield node
-        if (node.child !== null) stack.push(node.child)
-        node = node.right
-      } while (node !== start)
+      const node = stack.pop() as Node<K, V>
+      yield node
+      const child = node.child
+      if (child !== null) {
+        let c = child
+        do {
+          stack.push(c)
+          c = c.right as Node<K, V>
+        } while (c !== child)
+      }
     }
   }
 
@@ -248,6 +278,19 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
     return this.#compare === undefined ? (a as number) < (b as number) : this.#compare(a, b) < 0
   }
 
+  #reset (newTables: boolean): void {
+    if (newTables) {
+      this.#table = newTable()
+      this.#tableKeys = new Float64Array(MAX_DEGREE)
+    }
+    this.#absorbed = []
+    this.#maxDegree = -1
+    this.#pendingHead = null
+    this.#pendingTail = null
+    this.#min = null
+    this.#size = 0
+  }
+
   #own (handle: HeapNode<K, V>, op: string): Node<K, V> {
     if (handle instanceof Node) {
       const owner = (handle as Node<K, V>).owner
@@ -256,151 +299,202 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
     throw new ForeignHandleError(op, handle)
   }
 
-  /** Removes root `z` (the minimum, or a root being deleted) and consolidates. */
-  #removeMin (z: Node<K, V>): void {
-    // Children become roots: they keep their ring, which is spliced into the root ring.
+  #pushPending (node: Node<K, V>): void {
+    node.right = null
+    if (this.#pendingTail === null) this.#pendingHead = node
+    else this.#pendingTail.right = node
+    this.#pendingTail = node
+  }
+
+  /** Removes root `z` (the minimum, or a root being deleted), then consolidates. */
+  #removeRoot (z: Node<K, V>): void {
+    if ((z.bits & IN_TABLE) !== 0) this.#unTable(z)
+    // Children become roots and go straight into the table (z may sit on the pending
+    // list: the consolidation below skips it there).
     const child = z.child
     if (child !== null) {
       let c = child
       do {
+        const next = c.right as Node<K, V>
         c.parent = null
-        c = c.right
+        c.bits &= ~MARK
+        this.#addToTable(c)
+        c = next
       } while (c !== child)
-      spliceRings(z, child)
     }
-    const next = z.right
-    // Detach z.
-    z.left.right = next
-    next.left = z.left
-    z.left = z
-    z.right = z
     z.child = null
-    z.parent = null
-    z.degree = 0
-    z.mark = false
+    z.left = null
+    z.bits = 0
     z.owner = null
     this.#size--
-    if (next === z) {
-      this.#min = null
-    } else {
-      this.#consolidate(next)
-    }
+    this.#consolidate(z)
+    // Only now: z.right may have linked the pending list that consolidation walked.
+    z.right = null
   }
 
-  #consolidate (start: Node<K, V>): void {
+  /** Links every pending root (and the roots of merged heaps) into the degree table, skipping `skip`; then finds the minimum. */
+  #consolidate (skip: Node<K, V>): void {
+    let w = this.#pendingHead
+    this.#pendingHead = null
+    this.#pendingTail = null
+    while (w !== null) {
+      const next: Node<K, V> | null = w.right
+      if (w !== skip) this.#addToTable(w)
+      w = next
+    }
+    if (this.#absorbed.length > 0) {
+      const absorbed = this.#absorbed
+      this.#absorbed = []
+      for (const t of absorbed) {
+        for (let i = 0; i < t.length; i++) {
+          const r = t[i] as Node<K, V> | null
+          if (r !== null) this.#addToTable(r)
+        }
+      }
+    }
     const table = this.#table
     const compare = this.#compare
-    let maxDegree = -1
-    // Break the ring so the walk needs no count; the roots are re-linked from the table.
-    start.left.right = null as unknown as Node<K, V>
-    let w: Node<K, V> | null = start
-    while (w !== null) {
-      let x: Node<K, V> = w
-      w = w.right
-      let d = x.degree
-      let y = table[d] as Node<K, V> | null
+    let min = -1
+    let top = -1
+    if (compare === undefined) {
+      const keys = this.#tableKeys
+      let minKey = Infinity
+      for (let i = 0; i <= this.#maxDegree; i++) {
+        if (table[i] === null) continue
+        top = i
+        if (min < 0 || keys[i] as number < minKey) {
+          min = i
+          minKey = keys[i] as number
+        }
+      }
+    } else {
+      for (let i = 0; i <= this.#maxDegree; i++) {
+        const r = table[i] as Node<K, V> | null
+        if (r === null) continue
+        top = i
+        if (min < 0 || compare(r.key, (table[min] as Node<K, V>).key) < 0) min = i
+      }
+    }
+    this.#maxDegree = top
+    this.#min = min < 0 ? null : table[min] as Node<K, V>
+  }
+
+  /** Links root `x` into the degree table, combining equal-degree trees. */
+  #addToTable (root: Node<K, V>): void {
+    const table = this.#table
+    const compare = this.#compare
+    let x = root
+    let d = x.bits >> DEGREE_SHIFT
+    let y = table[d] as Node<K, V> | null
+    if (compare === undefined) {
+      // Numeric keys: x's key rides in a local and the table's keys in a flat array.
+      const keys = this.#tableKeys
+      let xKey = x.key as number
       while (y !== null) {
-        if (compare === undefined ? (y.key as number) < (x.key as number) : compare(y.key, x.key) < 0) {
+        const yKey = keys[d] as number
+        if (yKey < xKey) {
           const t = x
           x = y
           y = t
+          xKey = yKey
         }
-        // Link y under x.
-        y.parent = x
-        y.mark = false
-        const c = x.child
-        if (c === null) {
-          y.left = y
-          y.right = y
-          x.child = y
-        } else {
-          const cr = c.right
-          y.left = c
-          y.right = cr
-          cr.left = y
-          c.right = y
-        }
-        x.degree = d + 1
+        link(y, x, d)
         table[d] = null
         d++
         y = table[d] as Node<K, V> | null
       }
-      table[d] = x
-      if (d > maxDegree) maxDegree = d
-    }
-    // Rebuild the root ring from the table and find the minimum.
-    let min: Node<K, V> | null = null
-    let last: Node<K, V> | null = null
-    let first: Node<K, V> | null = null
-    for (let i = 0; i <= maxDegree; i++) {
-      const r = table[i] as Node<K, V> | null
-      if (r === null) continue
-      table[i] = null
-      if (last === null) {
-        first = r
-      } else {
-        last.right = r
-        r.left = last
+      keys[d] = xKey
+    } else {
+      while (y !== null) {
+        if (compare(y.key, x.key) < 0) {
+          const t = x
+          x = y
+          y = t
+        }
+        link(y, x, d)
+        table[d] = null
+        d++
+        y = table[d] as Node<K, V> | null
       }
-      last = r
-      if (min === null || (compare === undefined ? (r.key as number) < (min.key as number) : compare(r.key, min.key) < 0)) min = r
     }
-    // maxDegree >= 0 because at least one root was walked.
-    ;(last as Node<K, V>).right = first as Node<K, V>
-    ;(first as Node<K, V>).left = last as Node<K, V>
-    this.#min = min
+    table[d] = x
+    x.bits = (d << DEGREE_SHIFT) | IN_TABLE
+    if (d > this.#maxDegree) this.#maxDegree = d
+  }
+
+  /** Takes a root out of its degree table: ours, or one of a merged heap not folded in yet. */
+  #unTable (node: Node<K, V>): void {
+    const d = node.bits >> DEGREE_SHIFT
+    if (this.#table[d] === node) {
+      this.#table[d] = null
+    } else {
+      for (const t of this.#absorbed) {
+        if (t[d] === node) {
+          t[d] = null
+          break
+        }
+      }
+    }
+    node.bits &= ~IN_TABLE
+  }
+
+  /** Cuts `x` from `parent`, then cascades up the marked ancestors. */
+  #cutAndCascade (x: Node<K, V>, parent: Node<K, V>): void {
+    this.#cut(x, parent)
+    let node = parent
+    let p = node.parent
+    while (p !== null) {
+      if ((node.bits & MARK) === 0) {
+        node.bits |= MARK
+        return
+      }
+      this.#cut(node, p)
+      node = p
+      p = node.parent
+    }
   }
 
   #cut (x: Node<K, V>, parent: Node<K, V>): void {
     if (x.right === x) {
       parent.child = null
     } else {
-      x.left.right = x.right
-      x.right.left = x.left
-      if (parent.child === x) parent.child = x.right
+      const l = x.left as Node<K, V>
+      const r = x.right as Node<K, V>
+      l.right = r
+      r.left = l
+      if (parent.child === x) parent.child = r
     }
-    parent.degree--
+    // A table root that loses a child no longer matches its slot: it waits on the pending list.
+    if ((parent.bits & IN_TABLE) !== 0) {
+      this.#unTable(parent)
+      this.#pushPending(parent)
+    }
+    parent.bits -= 1 << DEGREE_SHIFT
     x.parent = null
-    x.mark = false
-    x.left = x
-    x.right = x
-    spliceIntoRing(this.#min as Node<K, V>, x)
+    x.bits &= ~MARK
+    x.left = null
+    this.#pushPending(x)
   }
+}
 
-  #cascadingCut (y: Node<K, V>): void {
-    let node = y
-    let parent = node.parent
-    while (parent !== null) {
-      if (!node.mark) {
-        node.mark = true
-        return
-      }
-      this.#cut(node, parent)
-      node = parent
-      parent = node.parent
-    }
+/** Makes root `y` (of degree `d`) a child of root `x`. */
+function link<K, V> (y: Node<K, V>, x: Node<K, V>, d: number): void {
+  y.parent = x
+  y.bits = d << DEGREE_SHIFT
+  const c = x.child
+  if (c === null) {
+    y.left = y
+    y.right = y
+    x.child = y
+  } else {
+    const cr = c.right as Node<K, V>
+    y.left = c
+    y.right = cr
+    cr.left = y
+    c.right = y
   }
 }
 
 function checkNumericKey (key: unknown): void {
   if (typeof key !== 'number' || key !== key) throw new InvalidKeyError(key)
-}
-
-/** Inserts single node `x` to the right of `anchor`. */
-function spliceIntoRing<K, V> (anchor: Node<K, V>, x: Node<K, V>): void {
-  const r = anchor.right
-  x.left = anchor
-  x.right = r
-  r.left = x
-  anchor.right = x
-}
-
-/** Splices ring `b` into ring `a`, right after `a`. */
-function spliceRings<K, V> (a: Node<K, V>, b: Node<K, V>): void {
-  const aRight = a.right
-  const bLeft = b.left
-  a.right = b
-  b.left = a
-  bLeft.right = aRight
-  aRight.left = bLeft
 }

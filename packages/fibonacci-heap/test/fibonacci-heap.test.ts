@@ -1,4 +1,5 @@
 import fc from 'fast-check'
+import { Heap as HeapJs } from 'heap-js'
 import { describe, expect, it } from 'vitest'
 import { FibonacciHeap, type HeapNode } from '../src/index.js'
 import { checkInvariants } from './invariants.js'
@@ -204,20 +205,25 @@ describe('FibonacciHeap against a sorted-array model', () => {
               break
             }
             case 'merge': {
-              const other = new FibonacciHeap<number, number>()
-              for (const key of op.keys) {
+              // Two heaps with some structure each (a consolidation), one merged into the
+              // other, then into the heap under test: folds degree tables of merged heaps.
+              const [outer, inner] = [new FibonacciHeap<number, number>(), new FibonacciHeap<number, number>()]
+              op.keys.forEach((key, i) => {
                 const id = nextId++
-                handles.set(id, other.insert(key, id))
+                handles.set(id, (i % 2 === 0 ? outer : inner).insert(key, id))
                 model.push({ key, id })
+              })
+              for (const h of [outer, inner]) {
+                const ex = h.extractMin()
+                if (ex !== undefined) {
+                  stale.push(ex)
+                  handles.set(ex.value, h.insert(ex.key, ex.value))
+                }
               }
-              // Give the other heap some structure (a consolidation), then put the minimum back.
-              const ex = other.extractMin()
-              if (ex !== undefined) {
-                stale.push(ex)
-                handles.set(ex.value, other.insert(ex.key, ex.value))
-              }
-              heap.merge(other)
-              expect(other.size).toBe(0)
+              outer.merge(inner)
+              expect(inner.size).toBe(0)
+              heap.merge(outer)
+              expect(outer.size).toBe(0)
               break
             }
             case 'clear': {
@@ -279,3 +285,72 @@ function captureError (fn: () => unknown): Error {
   }
   throw new Error('expected an error')
 }
+
+describe('FibonacciHeap at scale', () => {
+  // Deep trees, long cascades of cuts, cuts of table roots: things short random sequences
+  // rarely reach. Checked against a lazy-deletion binary heap.
+  it('agrees with a reference queue over 60,000 mixed operations', () => {
+    const seeds = Number(process.env.FC_NUM_RUNS ?? 2000) >= 10_000 ? 20 : 3
+    for (let seed = 1; seed <= seeds; seed++) {
+      let state = seed
+      const rand = (): number => {
+        state = (Math.imul(state, 1103515245) + 12345) >>> 0
+        return state / 4294967296
+      }
+      const heap = new FibonacciHeap<number, number>()
+      const reference = new HeapJs<[number, number]>((a, b) => a[0] - b[0] || a[1] - b[1])
+      const alive = new Map<number, number>()
+      const handles = new Map<number, HeapNode<number, number>>()
+      const ids: number[] = []
+      let nextId = 0
+      const referenceMin = (): number | undefined => {
+        for (;;) {
+          const top = reference.peek()
+          if (top === undefined) return undefined
+          if (alive.get(top[1]) === top[0]) return top[0]
+          reference.pop()
+        }
+      }
+      const forget = (id: number): void => {
+        alive.delete(id)
+        handles.delete(id)
+      }
+      for (let step = 0; step < 20_000; step++) {
+        const r = rand()
+        if (r < 0.4 || alive.size === 0) {
+          const id = nextId++
+          const key = Math.floor(rand() * 1e6)
+          handles.set(id, heap.insert(key, id))
+          alive.set(id, key)
+          ids.push(id)
+          reference.push([key, id])
+        } else if (r < 0.75) {
+          const id = ids[Math.floor(rand() * ids.length)]!
+          if (!alive.has(id)) continue
+          const key = alive.get(id)! - Math.floor(rand() * 5e5)
+          heap.decreaseKey(handles.get(id)!, key)
+          alive.set(id, key)
+          reference.push([key, id])
+        } else if (r < 0.8) {
+          const id = ids[Math.floor(rand() * ids.length)]!
+          if (!alive.has(id)) continue
+          heap.delete(handles.get(id)!)
+          forget(id)
+        } else {
+          const got = heap.extractMin()!
+          expect(got.key).toBe(referenceMin())
+          expect(alive.get(got.value)).toBe(got.key)
+          forget(got.value)
+        }
+        if (step % 5000 === 0) checkInvariants(heap)
+      }
+      expect(heap.size).toBe(alive.size)
+      checkInvariants(heap)
+      let prev = -Infinity
+      for (const n of heap.drain()) {
+        expect(n.key).toBeGreaterThanOrEqual(prev)
+        prev = n.key
+      }
+    }
+  })
+})
