@@ -787,11 +787,16 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
     if (hc === undefined || this.closing !== undefined || this.endpoints.get(ep.id) !== ep) return
     const controller = new AbortController()
     ep.healthProbe = controller
-    const timer = setTimeout(() => { controller.abort(new Error(`health check of ${ep.id} timed out after ${hc.timeoutMs} ms`)) }, hc.timeoutMs)
+    const session = this.root.session(ep)
+    const timer = setTimeout(() => {
+      const reason = new Error(`health check of ${ep.id} timed out after ${hc.timeoutMs} ms`)
+      controller.abort(reason)
+      // A session that cannot open within a health check's timeout is as good as down.
+      session.abortConnect(reason)
+    }, hc.timeoutMs)
     timer.unref?.()
     let ok = false
     try {
-      const session = this.root.session(ep)
       const client = session.client ?? await abortable(session.open(), controller.signal)
       await abortable(hc.probe(client, { signal: controller.signal, timeoutMs: hc.timeoutMs }), controller.signal)
       ok = true

@@ -41,6 +41,7 @@ export class Session {
   private lastError: unknown
   private closed = false
   private readonly abort = new AbortController()
+  private connectAbort: AbortController | undefined
 
   constructor (spec: EndpointSpec, host: SessionHost) {
     this.endpointId = spec.id
@@ -67,6 +68,11 @@ export class Session {
     }
   }
 
+  /** Gives up the connection attempt in progress, if any (a health check timed out waiting for it). */
+  abortConnect (reason: Error): void {
+    this.connectAbort?.abort(reason)
+  }
+
   /** Closes the session for good. */
   async close (): Promise<void> {
     if (this.closed) return
@@ -82,13 +88,16 @@ export class Session {
   private async connect (): Promise<Client> {
     const { host } = this
     let client: Client | undefined
+    const attempt = new AbortController()
+    this.connectAbort = attempt
+    const signal = AbortSignal.any([this.abort.signal, attempt.signal])
     try {
-      const transport = await this.spec.connect({ signal: this.abort.signal })
+      const transport = await this.spec.connect({ signal })
       client = new Client(host.clientInfo, { capabilities: host.capabilities })
       this.install(client)
       const opened = client
       client.onclose = () => { this.dropped(opened) }
-      await client.connect(transport, { timeout: host.reconnect.connectTimeoutMs, signal: this.abort.signal })
+      await client.connect(transport, { timeout: host.reconnect.connectTimeoutMs, signal })
       if (this.closed) throw new Error('the session was closed while opening')
     } catch (err) {
       if (client !== undefined) {
@@ -99,6 +108,8 @@ export class Session {
       this.retryAt = Date.now() + this.backoff.duration
       this.lastError = err
       throw new ConnectError(this.endpointId, describe(err), { cause: err })
+    } finally {
+      this.connectAbort = undefined
     }
     this.backoff = undefined
     this.retryAt = 0

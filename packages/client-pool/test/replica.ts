@@ -4,7 +4,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
-import { CreateMessageResultSchema, ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js'
+import { CreateMessageResultSchema, ErrorCode } from '@modelcontextprotocol/sdk/types.js'
 import { z } from 'zod'
 import type { EndpointSpec } from '../src/index.js'
 
@@ -118,6 +118,18 @@ export class Replica {
     const deliver = serverSide.send.bind(serverSide)
     serverSide.send = async (m, o) => { if (!transport.dead && !this.blackhole) await deliver(m, o) }
     await server.connect(serverSide)
+    // A broken replica answers tools/call with a JSON-RPC internal error (McpServer would turn
+    // a thrown error into an isError result, which is the tool's failure, not the server's).
+    const handle = serverSide.onmessage
+    serverSide.onmessage = (m, extra) => {
+      if (this.broken && 'method' in m && m.method === 'tools/call' && 'id' in m) {
+        const name = String((m.params as { name?: unknown } | undefined)?.name)
+        this.count(name)
+        void serverSide.send({ jsonrpc: '2.0', id: m.id, error: { code: ErrorCode.InternalError, message: `${this.id} is broken` } })
+        return
+      }
+      handle?.(m, extra)
+    }
     server.server.oninitialized = () => { this.clientCapabilities.push(server.server.getClientCapabilities()) }
     return transport
   }
@@ -137,21 +149,17 @@ export class Replica {
 
   private build (): McpServer {
     const server = new McpServer({ name: 'test', version: '1.0.0' }, { capabilities: { logging: {} } })
-    const guard = (): void => { if (this.broken) throw new McpError(ErrorCode.InternalError, `${this.id} is broken`) }
     server.registerTool('echo', { inputSchema: { text: z.string() }, annotations: { readOnlyHint: true } }, async ({ text }, extra) => {
-      guard()
       this.count('echo')
       await this.pause(this.delayMs, extra.signal)
       return { content: [{ type: 'text', text: `${this.id}:${text}` }] }
     })
     server.registerTool('add', { inputSchema: { a: z.number(), b: z.number() }, annotations: { idempotentHint: true } }, async ({ a, b }, extra) => {
-      guard()
       this.count('add')
       await this.pause(this.delayMs, extra.signal)
       return { content: [{ type: 'text', text: String(a + b) }] }
     })
     server.registerTool('charge', { inputSchema: { key: z.string() }, annotations: { destructiveHint: true } }, async ({ key }, extra) => {
-      guard()
       this.count('charge')
       this.charges.push(key)
       await this.pause(this.delayMs, extra.signal)

@@ -28,7 +28,7 @@ function processReplica (id: string, ledger: string): ProcessReplica {
         const t = new StdioClientTransport({
           command: process.execPath,
           args: [script],
-          env: { ...process.env, REPLICA_ID: id, LEDGER: ledger, DELAY_MS: '3' } as Record<string, string>,
+          env: { ...process.env, REPLICA_ID: id, LEDGER: ledger, DELAY_MS: '3' },
           stderr: 'ignore',
         })
         r.transports.push(t)
