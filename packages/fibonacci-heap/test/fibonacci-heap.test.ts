@@ -53,6 +53,7 @@ describe('FibonacciHeap basics', () => {
     expect(b.isEmpty()).toBe(true)
     expect(a.size).toBe(4)
     expect(a.has(b5)).toBe(true)
+    expect(a.has(b0)).toBe(true)
     expect(b.has(b5)).toBe(false)
     a.decreaseKey(b5, -1)
     expect(a.peek()).toBe(b5)
