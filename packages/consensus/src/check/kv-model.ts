@@ -1,0 +1,52 @@
+import type { Model, Operation } from './linearizability.js'
+
+export type KvInput =
+  | { op: 'get', key: string }
+  | { op: 'put', key: string, value: string }
+  | { op: 'append', key: string, value: string }
+  | { op: 'cas', key: string, expected: string | undefined, value: string }
+
+/** `{ value }` for get (undefined for a missing key), `{}` for put/append, `{ ok }` for cas. */
+export interface KvOutput {
+  value?: string | undefined
+  ok?: boolean | undefined
+}
+
+export type KvOperation = Operation<KvInput, KvOutput>
+
+function hashStr (s: string | undefined): number {
+  if (s === undefined) return 0x9e3779b9
+  let h = 0x811c9dc5
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  return h >>> 0
+}
+
+/** A register per key, partitioned by key; the state of one partition is that key's value. */
+export const kvModel: Model<string | undefined, KvInput, KvOutput> = {
+  init: () => undefined,
+  step (state, input, output) {
+    switch (input.op) {
+      case 'get':
+        return [output === undefined || output.value === state, state]
+      case 'put':
+        return [true, input.value]
+      case 'append':
+        return [true, (state ?? '') + input.value]
+      case 'cas':
+        if (output === undefined) return [true, state === input.expected ? input.value : state]
+        if (output.ok === true) return [state === input.expected, input.value]
+        return [state !== input.expected, state]
+    }
+  },
+  equal: (a, b) => a === b,
+  hash: hashStr,
+  partition (history) {
+    const byKey = new Map<string, KvOperation[]>()
+    for (const op of history) {
+      let list = byKey.get(op.input.key)
+      if (list === undefined) { list = []; byKey.set(op.input.key, list) }
+      list.push(op)
+    }
+    return [...byKey.values()]
+  }
+}

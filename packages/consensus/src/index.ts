@@ -1,0 +1,20 @@
+/**
+ * @packageDocumentation
+ *
+ * Raft for the p2p-mcp control plane: a deterministic core (no I/O, timers, clock or
+ * randomness of its own) with PreVote, CheckQuorum, flow-controlled pipelined replication,
+ * fast backtracking, ReadIndex, leadership transfer, single-server membership changes with
+ * learners and snapshots, driven through an etcd-style ready/advance interface; an async
+ * node loop with storage and transport interfaces (memory implementations here); a seeded
+ * fault simulator (`/sim`) and a linearizability checker (`/check`). No runtime dependencies.
+ */
+export { RaftCore } from './core/raft-core.js'
+export type { RaftStatus } from './core/raft-core.js'
+export { MemoryStorage } from './storage/memory-storage.js'
+export {
+  CompactedError, InvalidConfigError, NodeStoppedError, PayloadTooLargeError, ProposalDroppedError, RaftProtocolError, TimeoutError, UnavailableError
+} from './errors.js'
+export type {
+  ConfChange, ConfState, Entry, HardState, LogReader, Logger, Message, MessageType, Mutation, NodeId, RaftCoreInit, RaftStorage, RaftTransport,
+  Ready, ReadState, Role, Snapshot, SnapshotMeta, StateMachine
+} from './types.js'
