@@ -1,0 +1,291 @@
+/**
+ * The `/p2p-mcp/clock/1.0.0` exchange: a libp2p protocol over which a peer asks another for
+ * its heads and for event blocks by CID, so that `MerkleClock.merge` can pull what it lacks.
+ * Node-side wiring, in its own subpath so that the root entry needs no libp2p.
+ *
+ * @packageDocumentation
+ */
+import * as dagCbor from '@ipld/dag-cbor'
+import type { Libp2p, Stream } from '@libp2p/interface'
+import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
+import { CID } from 'multiformats/cid'
+import { DEFAULT_FETCH_CONCURRENCY, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_HEADS } from './constants.js'
+import { InvalidHeadsError } from './errors.js'
+import { isEventCid, sortCids } from './event.js'
+import type { MerkleClock } from './merkle-clock.js'
+import type { AbortOptions, Logger, MergeResult } from './types.js'
+
+/** The protocol id of the Merkle-clock event exchange. */
+export const CLOCK_PROTOCOL = '/p2p-mcp/clock/1.0.0'
+/** Wire version carried in every message. */
+export const CLOCK_MESSAGE_VERSION = 1
+/** Largest request frame a server reads: a request carries at most one CID. */
+export const MAX_REQUEST_BYTES = 1024
+/** How long one request may wait for its response. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
+/** Sessions one peer may hold open to a server at once (per connection). */
+export const DEFAULT_MAX_INBOUND_STREAMS = 16
+/** Extra room in a response frame around the block it carries. */
+const RESPONSE_OVERHEAD_BYTES = 64
+
+/** What the exchange needs of a libp2p node. */
+export type ClockNode = Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol'>
+/** Whom to sync with: what `dialProtocol` accepts. */
+export type ClockPeer = Parameters<Libp2p['dialProtocol']>[0]
+
+export interface ClockExchangeInit {
+  /**
+   * Largest event block served or accepted, in bytes; keep it equal to the clock's.
+   *
+   * @default 1 MiB
+   */
+  maxBlockBytes?: number
+  /**
+   * Most heads accepted in a heads response.
+   *
+   * @default 1024
+   */
+  maxHeads?: number
+  /**
+   * How long one request may wait for its response, in milliseconds.
+   *
+   * @default 10_000
+   */
+  requestTimeoutMs?: number
+  /**
+   * Inbound sessions per connection.
+   *
+   * @default 16
+   */
+  maxInboundStreams?: number
+  /**
+   * Receives a line per refused or failed session.
+   *
+   * @default a no-op logger
+   */
+  logger?: Logger
+}
+
+export interface SyncOptions extends AbortOptions {
+  /**
+   * Block requests kept in flight on the session.
+   *
+   * @default 8
+   */
+  concurrency?: number
+}
+
+/** The exchange broke off: the stream failed, timed out, or the peer answered nonsense. */
+export class ClockExchangeError extends Error {
+  override name = 'ClockExchangeError'
+  readonly code = 'ERR_CLOCK_EXCHANGE'
+
+  constructor (reason: string, options?: ErrorOptions) {
+    super(`clock exchange failed: ${reason}`, options)
+  }
+}
+
+const noop = (): void => {}
+const NOOP_LOGGER: Logger = { debug: noop, info: noop, warn: noop, error: noop }
+
+function decodeMap (bytes: Uint8Array): Record<string, unknown> {
+  const value: unknown = dagCbor.decode(bytes)
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array || CID.asCID(value) !== null) {
+    throw new TypeError('the message is not a map')
+  }
+  const map = value as Record<string, unknown>
+  if (map.v !== CLOCK_MESSAGE_VERSION) throw new TypeError(`message version ${String(map.v)} is not ${CLOCK_MESSAGE_VERSION}`)
+  return map
+}
+
+/**
+ * One client session over one stream: requests are pipelined and answered in order.
+ * Any failure (timeout, reset, a malformed answer) ends the session.
+ */
+export class ClockSession {
+  readonly #stream: Stream
+  readonly #lp: LengthPrefixedStream<Stream>
+  readonly #timeoutMs: number
+  readonly #maxHeads: number
+  #writes: Promise<unknown> = Promise.resolve()
+  #reads: Promise<unknown> = Promise.resolve()
+  #failed: Error | undefined
+  /** Block requests sent on this session. */
+  blockRequests = 0
+
+  constructor (stream: Stream, init: Required<Pick<ClockExchangeInit, 'maxBlockBytes' | 'maxHeads' | 'requestTimeoutMs'>>) {
+    this.#stream = stream
+    this.#lp = lpStream(stream, { maxDataLength: init.maxBlockBytes + RESPONSE_OVERHEAD_BYTES })
+    this.#timeoutMs = init.requestTimeoutMs
+    this.#maxHeads = init.maxHeads
+  }
+
+  /** The peer's current heads. */
+  async heads (options?: AbortOptions): Promise<CID[]> {
+    const res = await this.#request({ v: CLOCK_MESSAGE_VERSION, op: 'heads' }, options)
+    const heads = res.heads
+    if (!Array.isArray(heads)) throw this.#fail(new ClockExchangeError('the heads response has no heads list'))
+    if (heads.length > this.#maxHeads) throw this.#fail(new InvalidHeadsError(`${heads.length} heads, over maxHeads ${this.#maxHeads}`))
+    return sortCids(heads.map((h, i) => {
+      const cid = CID.asCID(h)
+      if (cid === null || !isEventCid(cid)) throw this.#fail(new InvalidHeadsError(`head ${i} is not a dag-cbor sha2-256 CIDv1`))
+      return cid
+    }))
+  }
+
+  /** A block by CID, or undefined when the peer lacks it; a `FetchBlock` for `merge`. */
+  readonly fetch = async (cid: CID, options?: AbortOptions): Promise<Uint8Array | undefined> => {
+    this.blockRequests++
+    const res = await this.#request({ v: CLOCK_MESSAGE_VERSION, op: 'get', cid }, options)
+    if (res.block === null) return undefined
+    if (!(res.block instanceof Uint8Array)) throw this.#fail(new ClockExchangeError('the block response has no block'))
+    return res.block
+  }
+
+  /** Closes the session (idempotent). */
+  async close (options?: AbortOptions): Promise<void> {
+    if (this.#stream.status !== 'open') return
+    try {
+      await this.#stream.close(options)
+    } catch (err) {
+      this.#stream.abort(err as Error)
+    }
+  }
+
+  async #request (message: Record<string, unknown>, options?: AbortOptions): Promise<Record<string, unknown>> {
+    if (this.#failed !== undefined) throw this.#failed
+    const signal = options?.signal === undefined
+      ? AbortSignal.timeout(this.#timeoutMs)
+      : AbortSignal.any([options.signal, AbortSignal.timeout(this.#timeoutMs)])
+    const bytes = dagCbor.encode(message)
+    // Writes and reads are queued in the same order, so each read gets its own answer.
+    const write = this.#writes.then(async () => this.#lp.write(bytes, { signal }))
+    this.#writes = write.catch(noop)
+    const read = this.#reads.then(async () => {
+      await write
+      return this.#lp.read({ signal })
+    })
+    this.#reads = read.catch(noop)
+    let frame
+    try {
+      frame = await read
+    } catch (err) {
+      throw this.#fail(new ClockExchangeError((err as Error).message, { cause: err }))
+    }
+    try {
+      return decodeMap(frame.subarray())
+    } catch (err) {
+      throw this.#fail(new ClockExchangeError(`malformed response (${(err as Error).message})`, { cause: err }))
+    }
+  }
+
+  #fail (err: Error): Error {
+    if (this.#failed === undefined) {
+      this.#failed = err
+      this.#stream.abort(err)
+    }
+    return err
+  }
+}
+
+/**
+ * Serves a `MerkleClock` over `/p2p-mcp/clock/1.0.0` and syncs it from other peers.
+ *
+ * Wire format: one stream per session; each message a varint-length-prefixed dag-cbor map
+ * with `v: 1`. Requests: `{ v, op: 'heads' }` → `{ v, heads: [CID] }`;
+ * `{ v, op: 'get', cid }` → `{ v, block: bytes | null }`. Answers come in request order.
+ * A malformed or oversized request aborts that stream only.
+ */
+export class ClockExchange<T = unknown> {
+  readonly #node: ClockNode
+  readonly #clock: MerkleClock<T>
+  readonly #init: Required<Omit<ClockExchangeInit, 'logger'>>
+  readonly #log: Logger
+  #started = false
+
+  constructor (node: ClockNode, clock: MerkleClock<T>, init?: ClockExchangeInit) {
+    this.#node = node
+    this.#clock = clock
+    this.#init = {
+      maxBlockBytes: init?.maxBlockBytes ?? DEFAULT_MAX_BLOCK_BYTES,
+      maxHeads: init?.maxHeads ?? DEFAULT_MAX_HEADS,
+      requestTimeoutMs: init?.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      maxInboundStreams: init?.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS,
+    }
+    this.#log = init?.logger ?? NOOP_LOGGER
+  }
+
+  /** Registers the protocol handler (idempotent). */
+  async start (): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    await this.#node.handle(CLOCK_PROTOCOL, async (stream) => this.#serve(stream), {
+      maxInboundStreams: this.#init.maxInboundStreams,
+    })
+  }
+
+  /** Unregisters the handler (idempotent); open sessions finish on their own. */
+  async stop (): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    await this.#node.unhandle(CLOCK_PROTOCOL)
+  }
+
+  /** Opens a session to `peer`; close it when done. */
+  async open (peer: ClockPeer, options?: AbortOptions): Promise<ClockSession> {
+    const signal = options?.signal === undefined
+      ? AbortSignal.timeout(this.#init.requestTimeoutMs)
+      : AbortSignal.any([options.signal, AbortSignal.timeout(this.#init.requestTimeoutMs)])
+    const stream = await this.#node.dialProtocol(peer, CLOCK_PROTOCOL, { signal })
+    return new ClockSession(stream, this.#init)
+  }
+
+  /** Asks `peer` for its heads and merges them, fetching the missing events over one session. */
+  async sync (peer: ClockPeer, options?: SyncOptions): Promise<MergeResult & { blockRequests: number }> {
+    const session = await this.open(peer, options)
+    try {
+      const heads = await session.heads(options)
+      const result = await this.#clock.merge(heads, {
+        fetch: session.fetch,
+        concurrency: options?.concurrency ?? DEFAULT_FETCH_CONCURRENCY,
+        signal: options?.signal,
+      })
+      return { ...result, blockRequests: session.blockRequests }
+    } finally {
+      await session.close()
+    }
+  }
+
+  async #serve (stream: Stream): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES })
+    try {
+      while (true) {
+        let frame
+        try {
+          frame = await lp.read()
+        } catch (err) {
+          // A clean end of the session also surfaces as UnexpectedEOFError.
+          if ((err as Error).name === 'UnexpectedEOFError' && stream.remoteWriteStatus === 'closed') break
+          throw err
+        }
+        const req = decodeMap(frame.subarray())
+        await lp.write(dagCbor.encode(await this.#answer(req)))
+      }
+      await stream.close()
+    } catch (err) {
+      this.#log.debug('clock session aborted: %s', (err as Error).message)
+      stream.abort(err as Error)
+    }
+  }
+
+  async #answer (req: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (req.op === 'heads') return { v: CLOCK_MESSAGE_VERSION, heads: this.#clock.heads }
+    if (req.op === 'get') {
+      const cid = CID.asCID(req.cid)
+      if (cid === null || !isEventCid(cid)) throw new TypeError('get: cid is not an event CID')
+      const block = await this.#clock.store.get(cid)
+      return { v: CLOCK_MESSAGE_VERSION, block: block !== undefined && block.length <= this.#init.maxBlockBytes ? block : null }
+    }
+    throw new TypeError(`unknown op ${String(req.op)}`)
+  }
+}
