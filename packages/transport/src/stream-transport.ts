@@ -2,7 +2,7 @@ import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextp
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
 import type { PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import { DEFAULT_CLOSE_TIMEOUT_MS, SEND_HIGH_WATER_MARK_BYTES } from './constants.js'
-import { FrameTooLargeError, IdleTimeoutError, InvalidMessageError, TransportClosedError } from './errors.js'
+import { FrameTooLargeError, IdleTimeoutError, InvalidFrameError, InvalidMessageError, TransportClosedError } from './errors.js'
 import { FrameDecoder, FrameEncoder } from './frame.js'
 import { checkJsonRpc } from './json-rpc.js'
 import type { Logger, McpTransport } from './types.js'
@@ -225,6 +225,8 @@ export class StreamTransport implements McpTransport {
   }
 
   readonly #onRemoteCloseWrite = (): void => {
+    const pending = this.#decoder.pendingBytes
+    if (pending > 0) this.onerror?.(new InvalidFrameError(`the remote closed the stream inside a frame (${pending} bytes of it received)`))
     // The remote ended its session; close our half too, or its stream stays half-open.
     void this.close()
   }

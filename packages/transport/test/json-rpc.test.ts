@@ -1,0 +1,39 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js'
+import { checkJsonRpc } from '../src/json-rpc.js'
+
+const numRuns = Number(process.env.FC_NUM_RUNS ?? 300)
+const id = fc.oneof(fc.string(), fc.integer())
+const obj = fc.dictionary(fc.string(), fc.jsonValue())
+
+describe('checkJsonRpc', () => {
+  it('accepts every well-formed request, notification, result and error, as the SDK schema does', () => {
+    const message = fc.oneof(
+      fc.record({ jsonrpc: fc.constant('2.0'), id, method: fc.string(), params: obj }, { requiredKeys: ['jsonrpc', 'id', 'method'] }),
+      fc.record({ jsonrpc: fc.constant('2.0'), method: fc.string(), params: obj }, { requiredKeys: ['jsonrpc', 'method'] }),
+      fc.record({ jsonrpc: fc.constant('2.0'), id, result: obj }),
+      fc.record({ jsonrpc: fc.constant('2.0'), id, error: fc.record({ code: fc.integer(), message: fc.string() }) }),
+    )
+    fc.assert(fc.property(message, (m) => {
+      expect(checkJsonRpc(m)).toBe(m)
+      expect(JSONRPCMessageSchema.safeParse(m).success).toBe(true)
+    }), { numRuns })
+  })
+
+  it('never throws on arbitrary JSON, and whatever it accepts the SDK schema accepts too', () => {
+    const anything = fc.oneof(fc.jsonValue(), fc.record({ jsonrpc: fc.constantFrom('2.0', '1.0', 2), id: fc.jsonValue(), method: fc.jsonValue(), params: fc.jsonValue(), result: fc.jsonValue(), error: fc.jsonValue() }, { requiredKeys: [] }))
+    fc.assert(fc.property(anything, (v) => {
+      const res = checkJsonRpc(v)
+      if (typeof res !== 'string') expect(JSONRPCMessageSchema.safeParse(v).success).toBe(true)
+    }), { numRuns })
+  })
+
+  it('says what is wrong', () => {
+    expect(checkJsonRpc([])).toMatch(/batches/)
+    expect(checkJsonRpc({ jsonrpc: '2.0', id: 1.5, method: 'x' })).toMatch(/id/)
+    expect(checkJsonRpc({ jsonrpc: '2.0', id: 1, result: 3 })).toMatch(/result is not an object/)
+    expect(checkJsonRpc({ jsonrpc: '2.0', id: 1, error: { code: 'x', message: '' } })).toMatch(/error.code/)
+    expect(checkJsonRpc({ jsonrpc: '2.0' })).toMatch(/neither/)
+  })
+})
