@@ -23,6 +23,8 @@ export const CLOCK_MESSAGE_VERSION = 1
 export const MAX_REQUEST_BYTES = 1024
 /** How long one request may wait for its response. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
+/** How long a server keeps a session that sends no request, or does not read its answer. */
+export const DEFAULT_SESSION_IDLE_TIMEOUT_MS = 30_000
 /** Sessions one peer may hold open to a server at once (per connection). */
 export const DEFAULT_MAX_INBOUND_STREAMS = 16
 /** Extra room in a response frame around the block it carries. */
@@ -52,6 +54,13 @@ export interface ClockExchangeInit {
    * @default 10_000
    */
   requestTimeoutMs?: number
+  /**
+   * How long a served session may go without a request, or leave an answer unread, before
+   * the server aborts it (libp2p enforces no stream inactivity timeout itself).
+   *
+   * @default 30_000
+   */
+  sessionIdleTimeoutMs?: number
   /**
    * Inbound sessions per connection.
    *
@@ -211,6 +220,7 @@ export class ClockExchange<T = unknown> {
       maxHeads: init?.maxHeads ?? DEFAULT_MAX_HEADS,
       requestTimeoutMs: init?.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       maxInboundStreams: init?.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS,
+      sessionIdleTimeoutMs: init?.sessionIdleTimeoutMs ?? DEFAULT_SESSION_IDLE_TIMEOUT_MS,
     }
     this.#log = init?.logger ?? NOOP_LOGGER
   }
@@ -262,14 +272,14 @@ export class ClockExchange<T = unknown> {
       while (true) {
         let frame
         try {
-          frame = await lp.read()
+          frame = await lp.read({ signal: AbortSignal.timeout(this.#init.sessionIdleTimeoutMs) })
         } catch (err) {
           // A clean end of the session also surfaces as UnexpectedEOFError.
           if ((err as Error).name === 'UnexpectedEOFError' && stream.remoteWriteStatus === 'closed') break
           throw err
         }
         const req = decodeMap(frame.subarray())
-        await lp.write(dagCbor.encode(await this.#answer(req)))
+        await lp.write(dagCbor.encode(await this.#answer(req)), { signal: AbortSignal.timeout(this.#init.sessionIdleTimeoutMs) })
       }
       await stream.close()
     } catch (err) {

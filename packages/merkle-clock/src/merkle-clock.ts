@@ -246,8 +246,17 @@ export class MerkleClock<T = unknown> {
       let active = 0
       let failed = false
       const fail = (err: unknown): void => {
+        if (failed) return
         failed = true
+        signal?.removeEventListener('abort', onAbort)
         reject(err instanceof Error ? err : new Error(String(err)))
+      }
+      // A fetch that ignores its signal must not hold the merge past an abort.
+      const onAbort = (): void => fail(signal?.reason)
+      signal?.addEventListener('abort', onAbort, { once: true })
+      const done = (): void => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
       }
       const pump = (): void => {
         if (failed) return
@@ -267,7 +276,7 @@ export class MerkleClock<T = unknown> {
             pump()
           }, fail)
         }
-        if (active === 0 && queue.length === 0) resolve()
+        if (active === 0 && queue.length === 0) done()
       }
       pump()
     })

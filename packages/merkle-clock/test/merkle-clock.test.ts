@@ -186,6 +186,21 @@ describe('sync efficiency', () => {
   })
 })
 
+describe('merge and abort', () => {
+  it('an abort ends a merge even when fetch ignores its signal', async () => {
+    const a = new MerkleClock<string>()
+    await a.advance('x')
+    const b = new MerkleClock<string>()
+    const controller = new AbortController()
+    const fetch: FetchBlock = async () => {
+      controller.abort(new Error('user gave up'))
+      return new Promise<Uint8Array>(() => {}) // never settles
+    }
+    await expect(b.merge(a.heads, { fetch, signal: controller.signal })).rejects.toThrow('user gave up')
+    expect(b.heads).toEqual([])
+  })
+})
+
 describe('merge refuses bad blocks and applies nothing', () => {
   async function setup (): Promise<{ a: MerkleClock<string>, b: MerkleClock<string>, before: string[] }> {
     const a = new MerkleClock<string>()

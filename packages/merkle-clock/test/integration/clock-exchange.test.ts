@@ -176,4 +176,18 @@ describe('/p2p-mcp/clock/1.0.0 between libp2p nodes (memory transport)', () => {
       expect(keys(b)).toEqual(before)
     }), { numRuns: NUM_RUNS })
   })
+
+  it('the server drops a session that stays idle past sessionIdleTimeoutMs', async () => {
+    nodes = await startNodes(2)
+    const [na, nb] = nodes as [Libp2p, Libp2p]
+    const xa = new ClockExchange(na, new MerkleClock<string>(), { sessionIdleTimeoutMs: 200 })
+    await xa.start()
+    const stream = await nb.dialProtocol(na.getMultiaddrs(), CLOCK_PROTOCOL)
+    const closed = new Promise<void>((resolve) => {
+      stream.addEventListener('close', () => resolve(), { once: true })
+    })
+    // Nothing is sent: the server must end the session by itself (checked with a generous bound).
+    await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('still open after 10 s')), 10_000).unref())])
+    expect(stream.status).not.toBe('open')
+  })
 })
