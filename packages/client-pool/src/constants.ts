@@ -35,6 +35,11 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
 
 /** Decay time of the peak-EWMA latency (Finagle's default). */
 export const DEFAULT_EWMA_DECAY_MS = 10_000
+/**
+ * Least weight of a latency sample below the estimate (docs/decisions/0031): a spike is
+ * forgotten after a few dozen faster answers instead of after DEFAULT_EWMA_DECAY_MS.
+ */
+export const DEFAULT_EWMA_MIN_SAMPLE_WEIGHT = 0.1
 /** Weight of the latest outcome in an endpoint's success rate. */
 export const SUCCESS_RATE_ALPHA = 0.05
 

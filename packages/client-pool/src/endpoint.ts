@@ -12,6 +12,7 @@ export interface EndpointPolicies {
   breaker: { make: () => IBreaker, halfOpenAfterMs: number } | undefined
   bulkhead: { maxConcurrent: number, maxQueue: number } | undefined
   ewmaDecayMs: number
+  ewmaMinSampleWeight: number
   now: () => number
 }
 
@@ -60,7 +61,7 @@ export class Endpoint implements EndpointLoad {
     this.labels = spec.labels ?? {}
     this.spec = spec
     this.now = policies.now
-    this.ewma = new PeakEwma(policies.ewmaDecayMs)
+    this.ewma = new PeakEwma(policies.ewmaDecayMs, policies.ewmaMinSampleWeight)
     this.latencyMs = () => this.ewma.value(this.now())
     this.halfOpenAfterMs = policies.breaker?.halfOpenAfterMs ?? 0
     this.breaker = policies.breaker === undefined

@@ -9,9 +9,16 @@ export class PeakEwma {
   private cost = 0
   private stamp = 0
   private readonly decayMs: number
+  private readonly keep: number
 
-  constructor (decayMs: number) {
+  /**
+   * @param decayMs - time constant of the decay
+   * @param minSampleWeight - least weight of a sample below the estimate, however close in
+   *   time to the previous one (0: time-only decay, as in Finagle)
+   */
+  constructor (decayMs: number, minSampleWeight = 0) {
     this.decayMs = decayMs
+    this.keep = 1 - minSampleWeight
   }
 
   /** Records a latency sample (ms) taken at `now` (ms, monotonic). */
@@ -19,7 +26,7 @@ export class PeakEwma {
     if (sampleMs > this.cost) {
       this.cost = sampleMs
     } else {
-      const w = Math.exp(-Math.max(now - this.stamp, 0) / this.decayMs)
+      const w = Math.min(Math.exp(-Math.max(now - this.stamp, 0) / this.decayMs), this.keep)
       this.cost = this.cost * w + sampleMs * (1 - w)
     }
     this.stamp = now

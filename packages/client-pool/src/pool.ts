@@ -301,7 +301,8 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
             maxConcurrent: positive('bulkhead.maxConcurrentPerEndpoint', bh.maxConcurrentPerEndpoint, C.DEFAULT_MAX_CONCURRENT_PER_ENDPOINT, true),
             maxQueue: positive('bulkhead.maxQueue', bh.maxQueue, C.DEFAULT_MAX_QUEUE, true, true),
           },
-      ewmaDecayMs: C.DEFAULT_EWMA_DECAY_MS,
+      ewmaDecayMs: positive('ewmaDecayMs', init.ewmaDecayMs, C.DEFAULT_EWMA_DECAY_MS),
+      ewmaMinSampleWeight: positive('ewmaMinSampleWeight', init.ewmaMinSampleWeight, C.DEFAULT_EWMA_MIN_SAMPLE_WEIGHT, false, true),
       now: () => performance.now(),
     }
 

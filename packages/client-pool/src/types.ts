@@ -225,6 +225,21 @@ export interface ClientPoolInit {
    * @default {}
    */
   toolAnnotations?: Readonly<Record<string, ToolAnnotations>>
+  /**
+   * Decay time of the peak-EWMA latency estimate: how long a slow answer keeps counting.
+   * Shorter forgets latency spikes sooner and retries a shunned replica sooner.
+   *
+   * @default 10000
+   */
+  ewmaDecayMs?: number
+  /**
+   * Least weight of a latency sample below the estimate, however soon after the previous
+   * one: a latency spike (a GC pause, a busy core) is forgotten after a few dozen faster
+   * answers rather than after `ewmaDecayMs`. 0 gives Finagle's time-only decay.
+   *
+   * @default 0.1
+   */
+  ewmaMinSampleWeight?: number
   /** Uniform random numbers in [0, 1), for pickers and jitter; pass a seeded one to replay a run. @default Math.random */
   random?: () => number
   /** @default a no-op logger */

@@ -1,0 +1,151 @@
+// Side-by-side benchmarks of the client pool, all in one process, real SDK servers over the
+// SDK's InMemoryTransport.
+//
+//   pnpm --filter @p2p-mcp/client-pool build && pnpm --filter @p2p-mcp/client-pool bench
+//   CALLS=6000 ROUNDS=7 node packages/client-pool/bench/pool.bench.ts
+//
+// 1. Tail latency: three replicas of one server, one of them 20× slower (FAST_MS vs 20 ×
+//    FAST_MS per call, default 5 ms vs 100 ms), a closed loop of CONCURRENCY callers. Each balancer of the pool, a pool with a
+//    uniformly random picker, and the usual hand-rolled alternative (an array of SDK
+//    Clients taken in turn) make the same CALLS calls; p50/p99/p99.9 and the share of calls
+//    that reached the slow replica are reported, with p99 as a ratio to round-robin.
+// 2. Overhead: sequential calls of a tool that answers at once, through the pool (one
+//    endpoint, default options) and through a bare SDK Client; ROUNDS alternating rounds,
+//    median per-call time and the ratio.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { z } from 'zod'
+import { createClientPool } from '../dist/index.js'
+import type { BalancerName, ClientPool, EndpointSpec, Picker } from '../dist/index.js'
+
+const CALLS = Number(process.env.CALLS ?? 4000)
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 6)
+const ROUNDS = Number(process.env.ROUNDS ?? 5)
+const OVERHEAD_CALLS = Number(process.env.OVERHEAD_CALLS ?? 5000)
+const FAST_MS = Number(process.env.FAST_MS ?? 5)
+
+function server (delayMs: number, hits: { n: number }): McpServer {
+  const s = new McpServer({ name: 'bench', version: '1.0.0' })
+  s.registerTool('search', { inputSchema: { q: z.string() }, annotations: { readOnlyHint: true } }, async ({ q }) => {
+    hits.n++
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
+    return { content: [{ type: 'text', text: q }] }
+  })
+  return s
+}
+
+async function connectPair (delayMs: number, hits: { n: number }): Promise<InMemoryTransport> {
+  const [c, s] = InMemoryTransport.createLinkedPair()
+  await server(delayMs, hits).connect(s)
+  return c
+}
+
+interface Replica { id: string, delayMs: number, hits: { n: number } }
+const replicaSet = (): Replica[] => [
+  { id: 'fast-1', delayMs: FAST_MS, hits: { n: 0 } },
+  { id: 'slow', delayMs: 20 * FAST_MS, hits: { n: 0 } },
+  { id: 'fast-2', delayMs: FAST_MS, hits: { n: 0 } },
+]
+const specs = (rs: Replica[]): EndpointSpec[] => rs.map((r) => ({ id: r.id, connect: async () => await connectPair(r.delayMs, r.hits) }))
+
+function quantile (sorted: Float64Array, q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+}
+
+async function closedLoop (call: (i: number) => Promise<void>): Promise<Float64Array> {
+  const latencies = new Float64Array(CALLS)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < CALLS) {
+      const i = next++
+      const t0 = performance.now()
+      await call(i)
+      latencies[i] = performance.now() - t0
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+  return latencies.sort()
+}
+
+const randomPicker: Picker = { pick: (c, ctx) => c[Math.floor(ctx.random() * c.length)] }
+
+async function tail (): Promise<void> {
+  const rows: Array<{ name: string, p50: number, p99: number, p999: number, slowShare: number }> = []
+  const contenders: Array<[string, BalancerName | Picker, number | undefined]> = [
+    ['pool: peak-ewma (default)', 'peak-ewma', undefined],
+    ['pool: peak-ewma, time-only decay (Finagle)', 'peak-ewma', 0],
+    ['pool: least-request', 'least-request', undefined],
+    ['pool: round-robin', 'round-robin', undefined],
+    ['pool: random picker', randomPicker, undefined],
+  ]
+  for (const [name, balancer, ewmaMinSampleWeight] of contenders) {
+    const rs = replicaSet()
+    const pool: ClientPool = createClientPool({ endpoints: specs(rs), balancer, ewmaMinSampleWeight, healthCheck: false })
+    const lat = await closedLoop(async (i) => { await pool.callTool({ name: 'search', arguments: { q: String(i) } }) })
+    await pool.close()
+    rows.push({ name, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), p999: quantile(lat, 0.999), slowShare: rs[1]!.hits.n / CALLS })
+  }
+  {
+    // What most MCP "pools" do: N clients, taken in turn.
+    const rs = replicaSet()
+    const clients = await Promise.all(rs.map(async (r) => {
+      const c = new Client({ name: 'bench', version: '1.0.0' })
+      await c.connect(await connectPair(r.delayMs, r.hits))
+      return c
+    }))
+    let turn = 0
+    const lat = await closedLoop(async (i) => { await clients[turn++ % clients.length]!.callTool({ name: 'search', arguments: { q: String(i) } }) })
+    for (const c of clients) await c.close()
+    rows.push({ name: 'SDK Clients in turn (no pool)', p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), p999: quantile(lat, 0.999), slowShare: rs[1]!.hits.n / CALLS })
+  }
+  const rr = rows.find((r) => r.name === 'pool: round-robin')!.p99
+  console.log(`\n## Tail latency: 3 replicas, one 20x slower (${FAST_MS} ms vs ${20 * FAST_MS} ms), ${CALLS} calls, ${CONCURRENCY} callers\n`)
+  console.log('| contender | p50 ms | p99 ms | p99.9 ms | p99 vs round-robin | calls on the slow replica |')
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
+  for (const r of rows) {
+    console.log(`| ${r.name} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.p999.toFixed(2)} | ${(r.p99 / rr).toFixed(3)}x | ${(r.slowShare * 100).toFixed(2)}% |`)
+  }
+}
+
+async function overhead (): Promise<void> {
+  const hits = { n: 0 }
+  const bare = new Client({ name: 'bench', version: '1.0.0' })
+  await bare.connect(await connectPair(0, hits))
+  const pool = createClientPool({ endpoints: [{ id: 'only', connect: async () => await connectPair(0, hits) }] })
+  const pool3 = createClientPool({
+    endpoints: ['a', 'b', 'c'].map((id) => ({ id, connect: async () => await connectPair(0, hits) })),
+  })
+  const params = { name: 'search', arguments: { q: 'x' } }
+  const contenders: Array<[string, () => Promise<unknown>]> = [
+    ['bare SDK Client', async () => await bare.callTool(params)],
+    ['pool, 1 endpoint (defaults)', async () => await pool.callTool(params)],
+    ['pool, 3 endpoints (defaults)', async () => await pool3.callTool(params)],
+  ]
+  for (const [, fn] of contenders) for (let i = 0; i < 2000; i++) await fn() // warm-up
+  const samples = new Map<string, number[]>(contenders.map(([n]) => [n, []]))
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < contenders.length; k++) {
+      const [name, fn] = contenders[(k + round) % contenders.length]!
+      const t0 = performance.now()
+      for (let i = 0; i < OVERHEAD_CALLS; i++) await fn()
+      samples.get(name)!.push((performance.now() - t0) * 1000 / OVERHEAD_CALLS)
+    }
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  const base = median(samples.get('bare SDK Client')!)
+  console.log(`\n## Per-call overhead: sequential callTool, in-memory transport, ${OVERHEAD_CALLS} calls x ${ROUNDS} rounds (median)\n`)
+  console.log('| contender | µs per call | vs bare Client |')
+  console.log('| --- | ---: | ---: |')
+  for (const [name] of contenders) {
+    const m = median(samples.get(name)!)
+    console.log(`| ${name} | ${m.toFixed(1)} | ${(m / base).toFixed(3)}x |`)
+  }
+  await bare.close()
+  await pool.close()
+  await pool3.close()
+}
+
+console.log(`Node ${process.version}, ${new Date().toISOString()}`)
+await tail()
+await overhead()
