@@ -13,7 +13,7 @@
 // 3. Run the task: a script of the root package.json, named `<task>:run`.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -141,5 +141,29 @@ if (!existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== digest) {
   if (pnpm(['install', '--frozen-lockfile', '--reporter=append-only']) !== 0) fail('pnpm install --frozen-lockfile failed')
   writeFileSync(stampFile, digest)
 }
-if (task !== 'build' && pnpm(['run', 'build:run']) !== 0) fail('the build failed')
+// Build unless every package's dist is newer than its sources and manifest (so that
+// `npm run lint` right after `npm test` does not build twice).
+function newestMtime (path) {
+  const st = statSync(path)
+  if (!st.isDirectory()) return st.mtimeMs
+  let newest = st.mtimeMs
+  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)))
+  return newest
+}
+function buildIsFresh () {
+  const packagesDir = join(ROOT, 'packages')
+  if (!existsSync(packagesDir)) return true
+  for (const name of readdirSync(packagesDir)) {
+    const dir = join(packagesDir, name)
+    const manifest = join(dir, 'package.json')
+    if (!existsSync(manifest) || !JSON.parse(readFileSync(manifest, 'utf8')).scripts?.build) continue
+    const dist = join(dir, 'dist')
+    if (!existsSync(dist)) return false
+    const built = Math.min(...readdirSync(dist).map((f) => statSync(join(dist, f)).mtimeMs))
+    const inputs = [join(dir, 'src'), manifest, join(dir, 'tsup.config.ts')].filter((f) => existsSync(f))
+    if (Math.max(...inputs.map(newestMtime)) > built) return false
+  }
+  return true
+}
+if (task !== 'build' && !buildIsFresh() && pnpm(['run', 'build:run']) !== 0) fail('the build failed')
 process.exit(pnpm(['run', task + ':run'].concat(taskArgs)))
