@@ -36,7 +36,14 @@ await serve.start()
 await nb.dial(na.getMultiaddrs()) // connection set up outside the timings
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-const times: Record<string, number[]> = { 'in-process fetch': [], 'libp2p memory transport, concurrency 8': [], 'libp2p memory transport, concurrency 1': [] }
+const PREFETCH = Number(process.env.PREFETCH ?? 64)
+const times: Record<string, number[]> = {
+  'in-process fetch': [],
+  'libp2p memory transport, concurrency 8': [],
+  'libp2p memory transport, concurrency 1': [],
+  [`libp2p memory transport, concurrency 8, prefetch ${PREFETCH}`]: [],
+}
+const roundTrips: Record<string, number> = { 'in-process fetch': 0 }
 for (let r = 0; r < ROUNDS; r++) {
   for (const name of Object.keys(times)) {
     const sink = new MerkleClock<number>()
@@ -46,22 +53,24 @@ for (let r = 0; r < ROUNDS; r++) {
     if (name === 'in-process fetch') {
       added = (await sink.merge(source.heads, { fetch: (cid) => source.store.get(cid) })).added.length
     } else {
-      const res = await new ClockExchange(nb, sink).sync(na.getMultiaddrs(), { concurrency: name.endsWith('8') ? 8 : 1 })
+      const prefetch = name.includes('prefetch') ? PREFETCH : 0
+      const res = await new ClockExchange(nb, sink).sync(na.getMultiaddrs(), { concurrency: name.includes('concurrency 1') ? 1 : 8, prefetch })
       added = res.added.length
-      if (res.blockRequests !== DIVERGENCE + 1) throw new Error(`requested ${res.blockRequests}`)
+      if (res.blocksReceived !== DIVERGENCE + 1) throw new Error(`received ${res.blocksReceived}`)
+      roundTrips[name] = res.blockRequests
     }
     times[name]!.push(performance.now() - t0)
     if (added !== DIVERGENCE + 1) throw new Error(`${name} added ${added}`)
   }
 }
 console.log(`\n### sync a ${DIVERGENCE}-event divergence in ${WIDTH} branch(es) (+1 joining event)\n`)
-console.log('| fetch | median ms | events/s | time vs in-process |')
-console.log('| --- | --- | --- | --- |')
+console.log('| fetch | median ms | events/s | block round trips | time vs in-process |')
+console.log('| --- | --- | --- | --- | --- |')
 const base = median(times['in-process fetch']!)
 for (const [name, ts] of Object.entries(times)) {
   const ms = median(ts)
-  console.log(`| ${name} | ${ms.toFixed(0)} | ${Math.round((DIVERGENCE + 1) / (ms / 1000))} | ${(ms / base).toFixed(2)}× |`)
+  console.log(`| ${name} | ${ms.toFixed(0)} | ${Math.round((DIVERGENCE + 1) / (ms / 1000))} | ${roundTrips[name]} | ${(ms / base).toFixed(2)}× |`)
 }
-console.log(`\nNode ${process.version}, ROUNDS=${ROUNDS}, DIVERGENCE=${DIVERGENCE}, WIDTH=${WIDTH}`)
+console.log(`\nNode ${process.version}, ROUNDS=${ROUNDS}, DIVERGENCE=${DIVERGENCE}, WIDTH=${WIDTH}, PREFETCH=${PREFETCH}`)
 await serve.stop()
 await Promise.all([na.stop(), nb.stop()])

@@ -9,6 +9,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
 import { DEFAULT_FETCH_CONCURRENCY, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_HEADS } from './constants.js'
 import { InvalidHeadsError } from './errors.js'
 import { isEventCid, sortCids } from './event.js'
@@ -19,16 +20,20 @@ import type { AbortOptions, Logger, MergeResult } from './types.js'
 export const CLOCK_PROTOCOL = '/p2p-mcp/clock/1.0.0'
 /** Wire version carried in every message. */
 export const CLOCK_MESSAGE_VERSION = 1
-/** Largest request frame a server reads: a request carries at most one CID. */
-export const MAX_REQUEST_BYTES = 1024
+/** Largest request frame a server reads: one CID, a prefetch depth and up to MAX_HAVE CIDs. */
+export const MAX_REQUEST_BYTES = 2048
+/** Most `have` CIDs a request may carry. */
+export const MAX_HAVE = 16
+/** Largest prefetch depth a server honours (larger requests are cut to it). */
+export const MAX_PREFETCH = 1024
 /** How long one request may wait for its response. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 /** How long a server keeps a session that sends no request, or does not read its answer. */
 export const DEFAULT_SESSION_IDLE_TIMEOUT_MS = 30_000
 /** Sessions one peer may hold open to a server at once (per connection). */
 export const DEFAULT_MAX_INBOUND_STREAMS = 16
-/** Extra room in a response frame around the block it carries. */
-const RESPONSE_OVERHEAD_BYTES = 64
+/** Extra room in a response frame around the blocks it carries (CBOR headers). */
+const RESPONSE_OVERHEAD_BYTES = 16 * 1024
 
 /** What the exchange needs of a libp2p node. */
 export type ClockNode = Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol'>
@@ -77,6 +82,15 @@ export interface ClockExchangeInit {
 
 export interface SyncOptions extends AbortOptions {
   /**
+   * With each block request, ask the peer to push up to this many ancestors of the block,
+   * walking back until it meets one of our heads. 0 transfers exactly the missing events,
+   * one round trip each; more cuts round trips along chains, at the price of up to this
+   * many blocks we already hold when the clocks are concurrent.
+   *
+   * @default 0
+   */
+  prefetch?: number
+  /**
    * Block requests kept in flight on the session.
    *
    * @default 8
@@ -119,11 +133,20 @@ export class ClockSession {
   #writes: Promise<unknown> = Promise.resolve()
   #reads: Promise<unknown> = Promise.resolve()
   #failed: Error | undefined
-  /** Block requests sent on this session. */
+  readonly #prefetch: number
+  readonly #have: CID[]
+  /** Blocks pushed by the peer and not asked for yet, by CID string (bounded). */
+  readonly #pushed = new Map<string, Uint8Array>()
+  /** Block requests (round trips) sent on this session. */
   blockRequests = 0
+  /** Blocks received on this session, asked for or pushed. */
+  blocksReceived = 0
 
-  constructor (stream: Stream, init: Required<Pick<ClockExchangeInit, 'maxBlockBytes' | 'maxHeads' | 'requestTimeoutMs'>>) {
+  constructor (stream: Stream, init: Required<Pick<ClockExchangeInit, 'maxBlockBytes' | 'maxHeads' | 'requestTimeoutMs'>>,
+    options?: { prefetch?: number, have?: CID[] }) {
     this.#stream = stream
+    this.#prefetch = Math.min(Math.max(0, Math.floor(options?.prefetch ?? 0)), MAX_PREFETCH)
+    this.#have = (options?.have ?? []).slice(0, MAX_HAVE)
     this.#lp = lpStream(stream, { maxDataLength: init.maxBlockBytes + RESPONSE_OVERHEAD_BYTES })
     this.#timeoutMs = init.requestTimeoutMs
     this.#maxHeads = init.maxHeads
@@ -144,11 +167,44 @@ export class ClockSession {
 
   /** A block by CID, or undefined when the peer lacks it; a `FetchBlock` for `merge`. */
   readonly fetch = async (cid: CID, options?: AbortOptions): Promise<Uint8Array | undefined> => {
+    const key = cid.toString()
+    const pushed = this.#pushed.get(key)
+    if (pushed !== undefined) {
+      this.#pushed.delete(key)
+      return pushed
+    }
     this.blockRequests++
-    const res = await this.#request({ v: CLOCK_MESSAGE_VERSION, op: 'get', cid }, options)
+    const req: Record<string, unknown> = { v: CLOCK_MESSAGE_VERSION, op: 'get', cid }
+    if (this.#prefetch > 0) {
+      req.prefetch = this.#prefetch
+      req.have = this.#have
+    }
+    const res = await this.#request(req, options)
     if (res.block === null) return undefined
     if (!(res.block instanceof Uint8Array)) throw this.#fail(new ClockExchangeError('the block response has no block'))
+    this.blocksReceived++
+    if (res.ancestors !== undefined) await this.#keepPushed(res.ancestors)
     return res.block
+  }
+
+  /** Files pushed blocks under the CID their bytes hash to; merge verifies them again anyway. */
+  async #keepPushed (ancestors: unknown): Promise<void> {
+    if (!Array.isArray(ancestors) || ancestors.length > this.#prefetch) {
+      throw this.#fail(new ClockExchangeError('the block response has a malformed or oversized ancestors list'))
+    }
+    for (const bytes of ancestors) {
+      if (!(bytes instanceof Uint8Array)) throw this.#fail(new ClockExchangeError('an ancestor is not bytes'))
+      this.blocksReceived++
+      const digest = sha256.digest(bytes)
+      const cid = CID.createV1(dagCbor.code, digest instanceof Promise ? await digest : digest)
+      this.#pushed.set(cid.toString(), bytes)
+    }
+    // Unasked blocks are dropped past a bound, oldest first, so a peer cannot fill our memory.
+    const limit = 4 * Math.max(this.#prefetch, 1)
+    for (const key of this.#pushed.keys()) {
+      if (this.#pushed.size <= limit) break
+      this.#pushed.delete(key)
+    }
   }
 
   /** Closes the session (idempotent). */
@@ -241,18 +297,21 @@ export class ClockExchange<T = unknown> {
     await this.#node.unhandle(CLOCK_PROTOCOL)
   }
 
-  /** Opens a session to `peer`; close it when done. */
-  async open (peer: ClockPeer, options?: AbortOptions): Promise<ClockSession> {
+  /**
+   * Opens a session to `peer`; close it when done. `prefetch` and `have` (our heads, at most
+   * 16) are sent with each block request: see `SyncOptions.prefetch`.
+   */
+  async open (peer: ClockPeer, options?: AbortOptions & { prefetch?: number, have?: CID[] }): Promise<ClockSession> {
     const signal = options?.signal === undefined
       ? AbortSignal.timeout(this.#init.requestTimeoutMs)
       : AbortSignal.any([options.signal, AbortSignal.timeout(this.#init.requestTimeoutMs)])
     const stream = await this.#node.dialProtocol(peer, CLOCK_PROTOCOL, { signal })
-    return new ClockSession(stream, this.#init)
+    return new ClockSession(stream, this.#init, options)
   }
 
   /** Asks `peer` for its heads and merges them, fetching the missing events over one session. */
-  async sync (peer: ClockPeer, options?: SyncOptions): Promise<MergeResult & { blockRequests: number }> {
-    const session = await this.open(peer, options)
+  async sync (peer: ClockPeer, options?: SyncOptions): Promise<MergeResult & { blockRequests: number, blocksReceived: number }> {
+    const session = await this.open(peer, { signal: options?.signal, prefetch: options?.prefetch, have: this.#clock.heads })
     try {
       const heads = await session.heads(options)
       const result = await this.#clock.merge(heads, {
@@ -260,7 +319,7 @@ export class ClockExchange<T = unknown> {
         concurrency: options?.concurrency ?? DEFAULT_FETCH_CONCURRENCY,
         signal: options?.signal,
       })
-      return { ...result, blockRequests: session.blockRequests }
+      return { ...result, blockRequests: session.blockRequests, blocksReceived: session.blocksReceived }
     } finally {
       await session.close()
     }
@@ -294,8 +353,33 @@ export class ClockExchange<T = unknown> {
       const cid = CID.asCID(req.cid)
       if (cid === null || !isEventCid(cid)) throw new TypeError('get: cid is not an event CID')
       const block = await this.#clock.store.get(cid)
-      return { v: CLOCK_MESSAGE_VERSION, block: block !== undefined && block.length <= this.#init.maxBlockBytes ? block : null }
+      if (block === undefined || block.length > this.#init.maxBlockBytes) return { v: CLOCK_MESSAGE_VERSION, block: null }
+      const prefetch = typeof req.prefetch === 'number' && Number.isSafeInteger(req.prefetch) ? Math.min(Math.max(req.prefetch, 0), MAX_PREFETCH) : 0
+      if (prefetch === 0) return { v: CLOCK_MESSAGE_VERSION, block }
+      const have = Array.isArray(req.have) ? req.have.slice(0, MAX_HAVE).map((h) => CID.asCID(h)?.toString()) : []
+      return { v: CLOCK_MESSAGE_VERSION, block, ancestors: await this.#ancestors(cid, prefetch, new Set(have), this.#init.maxBlockBytes - block.length) }
     }
     throw new TypeError(`unknown op ${String(req.op)}`)
+  }
+
+  /** Up to `limit` ancestors of `cid`, breadth first, not entering `have`, within `budget` bytes. */
+  async #ancestors (cid: CID, limit: number, have: Set<string | undefined>, budget: number): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = []
+    const seen = new Set<string>([cid.toString()])
+    const queue: CID[] = [cid]
+    for (let i = 0; i < queue.length && out.length < limit; i++) {
+      const event = await this.#clock.get(queue[i]!)
+      for (const parent of event.parents) {
+        const key = parent.toString()
+        if (seen.has(key) || have.has(key)) continue
+        seen.add(key)
+        const bytes = await this.#clock.store.get(parent)
+        if (bytes === undefined || bytes.length > budget || out.length >= limit) return out
+        budget -= bytes.length
+        out.push(bytes)
+        queue.push(parent)
+      }
+    }
+    return out
   }
 }

@@ -53,6 +53,33 @@ describe('/p2p-mcp/clock/1.0.0 between libp2p nodes (memory transport)', () => {
     await expect(xb.sync(na.peerId)).rejects.toThrow(/protocol/i)
   })
 
+  it('with prefetch, the peer pushes ancestors: fewer round trips, and exact when we are behind', async () => {
+    nodes = await startNodes(2)
+    const [na, nb] = nodes as [Libp2p, Libp2p]
+    const a = new MerkleClock<string>()
+    const b = new MerkleClock<string>()
+    await new ClockExchange(na, a).start()
+    const xb = new ClockExchange(nb, b)
+    for (let i = 0; i < 100; i++) await a.advance(`a${i}`)
+    const first = await xb.sync(na.getMultiaddrs(), { prefetch: 32 })
+    expect(first.added).toHaveLength(100)
+    expect(first.blocksReceived).toBe(100)
+    expect(first.blockRequests).toBe(4) // 1 + 32 ancestors per round trip
+
+    for (let i = 0; i < 40; i++) await a.advance(`more${i}`)
+    const behind = await xb.sync(na.peerId, { prefetch: 32 })
+    expect(behind.added).toHaveLength(40)
+    expect(behind.blocksReceived).toBe(40) // the walk stops at b's head: nothing b has is sent
+    expect(behind.blockRequests).toBe(2)
+
+    for (let i = 0; i < 10; i++) await a.advance(`c${i}`)
+    await b.advance('b-only') // concurrent now: a cannot know b's head
+    const concurrent = await xb.sync(na.peerId, { prefetch: 32 })
+    expect(concurrent.added).toHaveLength(10)
+    expect(concurrent.blocksReceived).toBeLessThanOrEqual(10 + 32)
+    expect(b.heads).toHaveLength(2)
+  })
+
   it('refuses a forged block from a hostile server and keeps running', async () => {
     nodes = await startNodes(2)
     const [evil, nb] = nodes as [Libp2p, Libp2p]
@@ -163,13 +190,15 @@ describe('/p2p-mcp/clock/1.0.0 between libp2p nodes (memory transport)', () => {
       fc.jsonValue().map((v) => dagCbor.encode({ v: 1, heads: v })),
       fc.jsonValue().map((v) => dagCbor.encode({ v: 1, block: v })),
       fc.uint8Array({ maxLength: 64 }).map((bytes) => dagCbor.encode({ v: 1, block: bytes })),
+      fc.tuple(fc.jsonValue(), fc.array(fc.uint8Array({ maxLength: 32 }), { maxLength: 6 })).map(([ancestors, junk]) =>
+        dagCbor.encode({ v: 1, block: genuine.bytes, ancestors: junk.length > 0 ? junk : ancestors })),
     )
     const typed = ['ClockExchangeError', 'InvalidHeadsError', 'InvalidEventError', 'HashMismatchError', 'FetchError']
     // Either random heads, or a genuine head followed by a random block answer.
     await fc.assert(fc.asyncProperty(fc.boolean(), answerArb, answerArb, async (genuineHeads, headsAnswer, blockAnswer) => {
       answers = [genuineHeads ? dagCbor.encode({ v: 1, heads: [genuine.cid] }) : headsAnswer, blockAnswer]
       try {
-        await xb.sync(evil.peerId)
+        await xb.sync(evil.peerId, { prefetch: 4 })
       } catch (err) {
         expect(typed, `${(err as Error).name}: ${(err as Error).message}`).toContain((err as Error).name)
       }
