@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import type { Libp2p } from '@libp2p/interface'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 
 /** The line prefix a peer process prints on stdout once it is listening. */
 const READY = 'P2P_MCP_TESTKIT_READY '
@@ -23,6 +24,8 @@ export interface SpawnPeerOptions {
 
 /** A peer running as a child process. */
 export interface PeerProcess extends PeerAnnouncement {
+  /** `multiaddrs`, parsed: pass them to `node.dial()` or `dialMcp()`. */
+  readonly addrs: Multiaddr[]
   readonly child: ChildProcess
   /** Everything the peer wrote to stderr so far. */
   stderr: () => string
@@ -86,7 +89,7 @@ export async function spawnPeer (script: string | URL, options: SpawnPeerOptions
       resolve(JSON.parse(line.slice(READY.length)) as PeerAnnouncement)
     })
   })
-  return { ...announcement, child, stderr: () => stderr, kill, stop }
+  return { ...announcement, addrs: announcement.multiaddrs.map((m) => multiaddr(m)), child, stderr: () => stderr, kill, stop }
 }
 
 /**

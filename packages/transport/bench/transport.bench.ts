@@ -1,7 +1,7 @@
 // Side-by-side benchmark of MCP transports, all in one process (stdio's server is a child).
 //
 //   pnpm --filter @p2p-mcp/transport build && pnpm --filter @p2p-mcp/transport bench
-//   ROUNDS=5 CALLS=3000 THROUGHPUT_CALLS=20000 node packages/transport/bench/transport.bench.ts
+//   cd packages/transport && ROUNDS=5 node --import @p2p-mcp/testkit/ts-hooks bench/transport.bench.ts
 //
 // A trivial tool is called through the SDK Client over each transport: latency (p50, p99)
 // of sequential calls at concurrency 1, and throughput (calls/s) with 64 calls in flight.
@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { randomUUID } from 'node:crypto'
 import { dialMcp, serveMcp } from '../dist/index.js'
 import { connect, serve } from '../dist/node.js'
-import { trivialServer } from './trivial-server.ts'
+import { trivialServer } from './trivial-server.js'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const CALLS = Number(process.env.CALLS ?? 2000)
