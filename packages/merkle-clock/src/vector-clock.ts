@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import * as dagCbor from '@ipld/dag-cbor'
+import { encodeCanonicalPairs } from './canonical.js'
 import { compareCodePoints } from './code-points.js'
 import { DEFAULT_MAX_CLOCK_ENTRIES, DEFAULT_MAX_CLOCK_JSON_BYTES, MAX_NODE_ID_LENGTH } from './constants.js'
 import { ClockHashMismatchError, InvalidClockJsonError, InvalidCounterError, InvalidNodeIdError, InvalidOptionError } from './errors.js'
@@ -30,7 +30,7 @@ function sortEntries (vector: Map<string, number>): Array<[string, number]> {
 
 /** sha256 of the DAG-CBOR array of the `[id, counter]` pairs with counter > 0, in code-point order. */
 function canonicalHash (sorted: ReadonlyArray<readonly [string, number]>): string {
-  return sha256Hex(dagCbor.encode(sorted.filter(([, n]) => n > 0)))
+  return sha256Hex(encodeCanonicalPairs(sorted.filter(([, n]) => n > 0)))
 }
 
 /** The seed's get_hash(): sha256 of json.dumps(sorted(vector.items()), sort_keys=True), zeros included. */

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ClockHashMismatchError, InvalidClockJsonError, InvalidCounterError, InvalidNodeIdError, VectorClock } from '../src/index.js'
+import * as dagCbor from '@ipld/dag-cbor'
+import { encodeCanonicalPairs } from '../src/canonical.js'
 import { pythonJsonEntries } from '../src/python-json.js'
 
 const NUM_RUNS = Number(process.env.FC_NUM_RUNS ?? 300)
@@ -143,6 +145,16 @@ describe('JSON form', () => {
       } catch (err) {
         expect(typed.has((err as Error).name), String(err)).toBe(true)
       }
+    }), { numRuns: NUM_RUNS * 3 })
+  })
+})
+
+describe('canonical encoding', () => {
+  it('is byte for byte what @ipld/dag-cbor writes', () => {
+    const pairArb = fc.tuple(fc.string({ unit: fc.constantFrom('a', 'é', '中', '😀', '\u0000', '"'), maxLength: 120 }),
+      fc.oneof(fc.nat({ max: 30 }), fc.nat(), fc.maxSafeNat(), fc.constantFrom(23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32)))
+    fc.assert(fc.property(fc.array(pairArb, { maxLength: 20 }), (pairs) => {
+      expect(Buffer.from(encodeCanonicalPairs(pairs)).toString('hex')).toBe(Buffer.from(dagCbor.encode(pairs)).toString('hex'))
     }), { numRuns: NUM_RUNS * 3 })
   })
 })
