@@ -2,6 +2,7 @@
 //
 //   pnpm --filter @p2p-mcp/merkle-clock build && pnpm --filter @p2p-mcp/merkle-clock bench
 //   ROUNDS=7 APPENDS=100000 DIVERGENCE=10000 node packages/merkle-clock/bench/clock.bench.ts
+//   ONLY=hash,sync node packages/merkle-clock/bench/clock.bench.ts
 //
 // Each case runs every library ROUNDS times, library order rotated each round, and reports
 // the median. Results of the libraries are checked against each other where they overlap.
@@ -20,6 +21,9 @@ const ENTRIES = Number(process.env.ENTRIES ?? 1000)
 const APPENDS = Number(process.env.APPENDS ?? 100_000)
 const DIVERGENCE = Number(process.env.DIVERGENCE ?? 10_000)
 const BASE = Number(process.env.BASE ?? 1000)
+/** Comma-separated cases to run (merge, compare, hash, append, sync); all when unset. */
+const ONLY = process.env.ONLY?.split(',')
+const want = (key: string): boolean => ONLY === undefined || ONLY.includes(key)
 
 /** mulberry32: a seeded PRNG, so every library sees the same input. */
 function rng (seed: number): () => number {
@@ -84,20 +88,20 @@ const ahead = ca.clone().merge(cb) // ordered after both
 const vAhead = Object.fromEntries(ahead.entries())
 const REPS = 2000
 
-await run(`merge two ${ENTRIES}-entry vector clocks into a new clock (${REPS}×)`, {
+if (want('merge')) await run(`merge two ${ENTRIES}-entry vector clocks into a new clock (${REPS}×)`, {
   '@p2p-mcp/merkle-clock': () => { let s = 0; for (let i = 0; i < REPS; i++) s += ca.clone().merge(cb).size; return s },
   '@thi.ng/vclock': () => { let s = 0; for (let i = 0; i < REPS; i++) s += Object.keys(thing.merge(va, vb)).length; return s },
   'vectorclock (mixu)': () => { let s = 0; for (let i = 0; i < REPS; i++) s += Object.keys(mixu.merge(va, vb)).length; return s },
 }, { ops: REPS, label: 'merges/s' })
 
-await run(`compare two ${ENTRIES}-entry vector clocks, concurrent and ordered (${REPS}× each)`, {
+if (want('compare')) await run(`compare two ${ENTRIES}-entry vector clocks, concurrent and ordered (${REPS}× each)`, {
   '@p2p-mcp/merkle-clock': () => { let s = 0; for (let i = 0; i < REPS; i++) s += ca.compare(cb) + 2 * ca.compare(ahead); return s },
   '@thi.ng/vclock': () => { let s = 0; for (let i = 0; i < REPS; i++) s += thing.compare(va, vb) + 2 * Math.sign(thing.compare(va, vAhead)); return s },
   'vectorclock (mixu)': () => { let s = 0; for (let i = 0; i < REPS; i++) s += mixu.compare(va, vb) + 2 * mixu.compare(va, vAhead); return s },
 }, { ops: 2 * REPS, label: 'compares/s' })
 
 const HREPS = 500
-await run(`hash a ${ENTRIES}-entry vector clock (fresh clock each time, ${HREPS}×)`, {
+if (want('hash')) await run(`hash a ${ENTRIES}-entry vector clock (fresh clock each time, ${HREPS}×)`, {
   'canonical (dag-cbor + sha256)': () => { let s = ''; for (let i = 0; i < HREPS; i++) s = ca.clone().hash(); return s },
   'python-json (seed get_hash)': () => { let s = ''; for (let i = 0; i < HREPS; i++) s = ca.clone().hash({ encoding: 'python-json' }); return s },
   'naive JSON.stringify + sha256 (not seed-compatible)': () => {
@@ -110,7 +114,7 @@ await run(`hash a ${ENTRIES}-entry vector clock (fresh clock each time, ${HREPS}
 // ---------------------------------------------------------------------------------------
 // Merkle clocks: appends.
 
-await run(`append ${APPENDS} events to a Merkle clock`, {
+if (want('append')) await run(`append ${APPENDS} events to a Merkle clock`, {
   '@p2p-mcp/merkle-clock': async () => {
     const clock = new MerkleClock<number>()
     for (let i = 0; i < APPENDS; i++) await clock.advance(i)
@@ -142,60 +146,62 @@ await run(`append ${APPENDS} events to a Merkle clock`, {
 // ---------------------------------------------------------------------------------------
 // Sync: B has BASE events; A has them plus DIVERGENCE more. B catches up.
 
-const source = new MerkleClock<number>()
-for (let i = 0; i < BASE + DIVERGENCE; i++) {
-  await source.advance(i)
-}
-const baseHeads: CID[] = []
-{
-  let i = 0
-  for await (const e of source.events()) if (++i === BASE) baseHeads.push(e.cid)
-}
-const pailSource = new PailBlockstore()
-const pailChain: CID[] = []
-{
-  let head: CID[] = []
+if (want('sync')) {
+  const source = new MerkleClock<number>()
   for (let i = 0; i < BASE + DIVERGENCE; i++) {
-    const event = await PailEvent.create(i, head as never)
-    pailSource.putSync(event.cid, event.bytes)
-    head = [event.cid as unknown as CID]
-    pailChain.push(head[0]!)
+    await source.advance(i)
   }
-}
-
-const syncOnly = { ours: [] as number[], pail: [] as number[] }
-await run(`sync a ${DIVERGENCE}-event divergence (pull over an in-process fetch)`, {
-  '@p2p-mcp/merkle-clock': async () => {
-    // B: a clock holding the first BASE events.
-    const b = new MerkleClock<number>()
-    await b.merge(baseHeads, { fetch: (cid) => source.store.get(cid) })
-    let fetched = 0
-    const t0 = performance.now()
-    const { added } = await b.merge(source.heads, { fetch: (cid) => { fetched++; return source.store.get(cid) } })
-    syncOnly.ours.push(performance.now() - t0)
-    if (added.length !== DIVERGENCE || fetched !== DIVERGENCE) throw new Error(`fetched ${fetched}, added ${added.length}`)
-    return fetched
-  },
-  '@web3-storage/pail clock': async () => {
-    const local = new PailBlockstore()
-    for (const cid of pailChain.slice(0, BASE)) local.putSync(cid, (await pailSource.get(cid as never))!.bytes)
-    let fetched = 0
-    const fetcher = {
-      get: async (cid: CID) => {
-        const have = await local.get(cid as never)
-        if (have !== undefined) return have
-        fetched++
-        const block = await pailSource.get(cid as never)
-        if (block !== undefined) local.putSync(cid, block.bytes)
-        return block
-      },
+  const baseHeads: CID[] = []
+  {
+    let i = 0
+    for await (const e of source.events()) if (++i === BASE) baseHeads.push(e.cid)
+  }
+  const pailSource = new PailBlockstore()
+  const pailChain: CID[] = []
+  {
+    let head: CID[] = []
+    for (let i = 0; i < BASE + DIVERGENCE; i++) {
+      const event = await PailEvent.create(i, head as never)
+      pailSource.putSync(event.cid, event.bytes)
+      head = [event.cid as unknown as CID]
+      pailChain.push(head[0]!)
     }
-    const t0 = performance.now()
-    const head = await pailAdvance(fetcher as never, [pailChain[BASE - 1]] as never, pailChain.at(-1) as never)
-    syncOnly.pail.push(performance.now() - t0)
-    if ((head as unknown[]).length !== 1) throw new Error('pail did not advance')
-    return fetched
-  },
-}, { ops: DIVERGENCE, label: 'events/s (incl. building B)' })
-console.log(`\nsync step alone, median ms: @p2p-mcp/merkle-clock ${median(syncOnly.ours).toFixed(1)}, pail ${median(syncOnly.pail).toFixed(1)}`)
+  }
+
+  const syncOnly = { ours: [] as number[], pail: [] as number[] }
+  await run(`sync a ${DIVERGENCE}-event divergence (pull over an in-process fetch)`, {
+    '@p2p-mcp/merkle-clock': async () => {
+      // B: a clock holding the first BASE events.
+      const b = new MerkleClock<number>()
+      await b.merge(baseHeads, { fetch: (cid) => source.store.get(cid) })
+      let fetched = 0
+      const t0 = performance.now()
+      const { added } = await b.merge(source.heads, { fetch: (cid) => { fetched++; return source.store.get(cid) } })
+      syncOnly.ours.push(performance.now() - t0)
+      if (added.length !== DIVERGENCE || fetched !== DIVERGENCE) throw new Error(`fetched ${fetched}, added ${added.length}`)
+      return fetched
+    },
+    '@web3-storage/pail clock': async () => {
+      const local = new PailBlockstore()
+      for (const cid of pailChain.slice(0, BASE)) local.putSync(cid, (await pailSource.get(cid as never))!.bytes)
+      let fetched = 0
+      const fetcher = {
+        get: async (cid: CID) => {
+          const have = await local.get(cid as never)
+          if (have !== undefined) return have
+          fetched++
+          const block = await pailSource.get(cid as never)
+          if (block !== undefined) local.putSync(cid, block.bytes)
+          return block
+        },
+      }
+      const t0 = performance.now()
+      const head = await pailAdvance(fetcher as never, [pailChain[BASE - 1]] as never, pailChain.at(-1) as never)
+      syncOnly.pail.push(performance.now() - t0)
+      if ((head as unknown[]).length !== 1) throw new Error('pail did not advance')
+      return fetched
+    },
+  }, { ops: DIVERGENCE, label: 'events/s (incl. building B)' })
+  console.log(`\nsync step alone, median ms: @p2p-mcp/merkle-clock ${median(syncOnly.ours).toFixed(1)}, pail ${median(syncOnly.pail).toFixed(1)}`)
+}
 console.log(`\nNode ${process.version}, ROUNDS=${ROUNDS}, ENTRIES=${ENTRIES}, APPENDS=${APPENDS}, DIVERGENCE=${DIVERGENCE}, BASE=${BASE}`)
