@@ -123,23 +123,31 @@ async function overhead (): Promise<void> {
     ['pool, 3 endpoints (defaults)', async () => await pool3.callTool(params)],
   ]
   for (const [, fn] of contenders) for (let i = 0; i < 2000; i++) await fn() // warm-up
-  const samples = new Map<string, number[]>(contenders.map(([n]) => [n, []]))
+  // Wall time and CPU time (user + system of this process, which runs client and server):
+  // on a shared machine the CPU time is the steadier measure of the work a call costs.
+  const wall = new Map<string, number[]>(contenders.map(([n]) => [n, []]))
+  const cpu = new Map<string, number[]>(contenders.map(([n]) => [n, []]))
   for (let round = 0; round < ROUNDS; round++) {
     for (let k = 0; k < contenders.length; k++) {
       const [name, fn] = contenders[(k + round) % contenders.length]!
       const t0 = performance.now()
+      const c0 = process.cpuUsage()
       for (let i = 0; i < OVERHEAD_CALLS; i++) await fn()
-      samples.get(name)!.push((performance.now() - t0) * 1000 / OVERHEAD_CALLS)
+      const c = process.cpuUsage(c0)
+      wall.get(name)!.push((performance.now() - t0) * 1000 / OVERHEAD_CALLS)
+      cpu.get(name)!.push((c.user + c.system) / OVERHEAD_CALLS)
     }
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-  const base = median(samples.get('bare SDK Client')!)
+  const baseWall = median(wall.get('bare SDK Client')!)
+  const baseCpu = median(cpu.get('bare SDK Client')!)
   console.log(`\n## Per-call overhead: sequential callTool, in-memory transport, ${OVERHEAD_CALLS} calls x ${ROUNDS} rounds (median)\n`)
-  console.log('| contender | µs per call | vs bare Client |')
-  console.log('| --- | ---: | ---: |')
+  console.log('| contender | wall µs/call | vs bare Client | CPU µs/call | vs bare Client |')
+  console.log('| --- | ---: | ---: | ---: | ---: |')
   for (const [name] of contenders) {
-    const m = median(samples.get(name)!)
-    console.log(`| ${name} | ${m.toFixed(1)} | ${(m / base).toFixed(3)}x |`)
+    const w = median(wall.get(name)!)
+    const c = median(cpu.get(name)!)
+    console.log(`| ${name} | ${w.toFixed(1)} | ${(w / baseWall).toFixed(3)}x | ${c.toFixed(1)} | ${(c / baseCpu).toFixed(3)}x |`)
   }
   await bare.close()
   await pool.close()

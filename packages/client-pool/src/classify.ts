@@ -1,4 +1,4 @@
-import { isBrokenCircuitError, isBulkheadRejectedError } from 'cockatiel'
+import { isBrokenCircuitError } from 'cockatiel'
 
 /**
  * What a failed attempt says about the call and the replica:
@@ -18,9 +18,10 @@ export type FailureKind = 'caller' | 'refused' | 'unreachable' | 'replica'
 const CALLER_CODES = new Set([-32700, -32600, -32601, -32602, -32042])
 
 export function classify (error: unknown): FailureKind {
-  if (isBrokenCircuitError(error) || isBulkheadRejectedError(error)) return 'refused'
+  if (isBrokenCircuitError(error)) return 'refused'
   if (typeof error === 'object' && error !== null) {
     const e = error as { name?: unknown, code?: unknown }
+    if (e.name === 'BulkheadFullError') return 'refused'
     if (e.name === 'ConnectError') return 'unreachable'
     if (e.name === 'McpError' && typeof e.code === 'number' && CALLER_CODES.has(e.code)) return 'caller'
   }

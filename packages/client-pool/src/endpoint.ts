@@ -1,7 +1,8 @@
-import { bulkhead, circuitBreaker, CircuitState, handleWhen } from 'cockatiel'
-import type { BulkheadPolicy, CircuitBreakerPolicy } from 'cockatiel'
+import { circuitBreaker, CircuitState, handleWhen } from 'cockatiel'
+import type { CircuitBreakerPolicy } from 'cockatiel'
 import { isReplicaFailure } from './classify.js'
 import { SUCCESS_RATE_ALPHA } from './constants.js'
+import { BulkheadFullError } from './errors.js'
 import { PeakEwma } from './peak-ewma.js'
 import type { Session } from './session.js'
 import type { BreakerState, EndpointLoad, EndpointSpec, EndpointState } from './types.js'
@@ -45,7 +46,11 @@ export class Endpoint implements EndpointLoad {
   breakerOpenedAt = 0
   /** A call is testing a half-open breaker; no other call goes here until it ends. */
   probing = false
-  readonly bulkhead: BulkheadPolicy | undefined
+  /** Calls running (not queued) on the endpoint. */
+  running = 0
+  private readonly maxRunning: number
+  private readonly maxQueue: number
+  private readonly queue: Array<{ resolve: () => void, reject: (err: unknown) => void, signal: AbortSignal | undefined, onAbort: () => void }> = []
   readonly sessions = new Set<Session>()
   healthTimer: ReturnType<typeof setTimeout> | undefined
   ejectionTimer: ReturnType<typeof setTimeout> | undefined
@@ -67,7 +72,8 @@ export class Endpoint implements EndpointLoad {
     this.breaker = policies.breaker === undefined
       ? undefined
       : circuitBreaker(handleWhen(isReplicaFailure), { breaker: policies.breaker.make(), halfOpenAfter: policies.breaker.halfOpenAfterMs })
-    this.bulkhead = policies.bulkhead === undefined ? undefined : bulkhead(policies.bulkhead.maxConcurrent, policies.bulkhead.maxQueue)
+    this.maxRunning = policies.bulkhead?.maxConcurrent ?? Infinity
+    this.maxQueue = policies.bulkhead?.maxQueue ?? Infinity
   }
 
   /** Why no call should go here now, or undefined if one may. `panic` ignores health and ejection. */
@@ -88,9 +94,50 @@ export class Endpoint implements EndpointLoad {
         return 'circuit breaker isolated'
       }
     }
-    const bh = this.bulkhead
-    if (bh !== undefined && bh.executionSlots <= 0 && bh.queueSlots <= 0) return 'bulkhead full'
+    if (this.running >= this.maxRunning && this.queue.length >= this.maxQueue) return 'bulkhead full'
     return undefined
+  }
+
+  /** Takes a running slot if one is free. */
+  tryAcquire (): boolean {
+    if (this.running >= this.maxRunning) return false
+    this.running++
+    return true
+  }
+
+  /**
+   * Takes a running slot: at once when one is free, else after waiting in the queue;
+   * throws BulkheadFullError when the queue is full too (the call never left).
+   */
+  async acquire (signal: AbortSignal | undefined): Promise<void> {
+    if (this.tryAcquire()) return
+    if (this.queue.length >= this.maxQueue) throw new BulkheadFullError(this.id, this.maxRunning, this.maxQueue)
+    signal?.throwIfAborted()
+    await new Promise<void>((resolve, reject) => {
+      const entry = {
+        resolve,
+        reject,
+        signal,
+        onAbort: () => {
+          const i = this.queue.indexOf(entry)
+          if (i >= 0) this.queue.splice(i, 1)
+          reject(signal?.reason as Error)
+        },
+      }
+      this.queue.push(entry)
+      signal?.addEventListener('abort', entry.onAbort, { once: true })
+    })
+  }
+
+  /** Gives a running slot back, to the first queued call if any. */
+  release (): void {
+    const next = this.queue.shift()
+    if (next === undefined) {
+      this.running--
+      return
+    }
+    next.signal?.removeEventListener('abort', next.onAbort)
+    next.resolve()
   }
 
   /** True when the next call here would test the breaker. */

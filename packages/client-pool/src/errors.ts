@@ -72,6 +72,19 @@ export class ConnectError extends Error {
   }
 }
 
+/** An endpoint's bulkhead (running calls and queue) is full: the call never left, and goes elsewhere if it can. */
+export class BulkheadFullError extends Error {
+  override name = 'BulkheadFullError'
+  readonly code = 'ERR_BULKHEAD_FULL'
+  readonly endpointId: string
+
+  constructor (endpointId: string, maxConcurrent: number, maxQueue: number) {
+    super(`endpoint ${show(endpointId)} already runs ${maxConcurrent} calls and queues ${maxQueue} ` +
+      '(raise bulkhead.maxConcurrentPerEndpoint or bulkhead.maxQueue, or add endpoints)')
+    this.endpointId = endpointId
+  }
+}
+
 /** Why a failed call was not retried, or not retried again. */
 export type CallFailureReason = 'not-idempotent' | 'attempts-exhausted' | 'budget-exhausted' | 'retry-disabled'
 

@@ -1,8 +1,8 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js'
-import type { ClientCapabilities, Implementation, Progress, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js'
-import { ConstantBackoff, CountBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel'
-import type { IDisposable, RetryPolicy } from 'cockatiel'
+import type { ClientCapabilities, Implementation, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js'
+import { ConstantBackoff, CountBreaker, ExponentialBackoff } from 'cockatiel'
+import type { IBackoff, IBackoffFactory, IDisposable, IRetryBackoffContext } from 'cockatiel'
 import { classify } from './classify.js'
 import type { FailureKind } from './classify.js'
 import * as C from './constants.js'
@@ -78,6 +78,8 @@ interface CallState<T> {
   current: string
   /** When the current attempt's request was handed to the session (after any connect). */
   sentAt: number
+  /** The backoff of the next retry. */
+  backoff: IBackoff<IRetryBackoffContext<unknown>> | undefined
 }
 
 /** A failed attempt as the retry policy sees it. */
@@ -227,7 +229,7 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
   private readonly policies: EndpointPolicies
   private readonly health: HealthSettings | undefined
   private readonly outlier: OutlierSettings | undefined
-  private readonly retryPolicy: RetryPolicy | undefined
+  private readonly backoff: IBackoffFactory<IRetryBackoffContext<unknown>> | undefined
   private readonly maxAttempts: number
   private readonly budget: RetryBudget | undefined
   private readonly idempotency: 'annotations' | 'never'
@@ -241,7 +243,6 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
   private activeCalls = 0
   private closeWaiters: Array<() => void> = []
   private closing: Promise<void> | undefined
-  private readonly noProgress: (p: Progress) => void = noop
   private readonly neverAborted = new AbortController().signal
 
   constructor (init: ClientPoolInit = {}) {
@@ -332,16 +333,7 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
       if (typeof factory !== 'object' || factory === null || typeof factory.next !== 'function') {
         throw new InvalidOptionsError('retry.backoff', backoff, "'exponential-jitter', 'none' or a cockatiel backoff factory")
       }
-      if (this.maxAttempts > 1) {
-        this.retryPolicy = retry(handleWhen((e) => this.mayRetry(e)), { maxAttempts: this.maxAttempts - 1, backoff: factory }).dangerouslyUnref()
-        this.retryPolicy.onRetry((r) => {
-          const failure = (r as { error?: unknown }).error
-          if (failure instanceof AttemptFailure) {
-            this.counters.retries++
-            this.emit('retry', { id: failure.endpointId, attempt: r.attempt, delayMs: r.delay, method: failure.call.op.method, error: failure.error })
-          }
-        })
-      }
+      this.backoff = factory
     }
 
     this.requestTimeoutMs = positive('requestTimeoutMs', init.requestTimeoutMs, C.DEFAULT_REQUEST_TIMEOUT_MS)
@@ -491,8 +483,8 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
   // ---------------------------------------------------------------------------------------
   // Call API of the root scope
 
-  async callTool (params: Params<'callTool'>, options?: CallOptions): Promise<Result<'callTool'>> {
-    return await this.run(this.root, callToolOp(params), options)
+  callTool (params: Params<'callTool'>, options?: CallOptions): Promise<Result<'callTool'>> {
+    return this.run(this.root, callToolOp(params), options)
   }
 
   async listTools (params?: Params<'listTools'>, options?: CallOptions): Promise<Result<'listTools'>> {
@@ -548,7 +540,7 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
   private view (core: ScopeCore, close: () => Promise<void>): ClientPoolScope {
     return {
       get endpoint () { return core.stickyId },
-      callTool: async (params, options) => await this.run(core, callToolOp(params), options),
+      callTool: (params, options) => this.run(core, callToolOp(params), options),
       listTools: async (params, options) => await this.run(core, readOp('tools/list', async (c, o) => await c.listTools(params, o)), options),
       listResources: async (params, options) => await this.run(core, readOp('resources/list', async (c, o) => await c.listResources(params, o)), options),
       listResourceTemplates: async (params, options) =>
@@ -579,23 +571,29 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
         timeout: options?.timeoutMs ?? (op.tool === undefined ? undefined : this.toolTimeoutsMs[op.tool]) ?? this.requestTimeoutMs,
         maxTotalTimeout: options?.maxTotalTimeoutMs,
         resetTimeoutOnProgress: true,
-        // Always ask for progress: it is what extends the timeout of a long call.
-        onprogress: onProgress ?? this.noProgress,
+        // Progress is asked for only when someone listens (docs/decisions/0032): then each
+        // notification also extends the attempt's timeout.
+        onprogress: onProgress,
       },
       tried: [],
       attempts: 0,
       current: '',
       sentAt: 0,
+      backoff: undefined,
     }
     if (onProgress === undefined && scope.handlers.progress !== undefined) {
       const progress = scope.handlers.progress
       call.request.onprogress = (p) => { progress(p, { endpointId: call.current, signal: signal ?? this.neverAborted }) }
     }
     try {
-      if (this.retryPolicy === undefined) return await this.attempt(call)
-      return await this.retryPolicy.execute(async () => await this.attempt(call), signal)
-    } catch (err) {
-      throw this.finalError(call, err)
+      for (;;) {
+        try {
+          return await this.attempt(call)
+        } catch (err) {
+          if (!(err instanceof AttemptFailure) || !this.mayRetry(err)) throw this.finalError(call, err)
+          await this.pause(call, err)
+        }
+      }
     } finally {
       if (--this.activeCalls === 0 && this.closeWaiters.length > 0) {
         const waiters = this.closeWaiters
@@ -603,6 +601,17 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
         for (const w of waiters) w()
       }
     }
+  }
+
+  /** Waits the backoff before the next attempt (decorrelated jitter by default), and says so. */
+  private async pause (call: CallState<unknown>, failure: AttemptFailure): Promise<void> {
+    const factory = this.backoff!
+    const context = { attempt: call.attempts, signal: call.request.signal ?? this.neverAborted, result: { error: failure.error } }
+    call.backoff = call.backoff === undefined ? factory.next(context) : call.backoff.next(context)
+    const delayMs = call.backoff.duration
+    this.counters.retries++
+    this.emit('retry', { id: failure.endpointId, attempt: call.attempts, delayMs, method: call.op.method, error: failure.error })
+    if (delayMs > 0) await sleep(delayMs, call.request.signal)
   }
 
   private async attempt<T> (call: CallState<T>): Promise<T> {
@@ -614,12 +623,21 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
     if (probe) ep.probing = true
     ep.inFlight++
     call.sentAt = 0
+    const signal = call.request.signal
+    let acquired = false
     try {
-      const result = await this.dispatch(ep, call)
+      if (!ep.tryAcquire()) await ep.acquire(signal)
+      acquired = true
+      const client = call.scope.session(ep).client
+      const breaker = ep.breaker
+      // The fast path (session open) sends at once; otherwise the session opens inside the
+      // breaker, so that a replica that cannot be reached counts as failing.
+      const result = breaker === undefined
+        ? await (client === undefined ? this.openAndSend(ep, call) : this.send(client, call))
+        : await breaker.execute(client === undefined ? () => this.openAndSend(ep, call) : () => this.send(client, call), signal)
       ep.recordSuccess(performance.now() - call.sentAt)
       return result
     } catch (err) {
-      const signal = call.request.signal
       if (signal?.aborted === true) throw signal.reason
       const kind = classify(err)
       // Latency counts from the send; connecting or waiting in the bulkhead is not the replica's answer time.
@@ -636,32 +654,26 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
       const retryable = kind === 'refused' || kind === 'unreachable' || await this.safe(call)
       throw new AttemptFailure(err, ep.id, kind, retryable, call)
     } finally {
+      if (acquired) ep.release()
       ep.inFlight--
       if (probe) ep.probing = false
       if (ep.drainWaiters.length > 0) ep.settleDrain()
     }
   }
 
-  private async dispatch<T> (ep: Endpoint, call: CallState<T>): Promise<T> {
-    const { breaker, bulkhead } = ep
-    const signal = call.request.signal
-    if (bulkhead === undefined) {
-      return breaker === undefined ? await this.send(ep, call) : await breaker.execute(async () => await this.send(ep, call), signal)
-    }
-    return breaker === undefined
-      ? await bulkhead.execute(async () => await this.send(ep, call), signal)
-      : await bulkhead.execute(async () => await breaker.execute(async () => await this.send(ep, call), signal), signal)
+  // Not async: one promise less per call on the hot path.
+  private send<T> (client: Client, call: CallState<T>): Promise<T> {
+    call.sentAt = performance.now()
+    return call.op.invoke(client, call.request)
   }
 
-  private async send<T> (ep: Endpoint, call: CallState<T>): Promise<T> {
-    const session = call.scope.session(ep)
-    const client = session.client ?? await session.open()
-    call.sentAt = performance.now()
-    return await call.op.invoke(client, call.request)
+  private async openAndSend<T> (ep: Endpoint, call: CallState<T>): Promise<T> {
+    const client = await call.scope.session(ep).open()
+    return await this.send(client, call)
   }
 
   private async safe (call: CallState<unknown>): Promise<boolean> {
-    if (this.retryPolicy === undefined) return false
+    if (this.backoff === undefined) return false
     const own = call.options?.idempotent
     if (own !== undefined) return own
     if (call.op.safe !== undefined) return call.op.safe
@@ -669,9 +681,11 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
     return await this.catalog.safe(call.op.tool)
   }
 
-  /** The retry policy's filter: retry a safe failure while attempts and budget remain. */
-  private mayRetry (error: unknown): boolean {
-    if (!(error instanceof AttemptFailure) || !error.retryable) return false
+  /** Retry a safe failure while attempts and budget remain. */
+  private mayRetry (error: AttemptFailure): boolean {
+    if (!error.retryable || this.backoff === undefined) return false
+    const signal = error.call.request.signal
+    if (signal?.aborted === true) return false
     if (error.call.attempts >= this.maxAttempts) return false
     if (this.budget !== undefined && !this.budget.tryWithdraw()) {
       error.budgetRefused = true
@@ -686,8 +700,8 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
     if (err.kind === 'caller') return err.error
     let reason: CallFailureReason
     if (err.budgetRefused) reason = 'budget-exhausted'
-    else if (!err.retryable) reason = this.retryPolicy === undefined ? 'retry-disabled' : 'not-idempotent'
-    else if (this.retryPolicy === undefined) reason = 'retry-disabled'
+    else if (!err.retryable) reason = this.backoff === undefined ? 'retry-disabled' : 'not-idempotent'
+    else if (this.backoff === undefined) reason = 'retry-disabled'
     else reason = 'attempts-exhausted'
     return new CallFailedError(call.op.method, err.endpointId, call.attempts, reason, err.kind === 'refused' || err.kind === 'unreachable', err.error)
   }
@@ -844,12 +858,23 @@ function callToolOp (params: Params<'callTool'>): Operation<Result<'callTool'>> 
     method: 'tools/call',
     tool: params.name,
     safe: undefined,
-    invoke: async (client, options) => await client.callTool(params, undefined, options),
+    invoke: (client, options) => client.callTool(params, undefined, options),
   }
 }
 
 function readOp<T> (method: string, invoke: (client: Client, options: RequestOptions) => Promise<T>): Operation<T> {
   return { method, tool: undefined, safe: true, invoke }
+}
+
+/** Resolves after `ms` (an unref'd timer); rejects with the signal's reason when it aborts first. */
+async function sleep (ms: number, signal: AbortSignal | undefined): Promise<void> {
+  signal?.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => { clearTimeout(timer); reject(signal?.reason as Error) }
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
+    timer.unref?.()
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
 }
 
 async function abortable<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {

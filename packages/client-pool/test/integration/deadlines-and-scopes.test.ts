@@ -20,8 +20,8 @@ function setup (init: ClientPoolInit = {}, ids = ['a', 'b', 'c']): ClientPool {
   return pool
 }
 
-function text (r: { content?: unknown }): string {
-  return (r.content as Array<{ text: string }>)[0]!.text
+function text (r: unknown): string {
+  return ((r as { content: Array<{ text: string }> }).content)[0]!.text
 }
 
 describe('deadlines', () => {
@@ -54,9 +54,13 @@ describe('deadlines', () => {
     const r = await pool.callTool({ name: 'work', arguments: { steps: 8, stepMs: 40 } }, { timeoutMs: 120, onProgress: (p) => progress.push(p.progress) })
     expect(text(r)).toBe('worked 8')
     expect(progress).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
-    // Without the caller asking for progress, the pool still asks, so the deadline still moves.
-    const r2 = await pool.callTool({ name: 'work', arguments: { steps: 8, stepMs: 40 } }, { timeoutMs: 120 })
-    expect(text(r2)).toBe('worked 8')
+    // A scope's progress handler asks for progress too, and so extends the deadline.
+    const seen: number[] = []
+    const scope = pool.scope({ handlers: { progress: (p, ctx) => { seen.push(p.progress); expect(ctx.endpointId).toBe('a') } } })
+    expect(text(await scope.callTool({ name: 'work', arguments: { steps: 8, stepMs: 40 } }, { timeoutMs: 120 }))).toBe('worked 8')
+    expect(seen).toHaveLength(8)
+    // Nobody listening: no progress is asked for (the server sends none), so the timeout holds.
+    await expect(pool.callTool({ name: 'work', arguments: { steps: 8, stepMs: 40 } }, { timeoutMs: 120 })).rejects.toThrow(/timed out/)
     // maxTotalTimeoutMs is a hard cap that progress does not move.
     const capped = await pool.callTool({ name: 'work', arguments: { steps: 8, stepMs: 40 } }, { timeoutMs: 120, maxTotalTimeoutMs: 150 }).catch((e: unknown) => e as Error)
     expect(capped.message).toMatch(/timed out|total timeout/i)
