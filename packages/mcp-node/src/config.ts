@@ -1,0 +1,116 @@
+import { readFile, stat } from 'node:fs/promises'
+import { extname } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { MAX_CONFIG_BYTES } from './constants.js'
+import { ConfigError } from './errors.js'
+
+const nonEmpty = z.string().min(1)
+const serverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a server name: 1 to 64 letters, digits, . _ -, starting with a letter or digit')
+const ms = z.number().int().min(1).max(86_400_000)
+const multiaddrString = z.string().startsWith('/', 'a multiaddr such as /ip4/127.0.0.1/tcp/4001')
+
+const StdioUpstreamSchema = z.strictObject({
+  name: serverName,
+  type: z.literal('stdio'),
+  command: nonEmpty,
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  cwd: z.string().optional(),
+})
+
+const HttpUpstreamSchema = z.strictObject({
+  name: serverName,
+  type: z.literal('http'),
+  url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }),
+  headers: z.record(z.string(), z.string()).default({}),
+})
+
+/** An upstream MCP server that can be written in a config file. */
+export const UpstreamConfigSchema = z.discriminatedUnion('type', [StdioUpstreamSchema, HttpUpstreamSchema])
+
+const PolicyRuleSchema = z.strictObject({
+  principal: nonEmpty,
+  allow: z.array(nonEmpty).optional(),
+  deny: z.array(nonEmpty).optional(),
+})
+
+export const PolicySchema = z.strictObject({
+  default: z.enum(['allow', 'deny']).default('allow'),
+  rules: z.array(PolicyRuleSchema).default([]),
+})
+
+const HttpTokenSchema = z.strictObject({ token: z.string().min(16, 'at least 16 characters'), subject: nonEmpty })
+
+const HttpSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  host: nonEmpty.default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(0),
+  tokens: z.array(HttpTokenSchema).default([]),
+  allowedHosts: z.array(nonEmpty).optional(),
+  sseKeepAliveMs: ms.default(15_000),
+  maxSessions: z.number().int().min(1).default(1024),
+})
+
+/** The whole configuration, as a file holds it (JSON or YAML). */
+export const McpNodeConfigSchema = z.strictObject({
+  name: nonEmpty.optional(),
+  dataDir: nonEmpty.optional(),
+  listen: z.array(multiaddrString).default(['/ip4/127.0.0.1/tcp/0']),
+  bootstrap: z.array(multiaddrString).default([]),
+  open: z.boolean().default(false),
+  psk: nonEmpty.optional(),
+  allowPeers: z.array(nonEmpty).optional(),
+  http: HttpSchema.default(() => HttpSchema.parse({})),
+  stdio: z.boolean().default(false),
+  upstreams: z.array(UpstreamConfigSchema).default([]),
+  timeouts: z.strictObject({
+    defaultMs: ms.default(60_000),
+    tools: z.record(z.string(), ms).default({}),
+  }).default({ defaultMs: 60_000, tools: {} }),
+  policy: PolicySchema.default({ default: 'allow', rules: [] }),
+  heartbeatIntervalMs: z.number().int().min(50).max(3_600_000).default(2_000),
+  pageSize: z.number().int().min(1).max(10_000).default(100),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+})
+
+export type McpNodeConfigInput = z.input<typeof McpNodeConfigSchema>
+export type McpNodeConfig = z.output<typeof McpNodeConfigSchema>
+export type UpstreamConfig = z.output<typeof UpstreamConfigSchema>
+export type PolicyConfig = z.output<typeof PolicySchema>
+
+/** Validates a configuration object; throws `ConfigError` naming the first wrong field. */
+export function parseConfig (input: unknown): McpNodeConfig {
+  const result = McpNodeConfigSchema.safeParse(input ?? {})
+  if (!result.success) {
+    const issue = result.error.issues[0]!
+    const field = issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.')
+    throw new ConfigError(field, issue.message)
+  }
+  const config = result.data
+  const names = new Set<string>()
+  config.upstreams.forEach((u, i) => {
+    if (names.has(u.name)) throw new ConfigError(`upstreams.${i}.name`, `${JSON.stringify(u.name)} is used twice; each upstream needs its own name`)
+    names.add(u.name)
+  })
+  return config
+}
+
+/** Reads and validates a JSON (`.json`) or YAML (`.yaml`, `.yml`) config file. */
+export async function loadConfigFile (path: string): Promise<McpNodeConfig> {
+  let size: number
+  try {
+    size = (await stat(path)).size
+  } catch (err) {
+    throw new ConfigError('(file)', `cannot read ${path}: ${(err as Error).message}`, { cause: err })
+  }
+  if (size > MAX_CONFIG_BYTES) throw new ConfigError('(file)', `${path} is ${size} bytes, more than ${MAX_CONFIG_BYTES}`)
+  const text = await readFile(path, 'utf8')
+  let data: unknown
+  try {
+    data = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 })
+  } catch (err) {
+    throw new ConfigError('(file)', `${path} is not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { cause: err })
+  }
+  return parseConfig(data)
+}

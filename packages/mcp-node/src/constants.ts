@@ -1,0 +1,33 @@
+/** Aggregated tool and prompt names: `<server>__<name>`. */
+export const NAME_SEPARATOR = '__'
+/** Longest tool name many model providers accept. */
+export const MAX_TOOL_NAME_LENGTH = 64
+/** Hex characters of the sha256 suffix of a hashed name. */
+export const NAME_HASH_HEX = 8
+/** Name of the built-in server whose tools and resources describe the mesh. */
+export const MESH_SERVER = 'mesh'
+/** `clientInfo.name` prefix of the upstream sessions peers open to each other; the rest names the server. */
+export const ROUTE_CLIENT_PREFIX = 'p2p-mcp/route/'
+/** `_meta` key carrying a request id across peers. */
+export const REQUEST_ID_META = 'p2p-mcp/requestId'
+/** JSON-RPC error code of a call refused by policy. */
+export const POLICY_DENIED_CODE = -32003
+
+export const DEFAULT_LISTEN = '/ip4/127.0.0.1/tcp/0'
+export const DEFAULT_HTTP_HOST = '127.0.0.1'
+export const DEFAULT_HTTP_PORT = 0
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 2_000
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000
+export const DEFAULT_PAGE_SIZE = 100
+export const DEFAULT_SSE_KEEPALIVE_MS = 15_000
+export const DEFAULT_BOOTSTRAP_RETRY_MIN_MS = 500
+export const DEFAULT_BOOTSTRAP_RETRY_MAX_MS = 30_000
+export const DEFAULT_RESTART_MIN_MS = 250
+export const DEFAULT_RESTART_MAX_MS = 30_000
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000
+export const DEFAULT_HEALTH_INTERVAL_MS = 2_000
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+export const DEFAULT_MAX_HTTP_SESSIONS = 1024
+export const DEFAULT_HTTP_IDLE_TIMEOUT_MS = 30 * 60_000
+/** Largest config file read. */
+export const MAX_CONFIG_BYTES = 1024 * 1024

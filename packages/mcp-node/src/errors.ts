@@ -1,0 +1,37 @@
+/** A configuration value is wrong: names the field, the value and what was expected. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError'
+  readonly code = 'ERR_MCP_NODE_CONFIG'
+  readonly field: string
+  constructor (field: string, message: string, options?: ErrorOptions) {
+    super(`invalid config: ${field}: ${message}`, options)
+    this.field = field
+  }
+}
+
+/** A method needs a started node. */
+export class NodeNotStartedError extends Error {
+  override readonly name = 'NodeNotStartedError'
+  readonly code = 'ERR_MCP_NODE_NOT_STARTED'
+  constructor (what: string) {
+    super(`${what} needs a started node: call await node.start() first`)
+  }
+}
+
+/** An upstream with this name is already hosted. */
+export class DuplicateUpstreamError extends Error {
+  override readonly name = 'DuplicateUpstreamError'
+  readonly code = 'ERR_MCP_NODE_DUPLICATE_UPSTREAM'
+  constructor (name: string) {
+    super(`an upstream named ${JSON.stringify(name)} is already hosted by this peer; give each upstream its own name`)
+  }
+}
+
+/** A `tools/call` refused by the policy. Crosses the wire as JSON-RPC error -32003. */
+export class PolicyDeniedError extends Error {
+  override readonly name = 'PolicyDeniedError'
+  readonly code = 'ERR_MCP_NODE_POLICY_DENIED'
+  constructor (principal: string, tool: string, reason: string) {
+    super(`tool ${JSON.stringify(tool)} is not allowed for principal ${JSON.stringify(principal)}: ${reason}`)
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * @packageDocumentation
+ *
+ * A peer of the p2p-mcp mesh. `createMcpNode(config)` starts libp2p (TCP, Noise, yamux,
+ * a private DHT and gossip), hosts MCP servers (in-process tools, stdio child processes
+ * restarted with backoff, Streamable HTTP URLs), publishes them through
+ * `@p2p-mcp/dht-registry`, and serves the union of the mesh over stdio, Streamable HTTP
+ * and `/p2p-mcp/mcp/1.0.0`, with one upstream session per downstream session through
+ * `@p2p-mcp/client-pool`, per-principal tool policy enforced on `tools/call`, honest
+ * health, Prometheus metrics and the `p2p-mcp` CLI.
+ */
+export { createMcpNode, McpNode } from './node.js'
+export type { McpNodeOptions, McpNodeEvents, NodeHealth } from './node.js'
+export { parseConfig, loadConfigFile, McpNodeConfigSchema } from './config.js'
+export type { McpNodeConfig, McpNodeConfigInput, UpstreamConfig, PolicyConfig } from './config.js'
+export { meshName } from './naming.js'
+export { Policy } from './policy.js'
+export type { PolicyDecision } from './policy.js'
+export { groupProviders, entryFingerprint } from './catalog.js'
+export type { CatalogChange, ServerGroup } from './catalog.js'
+export type { UpstreamSpec, InProcessUpstreamSpec, UpstreamStatus } from './upstream.js'
+export type { SessionView } from './session.js'
+export type { Logger } from './logger.js'
+export { ConfigError, DuplicateUpstreamError, NodeNotStartedError, PolicyDeniedError } from './errors.js'
+export {
+  MAX_TOOL_NAME_LENGTH, MESH_SERVER, NAME_SEPARATOR, POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX,
+} from './constants.js'

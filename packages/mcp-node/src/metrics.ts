@@ -1,0 +1,74 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/** What the metrics read at scrape time. */
+export interface MetricsSource {
+  peers: () => number
+  meshTools: () => number
+  sessions: () => Record<string, number>
+  upstreams: () => Array<{ name: string, up: boolean, restarts: number }>
+  pools: () => Array<{ server: string, endpoints: Array<{ id: string, state: string, breaker: string, inFlight: number }>, retries: number, budgetExhausted: number }>
+  registry: () => Record<string, number>
+}
+
+/** Prometheus metrics of one node, in a registry of its own (no global state). */
+export class NodeMetrics {
+  readonly registry = new Registry()
+  readonly calls: Counter<'tool' | 'peer' | 'outcome'>
+  readonly latency: Histogram<'tool' | 'peer'>
+
+  constructor (source: MetricsSource) {
+    const registers = [this.registry]
+    collectDefaultMetrics({ register: this.registry, prefix: 'p2p_mcp_' })
+    this.calls = new Counter({ name: 'p2p_mcp_tool_calls_total', help: 'tools/call handled, by aggregated tool, serving peer and outcome (ok, tool_error, error, cancelled)', labelNames: ['tool', 'peer', 'outcome'], registers })
+    this.latency = new Histogram({
+      name: 'p2p_mcp_tool_call_duration_seconds', help: 'tools/call latency as this peer saw it, by tool and serving peer', labelNames: ['tool', 'peer'], registers,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    })
+    new Gauge({ name: 'p2p_mcp_peers', help: 'Connected libp2p peers', registers, collect () { this.set(source.peers()) } })
+    new Gauge({ name: 'p2p_mcp_mesh_tools', help: 'Tools this peer serves from the mesh', registers, collect () { this.set(source.meshTools()) } })
+    new Gauge({
+      name: 'p2p_mcp_sessions', help: 'Open downstream sessions by front door', labelNames: ['door'], registers,
+      collect () { this.reset(); for (const [door, n] of Object.entries(source.sessions())) this.set({ door }, n) },
+    })
+    new Gauge({
+      name: 'p2p_mcp_upstream_up', help: '1 when a hosted upstream server is up', labelNames: ['upstream'], registers,
+      collect () { this.reset(); for (const u of source.upstreams()) this.set({ upstream: u.name }, u.up ? 1 : 0) },
+    })
+    new Gauge({
+      name: 'p2p_mcp_upstream_restarts', help: 'Restarts of a hosted upstream server', labelNames: ['upstream'], registers,
+      collect () { this.reset(); for (const u of source.upstreams()) this.set({ upstream: u.name }, u.restarts) },
+    })
+    new Gauge({
+      name: 'p2p_mcp_pool_endpoints', help: 'Replicas per server and state (healthy, unhealthy, ejected, draining)', labelNames: ['server', 'state'], registers,
+      collect () {
+        this.reset()
+        for (const p of source.pools()) {
+          const counts: Record<string, number> = {}
+          for (const e of p.endpoints) counts[e.state] = (counts[e.state] ?? 0) + 1
+          for (const [state, n] of Object.entries(counts)) this.set({ server: p.server, state }, n)
+        }
+      },
+    })
+    new Gauge({
+      name: 'p2p_mcp_pool_breaker_open', help: '1 when the circuit breaker of a replica is open', labelNames: ['server', 'peer'], registers,
+      collect () { this.reset(); for (const p of source.pools()) for (const e of p.endpoints) this.set({ server: p.server, peer: e.id }, e.breaker === 'open' ? 1 : 0) },
+    })
+    new Gauge({
+      name: 'p2p_mcp_pool_in_flight', help: 'Calls in flight per replica', labelNames: ['server', 'peer'], registers,
+      collect () { this.reset(); for (const p of source.pools()) for (const e of p.endpoints) this.set({ server: p.server, peer: e.id }, e.inFlight) },
+    })
+    new Gauge({
+      name: 'p2p_mcp_pool_retries', help: 'Retries made by the pool of a server', labelNames: ['server'], registers,
+      collect () { this.reset(); for (const p of source.pools()) this.set({ server: p.server }, p.retries) },
+    })
+    new Gauge({
+      name: 'p2p_mcp_registry', help: 'Registry counters: providers, gossip accepted/rejected, heartbeats, DHT gets/puts', labelNames: ['counter'], registers,
+      collect () { this.reset(); for (const [k, v] of Object.entries(source.registry())) this.set({ counter: k }, v) },
+    })
+  }
+
+  record (tool: string, peer: string, outcome: string, seconds: number): void {
+    this.calls.inc({ tool, peer, outcome })
+    this.latency.observe({ tool, peer }, seconds)
+  }
+}

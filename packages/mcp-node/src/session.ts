@@ -1,0 +1,352 @@
+import { randomUUID } from 'node:crypto'
+import { Server } from '@modelcontextprotocol/sdk/server/index.js'
+import {
+  CallToolRequestSchema, CompleteRequestSchema, ErrorCode, GetPromptRequestSchema, ListPromptsRequestSchema,
+  ListResourcesRequestSchema, ListResourceTemplatesRequestSchema, ListToolsRequestSchema, McpError, ReadResourceRequestSchema,
+  SetLevelRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js'
+import type {
+  CallToolResult, ClientCapabilities, CompleteRequest, LoggingLevel, Prompt, RequestId, Resource, ResourceTemplate, ServerNotification,
+  ServerRequest, Tool,
+} from '@modelcontextprotocol/sdk/types.js'
+import type { ClientPoolScope } from '@p2p-mcp/client-pool'
+import { z } from 'zod'
+import { MESH_SERVER, POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX } from './constants.js'
+import { meshName } from './naming.js'
+import type { NodeCore } from './core.js'
+import { levelPasses } from './upstream.js'
+import type { CallContext } from './upstream.js'
+
+/** Which part of the mesh a session sees. */
+export type SessionView =
+  | { kind: 'mesh' }
+  | { kind: 'server', server: string }
+  /** A libp2p or in-memory session: a peer's route session (by its clientInfo) or else the whole mesh. */
+  | { kind: 'auto' }
+
+export interface FrontSessionInit {
+  principal: string
+  door: 'stdio' | 'http' | 'libp2p' | 'memory' | 'local'
+  view: SessionView
+  /** Policy is not checked again on this peer's own route sessions (the front door did). */
+  enforcePolicy: boolean
+}
+
+type Resolved = { kind: 'mesh' } | { kind: 'server', server: string } | { kind: 'route', server: string }
+
+const AnyResult = z.looseObject({})
+
+interface Page<T> { items: T[], nextCursor?: string }
+
+function paginate<T> (items: T[], cursor: string | undefined, pageSize: number): Page<T> {
+  let offset = 0
+  if (cursor !== undefined) {
+    const n = /^o(\d{1,9})$/.exec(cursor)
+    if (n === null) throw new McpError(ErrorCode.InvalidParams, `invalid cursor ${JSON.stringify(cursor)}: pass the nextCursor of a previous page`)
+    offset = Number(n[1])
+  }
+  const slice = items.slice(offset, offset + pageSize)
+  return offset + pageSize < items.length ? { items: slice, nextCursor: `o${offset + pageSize}` } : { items: slice }
+}
+
+function mcpErrorOf (err: unknown): McpError {
+  if (err instanceof McpError) return err
+  const e = err as { name?: string, message?: string, code?: unknown, cause?: unknown }
+  // The pool wraps the upstream's own protocol error; hand it back unchanged.
+  if (e?.cause instanceof McpError && e.name === 'CallFailedError') return e.cause
+  return new McpError(ErrorCode.InternalError, `${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`)
+}
+
+/**
+ * One downstream MCP session: a low-level SDK `Server` whose handlers serve the whole mesh,
+ * one server of it, or (for a peer's route session) a server hosted here.
+ */
+export class FrontSession {
+  readonly server: Server
+  readonly init: FrontSessionInit
+  readonly id = randomUUID()
+  logLevel: LoggingLevel | undefined
+  private readonly core: NodeCore
+  private readonly scopes = new Map<string, ClientPoolScope>()
+  /** Downstream requests in flight per server, for relatedRequestId of server-to-client traffic. */
+  private readonly active = new Map<string, RequestId[]>()
+  private closed = false
+
+  constructor (core: NodeCore, init: FrontSessionInit) {
+    this.core = core
+    this.init = init
+    this.server = new Server({ name: 'p2p-mcp', version: '0.1.0', title: `p2p-mcp peer ${core.peerId}` }, {
+      capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, logging: {}, completions: {} },
+      instructions: 'A p2p-mcp mesh peer: the tools, resources and prompts of every MCP server of the mesh.',
+    })
+    this.server.onclose = () => { void this.close() }
+    core.sessions.add(this)
+    this.install()
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.core.sessions.delete(this)
+    const scopes = [...this.scopes.values()]
+    this.scopes.clear()
+    await Promise.allSettled(scopes.map(async (s) => { await s.close() }))
+    await this.server.close().catch(() => {})
+  }
+
+  /** Resolves the view of an `auto` session once the client has said who it is. */
+  resolved (): Resolved {
+    const v = this.init.view
+    if (v.kind === 'mesh' || v.kind === 'server') return v
+    const name = this.server.getClientVersion()?.name ?? ''
+    return name.startsWith(ROUTE_CLIENT_PREFIX) ? { kind: 'route', server: name.slice(ROUTE_CLIENT_PREFIX.length) } : { kind: 'mesh' }
+  }
+
+  /** Sends a list_changed notification for what changed, when this session's view is affected. */
+  notifyChanged (what: { tools: boolean, resources: boolean, prompts: boolean }, server?: string): void {
+    if (this.closed) return
+    const r = this.resolved()
+    if (r.kind !== 'mesh' && server !== undefined && r.server !== server) return
+    const send = (method: 'notifications/tools/list_changed' | 'notifications/resources/list_changed' | 'notifications/prompts/list_changed'): void => {
+      this.server.notification({ method }).catch(() => {})
+    }
+    if (what.tools) send('notifications/tools/list_changed')
+    if (what.resources) send('notifications/resources/list_changed')
+    if (what.prompts) send('notifications/prompts/list_changed')
+  }
+
+  private checkPolicy (tool: string): void {
+    if (!this.init.enforcePolicy) return
+    const d = this.core.policy.check(this.init.principal, tool)
+    if (!d.allowed) {
+      this.core.log.warn({ principal: this.init.principal, tool }, 'call denied: %s', d.reason)
+      throw new McpError(POLICY_DENIED_CODE, `tool ${JSON.stringify(tool)} is not allowed for principal ${JSON.stringify(this.init.principal)}: ${d.reason}`)
+    }
+  }
+
+  private allowed (tool: string): boolean {
+    return !this.init.enforcePolicy || this.core.policy.check(this.init.principal, tool).allowed
+  }
+
+  private scope (server: string): ClientPoolScope {
+    let scope = this.scopes.get(server)
+    if (scope !== undefined) return scope
+    const pool = this.core.pool(server)
+    if (pool === undefined) throw new McpError(ErrorCode.InvalidParams, `no peer of the mesh serves ${JSON.stringify(server)} right now`)
+    const down: ClientCapabilities = this.server.getClientCapabilities() ?? {}
+    const caps: ClientCapabilities = {}
+    if (down.sampling !== undefined) caps.sampling = down.sampling
+    if (down.elicitation !== undefined) caps.elicitation = down.elicitation
+    if (down.roots !== undefined) caps.roots = down.roots
+    const related = (): { relatedRequestId?: RequestId } => {
+      const ids = this.active.get(server)
+      const id = ids?.[0]
+      return id === undefined ? {} : { relatedRequestId: id }
+    }
+    scope = pool.scope({
+      capabilities: caps,
+      handlers: {
+        ...(caps.sampling === undefined ? {} : { sampling: async (params, ctx) => await this.server.createMessage(params, { signal: ctx.signal, ...related() }) }),
+        ...(caps.elicitation === undefined ? {} : { elicitation: async (params, ctx) => await this.server.elicitInput(params, { signal: ctx.signal, ...related() }) }),
+        ...(caps.roots === undefined ? {} : { roots: async (ctx) => await this.server.listRoots(undefined, { signal: ctx.signal, ...related() }) }),
+        notification: async (n) => {
+          if (n.method !== 'notifications/message') return
+          if (!levelPasses(n.params.level, this.logLevel)) return
+          await this.server.notification(n, related()).catch(() => {})
+        },
+      },
+    })
+    this.scopes.set(server, scope)
+    return scope
+  }
+
+  private track<T> (server: string, id: RequestId, run: () => Promise<T>): Promise<T> {
+    let ids = this.active.get(server)
+    if (ids === undefined) this.active.set(server, ids = [])
+    ids.push(id)
+    return run().finally(() => {
+      const i = ids.indexOf(id)
+      if (i >= 0) ids.splice(i, 1)
+      if (ids.length === 0) this.active.delete(server)
+    })
+  }
+
+  // -------------------------------------------------------------------------------------
+  // What each view lists
+
+  private listTools (): Tool[] {
+    const r = this.resolved()
+    if (r.kind === 'mesh') return [...this.core.meshTools(), ...this.core.catalog.tools.map((t) => t.tool)].filter((t) => this.allowed(t.name))
+    const tools = r.kind === 'route' ? this.core.upstreams.get(r.server)?.tools ?? [] : this.core.catalog.groups.get(r.server)?.tools ?? []
+    return tools.filter((t) => this.allowed(meshName(r.server, t.name)))
+  }
+
+  private listResources (): Resource[] {
+    const r = this.resolved()
+    if (r.kind === 'mesh') return [...this.core.meshResources(), ...this.core.catalog.resources.map((x) => x.resource)]
+    return r.kind === 'route' ? this.core.upstreams.get(r.server)?.resources ?? [] : this.core.catalog.groups.get(r.server)?.resources ?? []
+  }
+
+  private listTemplates (): ResourceTemplate[] {
+    const r = this.resolved()
+    if (r.kind === 'mesh') return this.core.catalog.templates.map((t) => t.template)
+    return r.kind === 'route' ? this.core.upstreams.get(r.server)?.resourceTemplates ?? [] : this.core.catalog.groups.get(r.server)?.resourceTemplates ?? []
+  }
+
+  private listPrompts (): Prompt[] {
+    const r = this.resolved()
+    if (r.kind === 'mesh') return this.core.catalog.prompts.map((p) => p.prompt)
+    return r.kind === 'route' ? this.core.upstreams.get(r.server)?.prompts ?? [] : this.core.catalog.groups.get(r.server)?.prompts ?? []
+  }
+
+  private install (): void {
+    const s = this.server
+    const size = this.core.pageSize
+    s.setRequestHandler(ListToolsRequestSchema, (req) => {
+      const page = paginate(this.listTools(), req.params?.cursor, size)
+      return { tools: page.items, ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }) }
+    })
+    s.setRequestHandler(ListResourcesRequestSchema, (req) => {
+      const page = paginate(this.listResources(), req.params?.cursor, size)
+      return { resources: page.items, ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }) }
+    })
+    s.setRequestHandler(ListResourceTemplatesRequestSchema, (req) => {
+      const page = paginate(this.listTemplates(), req.params?.cursor, size)
+      return { resourceTemplates: page.items, ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }) }
+    })
+    s.setRequestHandler(ListPromptsRequestSchema, (req) => {
+      const page = paginate(this.listPrompts(), req.params?.cursor, size)
+      return { prompts: page.items, ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }) }
+    })
+    s.setRequestHandler(SetLevelRequestSchema, (req) => {
+      this.logLevel = req.params.level
+      return {}
+    })
+    s.setRequestHandler(CallToolRequestSchema, async (req, extra) => await this.callTool(req.params, extra))
+    s.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
+      const uri = req.params.uri
+      const r = this.resolved()
+      if (r.kind === 'route') return await this.upstream(r.server).readResource(req.params, extra.signal)
+      if (r.kind === 'mesh') {
+        const builtin = this.core.readMeshResource(uri)
+        if (builtin !== undefined) return builtin
+      }
+      const server = r.kind === 'server' ? r.server : this.core.catalog.serverOfUri(uri)
+      if (server === undefined) throw new McpError(ErrorCode.InvalidParams, `no server of the mesh has resource ${uri}`)
+      try {
+        return await this.scope(server).readResource(req.params, { signal: extra.signal })
+      } catch (err) { throw mcpErrorOf(err) }
+    })
+    s.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
+      const r = this.resolved()
+      if (r.kind === 'route') return await this.upstream(r.server).getPrompt(req.params, extra.signal)
+      let server: string
+      let name = req.params.name
+      if (r.kind === 'server') server = r.server
+      else {
+        const p = this.core.catalog.prompt(name)
+        if (p === undefined) throw new McpError(ErrorCode.InvalidParams, `unknown prompt ${JSON.stringify(name)}; prompts/list names them`)
+        server = p.server
+        name = this.core.catalog.groups.get(server)?.prompts.find((x) => meshName(server, x.name) === req.params.name)?.name ?? name
+      }
+      try {
+        return await this.scope(server).getPrompt({ ...req.params, name }, { signal: extra.signal })
+      } catch (err) { throw mcpErrorOf(err) }
+    })
+    s.setRequestHandler(CompleteRequestSchema, async (req, extra) => {
+      const r = this.resolved()
+      if (r.kind === 'route') return await this.upstream(r.server).complete(req.params, extra.signal)
+      const ref = req.params.ref
+      let params: CompleteRequest['params'] = req.params
+      let server: string | undefined
+      if (r.kind === 'server') server = r.server
+      else if (ref.type === 'ref/prompt') {
+        const p = this.core.catalog.prompt(ref.name)
+        server = p?.server
+        const original = server === undefined ? undefined : this.core.catalog.groups.get(server)?.prompts.find((x) => meshName(server!, x.name) === ref.name)?.name
+        if (original !== undefined) params = { ...req.params, ref: { ...ref, name: original } }
+      } else server = this.core.catalog.serverOfUri(ref.uri)
+      if (server === undefined) return { completion: { values: [] } }
+      try {
+        return await this.scope(server).complete(params, { signal: extra.signal })
+      } catch (err) { throw mcpErrorOf(err) }
+    })
+  }
+
+  private upstream (server: string): NonNullable<ReturnType<NodeCore['upstreams']['get']>> {
+    const u = this.core.upstreams.get(server)
+    if (u === undefined) throw new McpError(ErrorCode.InvalidParams, `this peer does not host ${JSON.stringify(server)}`)
+    return u
+  }
+
+  private async callTool (params: { name: string, arguments?: Record<string, unknown>, _meta?: Record<string, unknown> }, extra: Parameters<Parameters<Server['setRequestHandler']>[1]>[1]): Promise<CallToolResult> {
+    const core = this.core
+    const r = this.resolved()
+    const metaId = params._meta?.[REQUEST_ID_META]
+    const requestId = typeof metaId === 'string' && metaId.length <= 128 ? metaId : randomUUID()
+    const log = core.log.child?.({ requestId, principal: this.init.principal }) ?? core.log
+    let server: string
+    let tool: string
+    if (r.kind === 'mesh') {
+      if (params.name.startsWith(`${MESH_SERVER}__`) && core.meshTools().some((t) => t.name === params.name)) {
+        this.checkPolicy(params.name)
+        return await core.callMeshTool(params.name)
+      }
+      const t = core.catalog.tool(params.name)
+      if (t === undefined) throw new McpError(ErrorCode.InvalidParams, `unknown tool ${JSON.stringify(params.name)}; tools/list names the tools of the mesh`)
+      server = t.server
+      tool = core.catalog.groups.get(server)?.tools.find((x) => meshName(server, x.name) === params.name)?.name ?? params.name
+    } else {
+      server = r.server
+      tool = params.name
+    }
+    const qualified = meshName(server, tool)
+    this.checkPolicy(qualified)
+    if (core.draining) throw new McpError(ErrorCode.InternalError, 'this peer is shutting down; call another peer')
+    const progressToken = extra._meta?.progressToken
+    const onprogress = progressToken === undefined
+      ? undefined
+      : (p: { progress: number, total?: number, message?: string }) => {
+          extra.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken } }).catch(() => {})
+        }
+    const timeoutMs = core.timeoutOf(qualified)
+    const started = performance.now()
+    let peer = core.peerId
+    let outcome = 'ok'
+    core.callStarted()
+    log.debug({ tool: qualified, door: this.init.door }, 'tools/call')
+    try {
+      const result = await this.track(server, extra.requestId, async () => {
+        const upstreamParams = { name: tool, arguments: params.arguments ?? {}, _meta: { [REQUEST_ID_META]: requestId } }
+        if (r.kind === 'route') {
+          const ctx: CallContext = {
+            sessionKey: this.id,
+            capabilities: this.server.getClientCapabilities(),
+            logLevel: () => this.logLevel,
+            sendRequest: async (request: ServerRequest, signal: AbortSignal) => await extra.sendRequest(request, AnyResult, { signal }),
+            sendNotification: async (n: ServerNotification) => { if (levelPasses((n.params as { level?: LoggingLevel }).level ?? 'info', this.logLevel)) await extra.sendNotification(n) },
+          }
+          return await this.upstream(server).callTool(upstreamParams, ctx, { signal: extra.signal, timeoutMs, onprogress: onprogress ?? (() => {}) })
+        }
+        const scope = this.scope(server)
+        const annotations = core.catalog.groups.get(server)?.entry.tools.find((t) => t.name === tool)?.annotations
+        const safe = annotations?.readOnlyHint === true || annotations?.idempotentHint === true
+        try {
+          return await scope.callTool(upstreamParams, {
+            signal: extra.signal, timeoutMs, ...(safe ? { idempotent: true } : {}), ...(onprogress === undefined ? {} : { onProgress: onprogress }),
+          }) as CallToolResult
+        } finally {
+          peer = scope.endpoint ?? peer
+        }
+      })
+      if (result.isError === true) outcome = 'tool_error'
+      return result
+    } catch (err) {
+      outcome = extra.signal.aborted ? 'cancelled' : 'error'
+      log.warn({ tool: qualified, peer, err: (err as Error).message }, 'tools/call failed')
+      throw mcpErrorOf(err)
+    } finally {
+      core.callFinished(qualified, peer, outcome, (performance.now() - started) / 1000)
+    }
+  }
+}
