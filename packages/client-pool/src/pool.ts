@@ -80,6 +80,8 @@ interface CallState<T> {
   sentAt: number
   /** The backoff of the next retry. */
   backoff: IBackoff<IRetryBackoffContext<unknown>> | undefined
+  /** The error of the last failed attempt. */
+  lastError: unknown
 }
 
 /** A failed attempt as the retry policy sees it. */
@@ -580,6 +582,7 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
       current: '',
       sentAt: 0,
       backoff: undefined,
+      lastError: undefined,
     }
     if (onProgress === undefined && scope.handlers.progress !== undefined) {
       const progress = scope.handlers.progress
@@ -651,6 +654,7 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
         const failures = ep.recordFailure(elapsed)
         if (this.outlier !== undefined && failures >= this.outlier.consecutiveFailures) this.eject(ep)
       }
+      call.lastError = err
       const retryable = kind === 'refused' || kind === 'unreachable' || await this.safe(call)
       throw new AttemptFailure(err, ep.id, kind, retryable, call)
     } finally {
@@ -748,7 +752,8 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
         ? ep.unavailable(true) ?? ep.unavailable(false) ?? 'passed over by the picker'
         : `labels ${JSON.stringify(ep.labels)} lack ${JSON.stringify(required)}`
     }
-    throw new NoEndpointAvailableError(call.op.method, reasons)
+    // On a retry, the failure that led here is the cause.
+    throw new NoEndpointAvailableError(call.op.method, reasons, call.lastError === undefined ? undefined : { cause: call.lastError })
   }
 
   private get (id: string): Endpoint {
