@@ -24,6 +24,8 @@ export const CLOCK_MESSAGE_VERSION = 1
 export const MAX_REQUEST_BYTES = 2048
 /** Most `have` CIDs a request may carry. */
 export const MAX_HAVE = 16
+/** Most events walked to sample `have` (reaches distance 4096 behind the head). */
+const MAX_HAVE_WALK = 4096
 /** Largest prefetch depth a server honours (larger requests are cut to it). */
 export const MAX_PREFETCH = 1024
 /** How long one request may wait for its response. */
@@ -83,9 +85,11 @@ export interface ClockExchangeInit {
 export interface SyncOptions extends AbortOptions {
   /**
    * With each block request, ask the peer to push up to this many ancestors of the block,
-   * walking back until it meets one of our heads. 0 transfers exactly the missing events,
-   * one round trip each; more cuts round trips along chains, at the price of up to this
-   * many blocks we already hold when the clocks are concurrent.
+   * walking back until it meets an event we told it we hold (our heads, and events 1, 2, 4,
+   * 8... behind our first head). 0 transfers exactly the missing events, one round trip
+   * each; more cuts round trips along chains, at the price, when the clocks are concurrent,
+   * of some events we hold already (at most this many per request; usually no more than
+   * our own divergence).
    *
    * @default 0
    */
@@ -311,7 +315,9 @@ export class ClockExchange<T = unknown> {
 
   /** Asks `peer` for its heads and merges them, fetching the missing events over one session. */
   async sync (peer: ClockPeer, options?: SyncOptions): Promise<MergeResult & { blockRequests: number, blocksReceived: number }> {
-    const session = await this.open(peer, { signal: options?.signal, prefetch: options?.prefetch, have: this.#clock.heads })
+    const prefetch = options?.prefetch ?? 0
+    const have = prefetch > 0 ? await this.#haveList() : []
+    const session = await this.open(peer, { signal: options?.signal, prefetch, have })
     try {
       const heads = await session.heads(options)
       const result = await this.#clock.merge(heads, {
@@ -323,6 +329,29 @@ export class ClockExchange<T = unknown> {
     } finally {
       await session.close()
     }
+  }
+
+  /**
+   * What we hold, for the peer to stop its prefetch at: our heads, then events at distances
+   * 1, 2, 4, 8... behind the first head along first parents (so that when the clocks are
+   * concurrent the peer meets one of them within about our own divergence), at most MAX_HAVE.
+   */
+  async #haveList (): Promise<CID[]> {
+    const heads = this.#clock.heads
+    const out = heads.slice(0, MAX_HAVE)
+    let cid = heads[0]
+    let distance = 0
+    let next = 1
+    for (let steps = 0; cid !== undefined && out.length < MAX_HAVE && steps < MAX_HAVE_WALK; steps++) {
+      const parent: CID | undefined = (await this.#clock.get(cid)).parents[0]
+      if (parent === undefined) break
+      cid = parent
+      if (++distance === next) {
+        out.push(cid)
+        next *= 2
+      }
+    }
+    return out
   }
 
   async #serve (stream: Stream): Promise<void> {

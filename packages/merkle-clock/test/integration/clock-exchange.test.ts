@@ -73,11 +73,22 @@ describe('/p2p-mcp/clock/1.0.0 between libp2p nodes (memory transport)', () => {
     expect(behind.blockRequests).toBe(2)
 
     for (let i = 0; i < 10; i++) await a.advance(`c${i}`)
-    await b.advance('b-only') // concurrent now: a cannot know b's head
+    await b.advance('b-only') // concurrent now: a cannot know b's head, but knows its parent
     const concurrent = await xb.sync(na.peerId, { prefetch: 32 })
     expect(concurrent.added).toHaveLength(10)
-    expect(concurrent.blocksReceived).toBeLessThanOrEqual(10 + 32)
+    expect(concurrent.blocksReceived).toBe(10)
     expect(b.heads).toHaveLength(2)
+
+    // b diverges by 5: its samples 1, 2, 4 behind are its own events and 8 behind is shared,
+    // 2 or 3 events below the fork (depending on which parent comes first), so a sends at
+    // most 3 events b has.
+    for (let i = 0; i < 12; i++) await a.advance(`d${i}`)
+    await b.advance('x') // b now links its 2 heads
+    for (let i = 0; i < 4; i++) await b.advance(`b-more${i}`)
+    const diverged = await xb.sync(na.peerId, { prefetch: 32 })
+    expect(diverged.added).toHaveLength(12)
+    expect(diverged.blocksReceived).toBeGreaterThanOrEqual(12)
+    expect(diverged.blocksReceived).toBeLessThanOrEqual(12 + 3)
   })
 
   it('refuses a forged block from a hostile server and keeps running', async () => {
