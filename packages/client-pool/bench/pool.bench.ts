@@ -2,7 +2,8 @@
 // SDK's InMemoryTransport.
 //
 //   pnpm --filter @p2p-mcp/client-pool build && pnpm --filter @p2p-mcp/client-pool bench
-//   CALLS=6000 ROUNDS=7 node packages/client-pool/bench/pool.bench.ts
+//   CALLS=6000 ROUNDS=31 node packages/client-pool/bench/pool.bench.ts
+//   ONLY=tail | ONLY=overhead   runs one part
 //
 // 1. Tail latency: three replicas of one server, one of them 20× slower (FAST_MS vs 20 ×
 //    FAST_MS per call, default 5 ms vs 100 ms), a closed loop of CONCURRENCY callers. Each balancer of the pool, a pool with a
@@ -10,8 +11,9 @@
 //    Clients taken in turn) make the same CALLS calls; p50/p99/p99.9 and the share of calls
 //    that reached the slow replica are reported, with p99 as a ratio to round-robin.
 // 2. Overhead: sequential calls of a tool that answers at once, through the pool (one
-//    endpoint, default options) and through a bare SDK Client; ROUNDS alternating rounds,
-//    median per-call time and the ratio.
+//    endpoint, default options) and through a bare SDK Client; ROUNDS rounds of
+//    OVERHEAD_CALLS calls per contender, the ratio to the bare client taken within each
+//    round, medians and quartiles over the rounds.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
@@ -21,8 +23,8 @@ import type { BalancerName, ClientPool, EndpointSpec, Picker } from '../dist/ind
 
 const CALLS = Number(process.env.CALLS ?? 4000)
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 6)
-const ROUNDS = Number(process.env.ROUNDS ?? 5)
-const OVERHEAD_CALLS = Number(process.env.OVERHEAD_CALLS ?? 5000)
+const ROUNDS = Number(process.env.ROUNDS ?? 31)
+const OVERHEAD_CALLS = Number(process.env.OVERHEAD_CALLS ?? 1000)
 const FAST_MS = Number(process.env.FAST_MS ?? 5)
 
 function server (delayMs: number, hits: { n: number }): McpServer {
@@ -125,29 +127,42 @@ async function overhead (): Promise<void> {
   for (const [, fn] of contenders) for (let i = 0; i < 2000; i++) await fn() // warm-up
   // Wall time and CPU time (user + system of this process, which runs client and server):
   // on a shared machine the CPU time is the steadier measure of the work a call costs.
+  // Each round runs every contender for a short batch, back to back in a rotating order,
+  // and the ratios to the bare client are taken within the round, so that the machine's
+  // load drifting between rounds cancels out; the tables give the median over rounds.
   const wall = new Map<string, number[]>(contenders.map(([n]) => [n, []]))
   const cpu = new Map<string, number[]>(contenders.map(([n]) => [n, []]))
+  const wallRatio = new Map<string, number[]>(contenders.map(([n]) => [n, []]))
+  const cpuRatio = new Map<string, number[]>(contenders.map(([n]) => [n, []]))
   for (let round = 0; round < ROUNDS; round++) {
+    const w = new Map<string, number>()
+    const c = new Map<string, number>()
     for (let k = 0; k < contenders.length; k++) {
       const [name, fn] = contenders[(k + round) % contenders.length]!
       const t0 = performance.now()
       const c0 = process.cpuUsage()
       for (let i = 0; i < OVERHEAD_CALLS; i++) await fn()
-      const c = process.cpuUsage(c0)
-      wall.get(name)!.push((performance.now() - t0) * 1000 / OVERHEAD_CALLS)
-      cpu.get(name)!.push((c.user + c.system) / OVERHEAD_CALLS)
+      const used = process.cpuUsage(c0)
+      w.set(name, (performance.now() - t0) * 1000 / OVERHEAD_CALLS)
+      c.set(name, (used.user + used.system) / OVERHEAD_CALLS)
+    }
+    for (const [name] of contenders) {
+      wall.get(name)!.push(w.get(name)!)
+      cpu.get(name)!.push(c.get(name)!)
+      wallRatio.get(name)!.push(w.get(name)! / w.get('bare SDK Client')!)
+      cpuRatio.get(name)!.push(c.get(name)! / c.get('bare SDK Client')!)
     }
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-  const baseWall = median(wall.get('bare SDK Client')!)
-  const baseCpu = median(cpu.get('bare SDK Client')!)
-  console.log(`\n## Per-call overhead: sequential callTool, in-memory transport, ${OVERHEAD_CALLS} calls x ${ROUNDS} rounds (median)\n`)
-  console.log('| contender | wall µs/call | vs bare Client | CPU µs/call | vs bare Client |')
+  const q = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))]!
+  console.log(`\n## Per-call overhead: sequential callTool, in-memory transport, ${ROUNDS} rounds x ${OVERHEAD_CALLS} calls per contender (medians; ratios taken within each round, [quartiles])\n`)
+  console.log('| contender | wall µs/call | wall vs bare | CPU µs/call | CPU vs bare |')
   console.log('| --- | ---: | ---: | ---: | ---: |')
   for (const [name] of contenders) {
-    const w = median(wall.get(name)!)
-    const c = median(cpu.get(name)!)
-    console.log(`| ${name} | ${w.toFixed(1)} | ${(w / baseWall).toFixed(3)}x | ${c.toFixed(1)} | ${(c / baseCpu).toFixed(3)}x |`)
+    const wr = wallRatio.get(name)!
+    const cr = cpuRatio.get(name)!
+    console.log(`| ${name} | ${median(wall.get(name)!).toFixed(1)} | ${median(wr).toFixed(3)}x [${q(wr, 0.25).toFixed(2)}–${q(wr, 0.75).toFixed(2)}] | ` +
+      `${median(cpu.get(name)!).toFixed(1)} | ${median(cr).toFixed(3)}x [${q(cr, 0.25).toFixed(2)}–${q(cr, 0.75).toFixed(2)}] |`)
   }
   await bare.close()
   await pool.close()
@@ -155,5 +170,5 @@ async function overhead (): Promise<void> {
 }
 
 console.log(`Node ${process.version}, ${new Date().toISOString()}`)
-await tail()
-await overhead()
+if (process.env.ONLY !== 'overhead') await tail()
+if (process.env.ONLY !== 'tail') await overhead()
