@@ -57,6 +57,10 @@ export class MerkleClock<T = unknown> {
   async advance (payload: T, options?: AbortOptions): Promise<EventBlock<T>> {
     return this.#exclusive(async () => {
       options?.signal?.throwIfAborted()
+      if (this.#heads.length > this.#maxParents) {
+        throw new InvalidEventError(`the clock has ${this.#heads.length} concurrent heads, over maxParents ${this.#maxParents}; ` +
+          'peers would refuse an event linking them all (raise maxParents on every peer)')
+      }
       if (this.#headHeight === undefined) {
         let height = 0
         for (const head of this.#heads) height = Math.max(height, (await this.#node(head, options)).value.height)

@@ -121,6 +121,15 @@ describe('MerkleClock basics', () => {
     await expect(clock.advance('x'.repeat(200))).rejects.toThrow(/maxBlockBytes/)
     expect(clock.heads).toEqual([])
     expect(() => new MerkleClock({ maxBlockBytes: 0 })).toThrow(/maxBlockBytes/)
+    // more concurrent heads than an event may link
+    const wide = new MerkleClock<number>({ maxParents: 2 })
+    for (let i = 0; i < 3; i++) {
+      const other = new MerkleClock<number>()
+      await other.advance(i)
+      await wide.merge(other.heads, { fetch: (cid) => other.store.get(cid) })
+    }
+    expect(wide.heads).toHaveLength(3)
+    await expect(wide.advance(9)).rejects.toThrow(/maxParents/)
   })
 })
 
