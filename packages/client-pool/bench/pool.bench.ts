@@ -15,6 +15,8 @@
 //    OVERHEAD_CALLS calls per contender, the ratio to the bare client taken within each
 //    round, medians and quartiles over the rounds.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { z } from 'zod'
@@ -50,6 +52,27 @@ const replicaSet = (): Replica[] => [
   { id: 'fast-2', delayMs: FAST_MS, hits: { n: 0 } },
 ]
 const specs = (rs: Replica[]): EndpointSpec[] => rs.map((r) => ({ id: r.id, connect: async () => await connectPair(r.delayMs, r.hits) }))
+
+/**
+ * A transport with no server behind it: it answers every request at once from a microtask.
+ * Calls over it measure the client side alone (the SDK Client, and the pool around it).
+ */
+class EchoTransport implements Transport {
+  onmessage?: (message: JSONRPCMessage) => void
+  onclose?: () => void
+  onerror?: (error: Error) => void
+  async start (): Promise<void> {}
+  close (): Promise<void> { this.onclose?.(); return Promise.resolve() }
+  send (message: JSONRPCMessage): Promise<void> {
+    if (!('id' in message) || !('method' in message)) return Promise.resolve()
+    const result = message.method === 'initialize'
+      ? { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'echo', version: '1.0.0' } }
+      : message.method === 'tools/list' ? { tools: [] } : { content: [{ type: 'text', text: 'x' }] }
+    const response: JSONRPCMessage = { jsonrpc: '2.0', id: message.id, result }
+    queueMicrotask(() => { this.onmessage?.(response) })
+    return Promise.resolve()
+  }
+}
 
 function quantile (sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
@@ -118,11 +141,16 @@ async function overhead (): Promise<void> {
   const pool3 = createClientPool({
     endpoints: ['a', 'b', 'c'].map((id) => ({ id, connect: async () => await connectPair(0, hits) })),
   })
+  const bareEcho = new Client({ name: 'bench', version: '1.0.0' })
+  await bareEcho.connect(new EchoTransport())
+  const poolEcho = createClientPool({ endpoints: [{ id: 'echo', connect: () => new EchoTransport() }] })
   const params = { name: 'search', arguments: { q: 'x' } }
   const contenders: Array<[string, () => Promise<unknown>]> = [
     ['bare SDK Client', async () => await bare.callTool(params)],
     ['pool, 1 endpoint (defaults)', async () => await pool.callTool(params)],
     ['pool, 3 endpoints (defaults)', async () => await pool3.callTool(params)],
+    ['client side only: bare SDK Client, server-less transport', async () => await bareEcho.callTool(params)],
+    ['client side only: pool, server-less transport', async () => await poolEcho.callTool(params)],
   ]
   for (const [, fn] of contenders) for (let i = 0; i < 2000; i++) await fn() // warm-up
   // Wall time and CPU time (user + system of this process, which runs client and server):
@@ -149,13 +177,14 @@ async function overhead (): Promise<void> {
     for (const [name] of contenders) {
       wall.get(name)!.push(w.get(name)!)
       cpu.get(name)!.push(c.get(name)!)
-      wallRatio.get(name)!.push(w.get(name)! / w.get('bare SDK Client')!)
-      cpuRatio.get(name)!.push(c.get(name)! / c.get('bare SDK Client')!)
+      const base = name.startsWith('client side only') ? 'client side only: bare SDK Client, server-less transport' : 'bare SDK Client'
+      wallRatio.get(name)!.push(w.get(name)! / w.get(base)!)
+      cpuRatio.get(name)!.push(c.get(name)! / c.get(base)!)
     }
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   const q = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))]!
-  console.log(`\n## Per-call overhead: sequential callTool, in-memory transport, ${ROUNDS} rounds x ${OVERHEAD_CALLS} calls per contender (medians; ratios taken within each round, [quartiles])\n`)
+  console.log(`\n## Per-call overhead: sequential callTool, in-memory transport, ${ROUNDS} rounds x ${OVERHEAD_CALLS} calls per contender (medians; ratios to the bare client of the same transport, taken within each round, [quartiles])\n`)
   console.log('| contender | wall µs/call | wall vs bare | CPU µs/call | CPU vs bare |')
   console.log('| --- | ---: | ---: | ---: | ---: |')
   for (const [name] of contenders) {
@@ -165,6 +194,8 @@ async function overhead (): Promise<void> {
       `${median(cpu.get(name)!).toFixed(1)} | ${median(cr).toFixed(3)}x [${q(cr, 0.25).toFixed(2)}–${q(cr, 0.75).toFixed(2)}] |`)
   }
   await bare.close()
+  await bareEcho.close()
+  await poolEcho.close()
   await pool.close()
   await pool3.close()
 }
