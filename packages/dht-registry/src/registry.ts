@@ -332,14 +332,18 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
       if (out.length >= limit) stop.abort()
     }
     try {
-      for await (const provider of this.node.contentRouting.findProviders(cid, { signal: combined })) {
-        const id = provider.id.toString()
-        if (seen.has(id)) continue
-        seen.add(id)
-        this.counters.dhtProvidersSeen++
-        const p = fetchOne(provider.id).finally(() => { pending.delete(p) })
-        pending.add(p)
-        if (pending.size >= DEFAULT_DHT_GET_CONCURRENCY) await Promise.race(pending)
+      // the DHT's own event stream: libp2p's content routing wrapper adds peer store work per provider
+      for await (const event of this.node.services.dht.findProviders(cid, { signal: combined })) {
+        if (event.name !== 'PROVIDER') continue
+        for (const provider of event.providers) {
+          const id = provider.id.toString()
+          if (seen.has(id)) continue
+          seen.add(id)
+          this.counters.dhtProvidersSeen++
+          const p = fetchOne(provider.id).finally(() => { pending.delete(p) })
+          pending.add(p)
+          if (pending.size >= DEFAULT_DHT_GET_CONCURRENCY) await Promise.race(pending)
+        }
         if (out.length >= limit) break
       }
     } catch (err) {
@@ -350,19 +354,40 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     return out
   }
 
+  /**
+   * A provider's record from the DHT: the first copy that verifies. Waiting for the whole query
+   * (what `contentRouting.get` does, to pick the best of up to 16 copies) costs several round
+   * trips more; a stale copy is corrected by the provider's next heartbeat.
+   */
   private async fetchRecord (peer: PeerId, signal: AbortSignal): Promise<Descriptor | undefined> {
     const id = peer.toString()
     this.counters.dhtGets++
+    const done = new AbortController()
+    const querySignal = AbortSignal.any([signal, done.signal])
+    let lastError: unknown = new Error('no DHT peer returned a record')
     try {
-      const bytes = await this.node.contentRouting.get(recordKey(id), { signal })
-      const d = await decodeRecord(bytes, { expectedPeerId: id, maxRecordBytes: this.maxRecordBytes, now: this.now(), maxClockSkewMs: this.maxClockSkewMs })
-      return this.accept(d, 'dht') ? d : undefined
+      for await (const event of this.node.services.dht.get(recordKey(id), { signal: querySignal })) {
+        // kad-dht emits VALUE only once the whole query ended; each peer's answer comes earlier, as PEER_RESPONSE
+        const value = event.name === 'VALUE' ? event.value : event.name === 'PEER_RESPONSE' ? event.record?.value : undefined
+        if (value === undefined) continue
+        const from = event.name === 'VALUE' ? event.from : event.name === 'PEER_RESPONSE' ? event.from : peer
+        try {
+          const d = await decodeRecord(value, { expectedPeerId: id, maxRecordBytes: this.maxRecordBytes, now: this.now(), maxClockSkewMs: this.maxClockSkewMs })
+          done.abort()
+          return this.accept(d, 'dht') ? d : undefined
+        } catch (err) {
+          lastError = err
+          if (isRecordError(err)) this.rejected(from.toString(), 'dht', err)
+        }
+      }
     } catch (err) {
-      this.counters.dhtGetFailures++
-      this.log.debug('DHT record of %s not usable: %s', id, errorText(err))
-      if (isRecordError(err)) this.rejected(id, 'dht', err)
-      return undefined
+      if (!done.signal.aborted) lastError = err
+    } finally {
+      done.abort()
     }
+    this.counters.dhtGetFailures++
+    this.log.debug('no usable DHT record of %s: %s', id, errorText(lastError))
+    return undefined
   }
 
   private readonly validateGossip = async (_from: PeerId, msg: Message): Promise<TopicValidatorResult> => {

@@ -58,7 +58,7 @@ describe('20-node churn', () => {
           `${what} at ${p.id} (seed ${seed}): has ${view().length}, wants ${want.length}`).catch((err: unknown) => {
           const missing = want.filter((id) => !view().includes(id))
           const nbrs = p.node.getPeers().map(String)
-          console.log('DEBUG', live.indexOf(p), 'missing', missing.map((id) => [live.findIndex((x) => x.id === id), nbrs.includes(id)]), 'nbrs', nbrs.map((id) => live.findIndex((x) => x.id === id)),
+          console.log('not converged: peer', live.indexOf(p), 'misses', missing.map((id) => [live.findIndex((x) => x.id === id), nbrs.includes(id)]), 'nbrs', nbrs.map((id) => live.findIndex((x) => x.id === id)),
             'mesh', (p.node.services.pubsub as unknown as { getMeshPeers: (t: string) => string[] }).getMeshPeers(REGISTRY_TOPIC).map((id) => live.findIndex((x) => x.id === id)), JSON.stringify(p.registry.stats()))
           throw err
         })
