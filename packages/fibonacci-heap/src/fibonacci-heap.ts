@@ -30,7 +30,8 @@ function ownerOf (token: Owner): object | null {
  * A heap node, and the handle users hold. Every field is set in the constructor so that
  * all nodes share one hidden class (monomorphic property access in the hot loops).
  *
- * `left`/`right` link siblings in a parent's circular child list. A root is either in the
+ * `left`/`right` link siblings in a parent's child list (doubly linked, null-terminated;
+ * the first child has `left === null`). A root is either in the
  * degree table (flag IN_TABLE, at index `degree`) or on the heap's singly linked pending
  * list (through `right`), where new roots wait for the next consolidation. Degree and
  * flags share one small integer, `bits` (degree << 2 | IN_TABLE | MARK): smaller nodes
@@ -254,14 +255,7 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
     while (stack.length > 0) {
       const node = stack.pop() as Node<K, V>
       yield node
-      const child = node.child
-      if (child !== null) {
-        let c = child
-        do {
-          stack.push(c)
-          c = c.right as Node<K, V>
-        } while (c !== child)
-      }
+      for (let c = node.child; c !== null; c = c.right) stack.push(c)
     }
   }
 
@@ -311,16 +305,12 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
     if ((z.bits & IN_TABLE) !== 0) this.#unTable(z)
     // Children become roots and go straight into the table (z may sit on the pending
     // list: the consolidation below skips it there).
-    const child = z.child
-    if (child !== null) {
-      let c = child
-      do {
-        const next = c.right as Node<K, V>
-        c.parent = null
-        c.bits &= ~MARK
-        this.#addToTable(c)
-        c = next
-      } while (c !== child)
+    // (#addToTable clears their parent pointers and marks.)
+    let c = z.child
+    while (c !== null) {
+      const next: Node<K, V> | null = c.right
+      this.#addToTable(c)
+      c = next
     }
     z.child = null
     z.left = null
@@ -418,6 +408,7 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
       }
     }
     table[d] = x
+    x.parent = null
     x.bits = (d << DEGREE_SHIFT) | IN_TABLE
     if (d > this.#maxDegree) this.#maxDegree = d
   }
@@ -455,15 +446,11 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
   }
 
   #cut (x: Node<K, V>, parent: Node<K, V>): void {
-    if (x.right === x) {
-      parent.child = null
-    } else {
-      const l = x.left as Node<K, V>
-      const r = x.right as Node<K, V>
-      l.right = r
-      r.left = l
-      if (parent.child === x) parent.child = r
-    }
+    const l = x.left
+    const r = x.right
+    if (l === null) parent.child = r
+    else l.right = r
+    if (r !== null) r.left = l
     // A table root that loses a child no longer matches its slot: it waits on the pending list.
     if ((parent.bits & IN_TABLE) !== 0) {
       this.#unTable(parent)
@@ -481,18 +468,12 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
 function link<K, V> (y: Node<K, V>, x: Node<K, V>, d: number): void {
   y.parent = x
   y.bits = d << DEGREE_SHIFT
-  const c = x.child
-  if (c === null) {
-    y.left = y
-    y.right = y
-    x.child = y
-  } else {
-    const cr = c.right as Node<K, V>
-    y.left = c
-    y.right = cr
-    cr.left = y
-    c.right = y
-  }
+  // y becomes the head of x's child list: touches y and the old head only.
+  const head = x.child
+  y.left = null
+  y.right = head
+  if (head !== null) head.left = y
+  x.child = y
 }
 
 function checkNumericKey (key: unknown): void {

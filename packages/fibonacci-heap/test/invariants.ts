@@ -30,16 +30,13 @@ export function checkInvariants<K, V> (heap: FibonacciHeap<K, V>, compare?: Comp
     if (node.parent !== null && (node.bits & 2) !== 0) throw new Error('a child is flagged as a table root')
     const nodeDegree = node.bits >> 2
     let degree = 0
-    const first = node.child
-    if (first !== null) {
-      let c = first
-      do {
-        if (c.parent !== node) throw new Error('wrong parent pointer')
-        if (c.left!.right !== c || c.right!.left !== c) throw new Error('broken sibling ring')
-        if (less(c.key, node.key)) throw new Error('heap order violated')
-        degree++
-        c = c.right!
-      } while (c !== first)
+    let prev: Node<K, V> | null = null
+    for (let c = node.child; c !== null; c = c.right) {
+      if (c.parent !== node) throw new Error('wrong parent pointer')
+      if (c.left !== prev) throw new Error('broken sibling list')
+      if (less(c.key, node.key)) throw new Error('heap order violated')
+      degree++
+      prev = c
     }
     if (degree !== nodeDegree) throw new Error(`degree ${nodeDegree} but ${degree} children`)
     // A node of degree k roots a subtree of at least F(k+2) >= phi^k nodes.
