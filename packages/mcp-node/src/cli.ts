@@ -7,7 +7,6 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { pino } from 'pino'
 import { loadConfigFile } from './config.js'
 import type { McpNodeConfig } from './config.js'
-import { createMcpNode } from './node.js'
 
 const USAGE = `usage: p2p-mcp <command> [options]
 
@@ -45,6 +44,8 @@ async function config (path: string | undefined): Promise<McpNodeConfig> {
 async function start (path: string | undefined): Promise<void> {
   const cfg = await config(path)
   const logger = pino({ level: cfg.logLevel, base: { name: cfg.name ?? 'p2p-mcp' } }, pino.destination(2))
+  // Imported here: validating a config (and failing fast on a bad one) needs none of libp2p.
+  const { createMcpNode } = await import('./node.js')
   let node
   try {
     node = createMcpNode(cfg, { logger })

@@ -70,6 +70,7 @@ export const McpNodeConfigSchema = z.strictObject({
   }).default({ defaultMs: 60_000, tools: {} }),
   policy: PolicySchema.default({ default: 'allow', rules: [] }),
   heartbeatIntervalMs: z.number().int().min(50).max(3_600_000).default(2_000),
+  balancer: z.enum(['peak-ewma', 'least-request', 'round-robin', 'weighted-round-robin', 'ring-hash']).default('peak-ewma'),
   pageSize: z.number().int().min(1).max(10_000).default(100),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 })

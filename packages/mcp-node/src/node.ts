@@ -30,6 +30,7 @@ import { startHttpFrontDoor, type HttpFrontDoor } from './http.js'
 import { DATASTORE_DIR, isLoopbackAddr, loadOrCreateKey, loadPsk } from './identity.js'
 import { childOf, noopLogger, type Logger } from './logger.js'
 import { NodeMetrics } from './metrics.js'
+import { OrderedTransport } from './ordered-transport.js'
 import { Policy } from './policy.js'
 import { FrontSession, type SessionView } from './session.js'
 import { LocalUpstream, type UpstreamSpec } from './upstream.js'
@@ -310,7 +311,8 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
 
     await Promise.all([...this.upstreams.values()].map(async (u) => { await u.start() }))
     this.started = true
-    await this.publish()
+    // Gossip announces at once; the DHT part may take its time (and times out alone in a one-peer mesh).
+    void this.publish()
 
     for (const addr of c.bootstrap) {
       let peer: string | undefined
@@ -320,7 +322,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
       if (peer === undefined) throw new ConfigError('bootstrap', `${addr} does not end in /p2p/<peer id>; add the bootstrap peer's id`)
       this.bootstrapState.push({ addr, peer, connected: false, attempts: 0 })
     }
-    if (this.bootstrapState.length > 0) await this.bootstrapRound()
+    if (this.bootstrapState.length > 0) void this.bootstrapRound()
 
     if (c.http.enabled) {
       this.http = await startHttpFrontDoor({
@@ -457,7 +459,13 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
       const have = new Set(pool.ids())
       for (const id of want) {
         if (have.has(id)) continue
-        pool.add({ id, connect: async ({ signal }) => await this.connectTo(id, addrs.get(id) ?? [], signal) })
+        try {
+          pool.add({ id, connect: async ({ signal }) => await this.connectTo(id, addrs.get(id) ?? [], signal) })
+        } catch (err) {
+          // Still draining from an earlier removal (a peer that left and came back): try again shortly.
+          this.log.debug('endpoint %s of %s not added yet: %s', id, name, (err as Error).message)
+          setTimeout(() => { this.scheduleUpdate() }, 250).unref()
+        }
       }
     }
     for (const [name, pool] of this.pools) {
@@ -477,10 +485,10 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
   }
 
   private async connectTo (peer: string, addrs: string[], signal: AbortSignal): Promise<import('@modelcontextprotocol/sdk/shared/transport.js').Transport> {
-    if (peer === this.peerId) return await this.selfServe!.connect()
+    if (peer === this.peerId) return new OrderedTransport(await this.selfServe!.connect())
     const suffix = `/p2p/${peer}`
     const targets: Multiaddr[] = addrs.map((a) => multiaddr(a.endsWith(suffix) ? a : `${a}${suffix}`))
-    return await dialMcp(this.libp2p, targets.length > 0 ? targets : peerIdFromString(peer), { signal })
+    return new OrderedTransport(await dialMcp(this.libp2p, targets.length > 0 ? targets : peerIdFromString(peer), { signal }))
   }
 
   private poolFor (server: string): ClientPool {
@@ -491,6 +499,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
       if (name.startsWith(`${server}__`)) tools[name.slice(server.length + 2)] = ms
     }
     pool = createClientPool({
+      balancer: this.config.balancer,
       healthCheck: { intervalMs: DEFAULT_HEALTH_INTERVAL_MS, timeoutMs: 2_000, unhealthyThreshold: 2, healthyThreshold: 1 },
       requestTimeoutMs: this.config.timeouts.defaultMs,
       toolTimeoutsMs: tools,

@@ -304,10 +304,12 @@ export class FrontSession {
     this.checkPolicy(qualified)
     if (core.draining) throw new McpError(ErrorCode.InternalError, 'this peer is shutting down; call another peer')
     const progressToken = extra._meta?.progressToken
+    // Progress is forwarded in order, and all of it before the result (the client drops progress after the response).
+    let forwarded: Promise<void> = Promise.resolve()
     const onprogress = progressToken === undefined
       ? undefined
       : (p: { progress: number, total?: number, message?: string }) => {
-          extra.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken } }).catch(() => {})
+          forwarded = forwarded.then(async () => { await extra.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken } }) }).catch(() => {})
         }
     const timeoutMs = core.timeoutOf(qualified)
     const started = performance.now()
@@ -340,6 +342,7 @@ export class FrontSession {
         }
       })
       if (result.isError === true) outcome = 'tool_error'
+      await forwarded
       return result
     } catch (err) {
       outcome = extra.signal.aborted ? 'cancelled' : 'error'

@@ -16,6 +16,7 @@ import { TypedEventEmitter } from 'main-event'
 import type { UpstreamConfig } from './config.js'
 import { DEFAULT_RESTART_MAX_MS, DEFAULT_RESTART_MIN_MS } from './constants.js'
 import { allPages } from './catalog.js'
+import { OrderedTransport } from './ordered-transport.js'
 import type { Logger } from './logger.js'
 
 /** An MCP server hosted in this process: a factory, called again on every (re)connection. */
@@ -125,7 +126,7 @@ export class LocalUpstream extends TypedEventEmitter<UpstreamEvents> {
     })
     this.install(client)
     try {
-      const transport = await this.open()
+      const transport = new OrderedTransport(await this.open())
       client.onclose = () => { this.dropped(client) }
       await client.connect(transport, { timeout: 30_000 })
       if (this.stopped) { await client.close(); return }

@@ -1,0 +1,64 @@
+// The CLI's handling of bad configuration, and honest health when bootstrap peers are down.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli, startPeer, until, type Peer } from './peers.js'
+
+let dir: string
+const peers: Peer[] = []
+
+beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'mcp-node-ops-')) })
+afterAll(async () => {
+  await Promise.allSettled(peers.map(async (p) => { await p.kill('SIGTERM') }))
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('p2p-mcp CLI', () => {
+  it('exits 2 on a bad config file, naming the field and the expected value', async () => {
+    const file = join(dir, 'bad.yaml')
+    await writeFile(file, 'upstreams:\n  - name: calc\n    type: stdio\n    command: 42\n')
+    const r = await runCli(['start', '-c', file])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/upstreams\.0\.command: .*expected string/)
+    const open = join(dir, 'open.json')
+    await writeFile(open, JSON.stringify({ listen: ['/ip4/0.0.0.0/tcp/0'] }))
+    const r2 = await runCli(['start', '-c', open])
+    expect(r2.code).toBe(2)
+    expect(r2.stderr).toMatch(/listen: .*psk/)
+    const missing = await runCli(['start', '-c', join(dir, 'nope.yaml')])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/cannot read/)
+  })
+
+  it('keeps retrying unreachable bootstrap peers and reports degraded health with the reason', async () => {
+    const ghost = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const peer = await startPeer(dir, 'lonely', { bootstrap: [`/ip4/127.0.0.1/tcp/9/p2p/${ghost}`], logLevel: 'warn' })
+    peers.push(peer)
+    const healthz = peer.http!.replace(/\/mcp$/, '/healthz')
+    const first = await until('a failed bootstrap attempt', async () => {
+      const res = await fetch(healthz)
+      const body = await res.json() as { status: string, reasons: string[], bootstrap: Array<{ attempts: number }> }
+      return (body.bootstrap[0]?.attempts ?? 0) >= 1 ? { status: res.status, body } : undefined
+    })
+    expect(first.status).toBe(503)
+    expect(first.body.status).toBe('degraded')
+    expect(first.body.reasons).toEqual(expect.arrayContaining([
+      'no connected peers',
+      expect.stringMatching(/^no tools served/) as string,
+      expect.stringMatching(/bootstrap peer .* unreachable after \d+ attempts \(retrying\)/) as string,
+    ]))
+    // still retrying
+    await until('a second bootstrap attempt', async () => {
+      const body = await (await fetch(healthz)).json() as { bootstrap: Array<{ attempts: number }> }
+      return (body.bootstrap[0]?.attempts ?? 0) >= 2 ? true : undefined
+    }, 10_000)
+    const status = await runCli(['status', '--url', peer.http!])
+    expect(status.code).toBe(0)
+    expect(JSON.parse(status.stdout)).toMatchObject({ peerId: peer.peerId, health: { status: 'degraded' } })
+    const metrics = await (await fetch(peer.http!.replace(/\/mcp$/, '/metrics'))).text()
+    expect(metrics).toMatch(/p2p_mcp_peers 0/)
+  })
+})
