@@ -33,18 +33,23 @@ export class FrameEncoder {
     for (const s of frames) capacity += s.length + 5
     let buf = new Uint8Array(capacity)
     let offset = 0
+    // Non-ASCII text ran out of room: grow to the UTF-8 worst case of what is left (once).
+    const grow = (from: number): void => {
+      let rest = 0
+      for (let j = from; j < frames.length; j++) rest += frames[j]!.length * 3 + 5
+      if (buf.length >= offset + rest) return
+      const grown = new Uint8Array(offset + rest)
+      grown.set(buf.subarray(0, offset))
+      buf = grown
+    }
     for (let i = 0; i < frames.length; i++) {
       const text = frames[i]!
       const guess = varintLength(text.length)
-      const { read, written: firstWritten } = this.#utf8.encodeInto(text, buf.subarray(offset + guess))
-      let written = firstWritten
-      if (read < text.length) {
-        // Non-ASCII text: grow to the UTF-8 worst case of what is left, and redo this frame.
-        let rest = 0
-        for (let j = i; j < frames.length; j++) rest += frames[j]!.length * 3 + 5
-        const grown = new Uint8Array(offset + rest)
-        grown.set(buf.subarray(0, offset))
-        buf = grown
+      if (offset + guess + text.length > buf.length) grow(i)
+      const first = this.#utf8.encodeInto(text, buf.subarray(offset + guess))
+      let written = first.written
+      if (first.read < text.length) {
+        grow(i)
         written = this.#utf8.encodeInto(text, buf.subarray(offset + guess)).written
       }
       const prefix = varintLength(written)

@@ -108,7 +108,7 @@ export class StreamTransport implements McpTransport {
       this.#flushScheduled = true
       scheduleFlush(this.#flush)
     }
-    if (this.#drain !== undefined || this.#queuedChars > SEND_HIGH_WATER_MARK_BYTES) await this.#whenDrained()
+    if (this.#drain !== undefined || this.#queuedChars > SEND_HIGH_WATER_MARK_BYTES || this.#stream.writableNeedsDrain) await this.#whenDrained()
   }
 
   async close (): Promise<void> {
@@ -140,27 +140,60 @@ export class StreamTransport implements McpTransport {
     }
     try {
       if (this.#idleTimeoutMs > 0) this.#lastActivity = Date.now()
-      if (!stream.send(this.#encoder.encode(frames)) && this.#drain === undefined) {
-        this.#drain = stream.onDrain().then(() => {
-          this.#drain = undefined
-          this.#flush()
-        }, (err: unknown) => {
-          this.#drain = undefined
-          this.#fail(err as Error)
-        })
-      }
+      if (!stream.send(this.#encoder.encode(frames))) this.#armDrain()
     } catch (err) {
       this.#fail(err as Error)
     }
   }
 
-  async #whenDrained (): Promise<void> {
-    if (this.#drain === undefined) {
+  /**
+   * Waits for the stream's next 'drain' event. Not `stream.onDrain()`: in @libp2p/utils 7.4
+   * its promise is never renewed, so after the first drain it resolves at once for ever and
+   * a wait loop on it spins.
+   */
+  #armDrain (): void {
+    if (this.#drain !== undefined) return
+    const stream = this.#stream
+    this.#drain = new Promise<void>((resolve, reject) => {
+      const onDrain = (): void => {
+        cleanup()
+        // The stream's own drain listener resumes sending in a microtask; look after it.
+        queueMicrotask(resolve)
+      }
+      const onClose = (evt: StreamCloseEvent): void => {
+        cleanup()
+        reject(evt.error ?? new TransportClosedError(this.sessionId))
+      }
+      const cleanup = (): void => {
+        stream.removeEventListener('drain', onDrain)
+        stream.removeEventListener('close', onClose)
+      }
+      stream.addEventListener('drain', onDrain)
+      stream.addEventListener('close', onClose)
+    }).then(() => {
+      this.#drain = undefined
       this.#flush()
-      if (this.#drain === undefined) return
+    }, (err: unknown) => {
+      this.#drain = undefined
+      this.#fail(err as Error)
+    })
+  }
+
+  /**
+   * Resolves once the stream stops asking for a drain. Yamux emits 'drain' on every window
+   * update while bytes are still queued, so one drain is not enough: wait until the
+   * stream's own `writableNeedsDrain` is clear.
+   */
+  async #whenDrained (): Promise<void> {
+    if (this.#drain === undefined) this.#flush()
+    for (;;) {
+      if (this.#drain === undefined) {
+        if (!this.#stream.writableNeedsDrain || this.#closed) return
+        this.#armDrain()
+      }
+      await this.#drain
+      if (this.#closed) throw new TransportClosedError(this.sessionId)
     }
-    await this.#drain
-    if (this.#closed) throw new TransportClosedError(this.sessionId)
   }
 
   readonly #onMessage = (evt: StreamMessageEvent): void => {

@@ -51,6 +51,11 @@ describe('frame codec', () => {
     }), { numRuns })
   }, 60_000)
 
+  it('encodes empty and multi-byte frames after the slack of earlier ones is used up', () => {
+    const input = [' '.repeat(128), '', ' '.repeat(128), ' '.repeat(128), ' '.repeat(120), '\u0800'.repeat(7), '\u0800'.repeat(10), '', '']
+    expect(new FrameEncoder().encode(input)).toEqual(reference(input))
+  })
+
   it('counts UTF-8 bytes without encoding', () => {
     fc.assert(fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), (a, b) => {
       expect(FrameEncoder.byteLength(a)).toBe(utf8.encode(a).length)
