@@ -334,6 +334,15 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
       }, c.http)
     }
     if (c.stdio) {
+      // A desktop client lists tools once at connect: give the mesh a moment to be heard first.
+      if (c.bootstrap.length > 0 && this.catalog.tools.length === 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, 5_000)
+          timer.unref()
+          function done (): void { clearTimeout(timer); resolve() }
+          this.addEventListener('mesh:changed', done, { once: true })
+        })
+      }
       this.stdio = await serve(() => new FrontSession(this, { principal: 'local', door: 'stdio', view: { kind: 'mesh' }, enforcePolicy: true }).server, { type: 'stdio' })
     }
     this.scheduleUpdate()
