@@ -2,6 +2,7 @@
 // servers (calc on peers A and B, as replicas; notes on peer C). Prints peer A's HTTP
 // endpoint and client configurations that work as pasted, runs until Ctrl-C, then stops
 // every peer cleanly. Runs after the bootstrap has built the packages.
+/* global fetch */
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
