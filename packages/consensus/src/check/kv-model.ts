@@ -48,5 +48,21 @@ export const kvModel: Model<string | undefined, KvInput, KvOutput> = {
       list.push(op)
     }
     return [...byKey.values()]
+  },
+  prune (part) {
+    // A failed compare-and-set observes "some other value was there" without naming it, so
+    // an unknown write that could precede one may be what it saw: keep those.
+    let lastFailedCas = -Infinity
+    const seen: string[] = []
+    for (const o of part) {
+      if (o.input.op === 'cas' && o.output?.ok === false) lastFailedCas = Math.max(lastFailedCas, o.return)
+      if (o.input.op === 'get' && o.output?.value !== undefined) seen.push(o.output.value)
+      if (o.input.op === 'cas' && o.input.expected !== undefined && o.output !== undefined) seen.push(o.input.expected)
+    }
+    return part.filter(o => {
+      if (o.return !== Infinity || o.input.op === 'get' || o.call < lastFailedCas) return true
+      const v = o.input.value
+      return seen.some(s => s.includes(v))
+    })
   }
 }

@@ -8,4 +8,4 @@
  * linearizability check of the client history. The same seed replays the same run.
  */
 export { simulate } from './simulate.js'
-export type { SimFaults, SimStats, SimulateOptions, SimulateResult } from './simulate.js'
+export type { SimFaults, SimProfile, SimStats, SimulateOptions, SimulateResult } from './simulate.js'

@@ -29,6 +29,8 @@ export interface SimFaults {
   snapshots: boolean
 }
 
+export type SimProfile = 'mixed' | 'leader-churn' | 'slow-storage'
+
 export interface SimulateOptions {
   seed: number
   /**
@@ -50,6 +52,12 @@ export interface SimulateOptions {
   clients?: number
   /** @default 5 */
   keys?: number
+  /**
+   * The fault mix: 'mixed' (every fault), 'leader-churn' (leaders crash soon after election,
+   * the shape of the paper's Figure 8), 'slow-storage' (slow disks and power loss).
+   * @default drawn from the seed: 60% mixed, 20% each of the others
+   */
+  profile?: SimProfile | undefined
   /** Test-only: run every core with a deliberate defect. */
   mutation?: Mutation | undefined
   /**
@@ -95,6 +103,7 @@ export interface SimStats {
   unknownOutcomes: number
   reads: number
   maxTerm: number
+  profile: SimProfile
   linearizability: true | false | 'unknown' | 'skipped'
 }
 
@@ -110,7 +119,7 @@ export interface SimulateResult {
 
 const TICK_MS = 10
 const ELECTION_TICKS = 10
-const CLIENT_TIMEOUT_MS = 1500
+const CLIENT_TIMEOUT_MS = 3000
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 
@@ -243,16 +252,21 @@ export function simulate (options: SimulateOptions): SimulateResult {
   const pDrop = faults.drop ? rSwarm() * 0.15 : 0
   const pDup = faults.duplicate ? rSwarm() * 0.05 : 0
   const pLongDelay = faults.delay ? rSwarm() * 0.1 : 0
-  const nemesisEveryMs = 80 + Math.floor(rSwarm() * 250)
-  const diskMs = 0.2 + rSwarm() * 4
+  // Profiles: most seeds mix every fault; some churn leaders fast (the shape of the paper's
+  // Figure 8, as in the MIT 6.5840 tester); some have slow storage and lose power.
+  const pr = rSwarm()
+  const profile: SimProfile = options.profile ?? (!faults.crashes ? 'mixed' : pr < 0.6 ? 'mixed' : pr < 0.8 ? 'leader-churn' : 'slow-storage')
+  const nemesisEveryMs = profile === 'leader-churn' ? 60 + Math.floor(rSwarm() * 100) : 80 + Math.floor(rSwarm() * 250)
+  const diskMs = profile === 'slow-storage' ? 5 + rSwarm() * 20 : 0.2 + rSwarm() * 4
   const maxSizePerMsg = [128, 512, 4096][Math.floor(rSwarm() * 3)]!
   const maxInflightMsgs = [1, 4, 16, 256][Math.floor(rSwarm() * 4)]!
   const snapshotEvery = faults.snapshots ? 10 + Math.floor(rSwarm() * 40) : 1_000_000
 
   const stats: SimStats = {
     virtualMs: 0, events: 0, messagesSent: 0, messagesDropped: 0, elections: 0, leaderChanges: 0, partitions: 0, crashes: 0, snapshotsSent: 0, snapshotsInstalled: 0,
-    compactions: 0, membershipChanges: 0, leaderTransfers: 0, opsOk: 0, opsFailed: 0, unknownOutcomes: 0, reads: 0, maxTerm: 0, linearizability: 'skipped'
+    compactions: 0, membershipChanges: 0, leaderTransfers: 0, opsOk: 0, opsFailed: 0, unknownOutcomes: 0, reads: 0, maxTerm: 0, profile: 'mixed', linearizability: 'skipped'
   }
+  stats.profile = profile
   const violations: string[] = []
   const trace: string[] | undefined = options.trace === true ? [] : undefined
   let traceH = 0x811c9dc5
@@ -612,9 +626,10 @@ export function simulate (options: SimulateOptions): SimulateResult {
         n.reads.delete(ctx)
         n.waiting.delete(ctx)
         if (!(err instanceof ProposalDroppedError)) throw err
-        // Definitely not executed: leave it out of the history and try again later.
+        // Definitely not executed: leave it out of the history, and don't count it.
         op.return = -3
         stats.opsFailed++
+        opsIssued--
         at(now + 10 + Math.floor(rClient() * 30), () => clientDone(client))
       }
       drive(n)
@@ -636,6 +651,10 @@ export function simulate (options: SimulateOptions): SimulateResult {
 
   function nemesis (): void {
     if (!faultPhase) return
+    if (profile === 'leader-churn') {
+      churnLeader()
+      return
+    }
     const r = rNem()
     const live = liveMembers()
     const all = members()
@@ -662,7 +681,7 @@ export function simulate (options: SimulateOptions): SimulateResult {
       at(now + dur, () => { if (faultPhase) { heal(); note('heal') } })
     } else if (faults.crashes && r < 0.36) {
       // Power loss: several nodes at once lose what they had not synced.
-      const k = 1 + Math.floor(rNem() * live.length)
+      const k = profile === 'slow-storage' ? live.length : 1 + Math.floor(rNem() * live.length)
       for (const victim of pick(live, k)) {
         crash(victim)
         at(now + 20 + Math.floor(rNem() * 300), () => restart(victim))
@@ -692,6 +711,24 @@ export function simulate (options: SimulateOptions): SimulateResult {
         leader.core.transferLeader(to)
         drive(leader)
       }
+    }
+  }
+
+  /** Crash the leader shortly after it was elected or took proposals; keep a quorum up. */
+  function churnLeader (): void {
+    const live = liveMembers()
+    const leader = leaderNode()
+    if (leader !== undefined && rNem() < 0.5 && live.length > Math.floor(members().length / 2) + 1) {
+      crash(leader)
+      at(now + 10 + Math.floor(rNem() * 300), () => restart(leader))
+    } else if (rNem() < 0.1 && faults.partitions) {
+      cut.clear()
+      const ids = members().map(n => n.id)
+      const victim = ids[Math.floor(rNem() * ids.length)]!
+      for (const o of ids) if (o !== victim) { cut.add(`${victim}>${o}`); cut.add(`${o}>${victim}`) }
+      stats.partitions++
+      note(`partition isolate ${victim}`)
+      at(now + 50 + Math.floor(rNem() * 300), () => { if (faultPhase) { heal(); note('heal') } })
     }
   }
 
@@ -735,7 +772,7 @@ export function simulate (options: SimulateOptions): SimulateResult {
   }
   scheduleNemesis()
 
-  const maxEvents = 5_000_000
+  const maxEvents = 400_000
   let healedAt = -1
   const stop = (): boolean => stopOnViolation && violations.length > 0
 
