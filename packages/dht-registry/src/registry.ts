@@ -287,7 +287,8 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
       return results.slice(0, limit)
     }
     const found = await this.findInDht(query, limit, options.signal)
-    results.push(...found)
+    const known = new Set(results.map((r) => r.peerId))
+    results.push(...found.filter((r) => !known.has(r.peerId)))
     results.sort((a, b) => compareScores(a.score, b.score) || (a.peerId < b.peerId ? -1 : 1))
     return results.slice(0, limit)
   }
@@ -326,9 +327,11 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     const seen = new Set<string>([this.selfId, ...this.entries.keys()])
     const pending = new Set<Promise<void>>()
     const fetchOne = async (peer: PeerId): Promise<void> => {
-      const d = await this.fetchRecord(peer, combined)
-      if (d === undefined || !matches(d, query)) return
-      out.push({ peerId: d.peerId, descriptor: d, score: scoreOf(d, query), source: 'dht' })
+      await this.fetchRecord(peer, combined)
+      // what the cache holds now: the DHT copy, or a newer one gossip brought while we fetched
+      const entry = this.entries.get(peer.toString())
+      if (entry === undefined || !matches(entry.descriptor, query)) return
+      out.push({ peerId: entry.descriptor.peerId, descriptor: entry.descriptor, score: scoreOf(entry.descriptor, query), source: entry.source })
       if (out.length >= limit) stop.abort()
     }
     try {

@@ -95,7 +95,7 @@ export function routingTable (peer: TestPeer): EventTarget & { size: number } {
  * Connects peers so that each dials at most `degree` earlier peers (peer i dials i-1 and up to
  * degree-1 random others), then waits until every routing table holds each connected peer.
  */
-export async function connect (peers: TestPeer[], degree = 3, random: () => number = Math.random): Promise<number[]> {
+export async function connect (peers: TestPeer[], degree = 3, random: () => number = Math.random, timeoutMs = 30_000): Promise<number[]> {
   const dials: Array<Promise<unknown>> = []
   const links: number[] = peers.map(() => 0)
   for (let i = 1; i < peers.length; i++) {
@@ -109,16 +109,18 @@ export async function connect (peers: TestPeer[], degree = 3, random: () => numb
   }
   await Promise.all(dials)
   await Promise.all(peers.map(async (p, i) => {
-    await waitFor(() => routingTable(p).size >= Math.min(links[i]!, 1), [{ target: routingTable(p), events: ['peer:add'] }], 30_000, `routing table of peer ${i}`)
+    await waitFor(() => routingTable(p).size >= Math.min(links[i]!, 1), [{ target: routingTable(p), events: ['peer:add'] }], timeoutMs, `routing table of peer ${i}`)
   }))
   return links
 }
 
-/** Waits until every peer sees at least `n` subscribers of the registry topic. */
-export async function waitForGossipMesh (peers: TestPeer[], n = 1): Promise<void> {
+/** Waits until every peer sees at least `n` subscribers of the registry topic (and, with `mesh`, has a gossip mesh). */
+export async function waitForGossipMesh (peers: TestPeer[], n = 1, options: { mesh?: boolean, timeoutMs?: number } = {}): Promise<void> {
   await Promise.all(peers.map(async (p) => {
     const pubsub = p.node.services.pubsub
-    await waitFor(() => pubsub.getSubscribers('p2p-mcp/registry/1').length >= n, [{ target: pubsub, events: ['subscription-change'] }], 30_000, 'gossip subscribers')
+    const meshSize = (): number => (pubsub as unknown as { getMeshPeers: (t: string) => string[] }).getMeshPeers('p2p-mcp/registry/1').length
+    await waitFor(() => pubsub.getSubscribers('p2p-mcp/registry/1').length >= n && (options.mesh !== true || meshSize() >= 1),
+      [{ target: pubsub, events: ['subscription-change', 'gossipsub:graft'] }], options.timeoutMs ?? 30_000, 'gossip subscribers')
   }))
 }
 
