@@ -12,6 +12,18 @@ interface Node<T> {
   value: ClockEvent<T>
 }
 
+/** What the fetch walk of a merge saw. */
+interface FetchWalk<T> {
+  /** The fetched, verified events. */
+  fetched: Map<string, EventBlock<T>>
+  /** Keys of every parent of a fetched event. */
+  parents: Set<string>
+  /** Stored events the walk stopped at (not remote heads themselves). */
+  stops: Map<string, CID>
+  /** Whether some remote head was already stored. */
+  remoteWasStored: boolean
+}
+
 const noop = (): void => {}
 const NOOP_LOGGER: Logger = { debug: noop, info: noop, warn: noop, error: noop }
 
@@ -92,7 +104,8 @@ export class MerkleClock<T = unknown> {
     const concurrency = positiveInteger('concurrency', options?.concurrency, DEFAULT_FETCH_CONCURRENCY)
     const maxEvents = positiveInteger('maxEvents', options?.maxEvents, DEFAULT_MAX_MERGE_EVENTS)
     return this.#exclusive(async () => {
-      const fetched = await this.#fetchMissing(remote, options?.fetch, concurrency, maxEvents, options?.signal)
+      const walk = await this.#fetchMissing(remote, options?.fetch, concurrency, maxEvents, options?.signal)
+      const fetched = walk.fetched
       // Heights strictly grow along links, so ascending height is a causal order.
       const added = [...fetched.values()].sort((a, b) => a.value.height - b.value.height || compareCids(a.cid, b.cid))
       for (const block of added) {
@@ -110,7 +123,7 @@ export class MerkleClock<T = unknown> {
         const key = block.cid.toString()
         this.#index.set(key, { cid: block.cid, key, value: block.value })
       }
-      this.#heads = await this.#maximal([...this.#heads, ...remote], options)
+      this.#heads = await this.#maximal([...this.#heads, ...remote], walk, options)
       this.#headHeight = undefined
       this.#log.debug('merged %d remote heads, fetched %d events, %d heads now', remote.length, added.length, this.#heads.length)
       return { heads: [...this.#heads], added: added.map((b) => b.cid) }
@@ -177,9 +190,6 @@ export class MerkleClock<T = unknown> {
     return node
   }
 
-  async #has (cid: CID, key: string, options?: AbortOptions): Promise<boolean> {
-    return this.#index.has(key) || await this.store.has(cid, options)
-  }
 
   /** True when `a` is a proper ancestor of `b`; walks back from `b` no lower than `a`'s height. */
   async #isAncestor (a: Node<T>, b: Node<T>, options?: AbortOptions): Promise<boolean> {
@@ -200,16 +210,24 @@ export class MerkleClock<T = unknown> {
     return false
   }
 
-  /** The candidates that are no other candidate's ancestor, sorted by bytes: one walk from all of them. */
-  async #maximal (candidates: CID[], options?: AbortOptions): Promise<CID[]> {
+  /**
+   * The candidates (current and remote heads) that are no other candidate's ancestor, sorted
+   * by bytes. A candidate is an ancestor of a remote head when it is a parent of a fetched
+   * event, or an ancestor of a stored event the fetch walk stopped at; so only those stopping
+   * points (and, when a remote head was already stored, every candidate) are walked from,
+   * down to the lowest candidate's height. The store being closed under ancestry is what
+   * makes this enough: a fetched event is never an ancestor of a stored one.
+   */
+  async #maximal (candidates: CID[], walk: FetchWalk<T>, options?: AbortOptions): Promise<CID[]> {
     const unique = sortCids(candidates)
     if (unique.length <= 1) return unique
     const nodes = await Promise.all(unique.map(async (c) => this.#node(c, options)))
     const minHeight = Math.min(...nodes.map((n) => n.value.height))
     const keys = new Set(nodes.map((n) => n.key))
-    const dominated = new Set<string>()
+    const dominated = new Set(nodes.filter((n) => walk.parents.has(n.key)).map((n) => n.key))
     const seen = new Set<string>()
-    const stack = [...nodes]
+    const sources = await Promise.all([...walk.stops.values()].map(async (c) => this.#node(c, options)))
+    const stack = walk.remoteWasStored ? [...nodes, ...sources] : sources.filter((n) => n.value.height > minHeight)
     while (stack.length > 0 && dominated.size < keys.size - 1) {
       const node = stack.pop()!
       for (const parent of node.value.parents) {
@@ -226,16 +244,23 @@ export class MerkleClock<T = unknown> {
 
   /** Walks back from `heads`, fetching and verifying every event neither indexed nor stored. */
   async #fetchMissing (heads: CID[], fetch: MergeOptions['fetch'], concurrency: number, maxEvents: number,
-    signal: AbortSignal | undefined): Promise<Map<string, EventBlock<T>>> {
+    signal: AbortSignal | undefined): Promise<FetchWalk<T>> {
     const fetched = new Map<string, EventBlock<T>>()
+    const walk: FetchWalk<T> = { fetched, parents: new Set(), stops: new Map(), remoteWasStored: false }
+    const headKeys = new Set(heads.map((h) => h.toString()))
     const seen = new Set<string>()
     const queue = [...heads]
+    const opts = { signal }
     const visit = async (cid: CID, key: string): Promise<CID[]> => {
-      if (await this.#has(cid, key, { signal })) return []
+      if (this.#index.has(key) || await this.store.has(cid, opts)) {
+        if (headKeys.has(key)) walk.remoteWasStored = true
+        else walk.stops.set(key, cid)
+        return []
+      }
       if (fetch === undefined) throw new FetchError(key, 'it is not in the store and merge() was given no fetch')
       let bytes: Uint8Array | undefined
       try {
-        bytes = await fetch(cid, { signal })
+        bytes = await fetch(cid, opts)
       } catch (err) {
         signal?.throwIfAborted()
         throw new FetchError(key, (err as Error).message, { cause: err })
@@ -244,6 +269,7 @@ export class MerkleClock<T = unknown> {
       const block = await verifyEvent<T>(cid, bytes, { maxBytes: this.#maxBlockBytes, maxParents: this.#maxParents })
       fetched.set(key, block)
       if (fetched.size > maxEvents) throw new TooManyEventsError(maxEvents)
+      for (const p of block.value.parents) walk.parents.add(p.toString())
       return block.value.parents
     }
     await new Promise<void>((resolve, reject) => {
@@ -284,6 +310,6 @@ export class MerkleClock<T = unknown> {
       }
       pump()
     })
-    return fetched
+    return walk
   }
 }

@@ -108,6 +108,24 @@ describe('MerkleClock basics', () => {
     expect(d.value.height).toBe(4)
   })
 
+  it('finds the right heads when the store is shared with another clock', async () => {
+    const shared = new MemoryBlockStore()
+    const a = new MerkleClock<string>({ store: shared })
+    const h = await a.advance('x')
+    const b = new MerkleClock<string>({ store: shared, heads: [h.cid] })
+    await a.advance('y')
+    await a.advance('z') // in the shared store, unknown to b's heads
+    const c = new MerkleClock<string>()
+    await c.merge(a.heads, { fetch: (cid) => shared.get(cid) })
+    const r = await c.advance('w')
+    const res = await b.merge(c.heads, { fetch: (cid) => c.store.get(cid) })
+    expect(res.added.map(String)).toEqual([r.cid.toString()]) // z was in the store already
+    expect(keys(b.heads)).toEqual([r.cid.toString()]) // h is an ancestor of r through y and z
+    // and a remote head that is already stored, below the current head, changes nothing
+    await b.merge(a.heads)
+    expect(keys(b.heads)).toEqual([r.cid.toString()])
+  })
+
   it('serialises concurrent advance calls', async () => {
     const clock = new MerkleClock<number>()
     const blocks = await Promise.all([1, 2, 3, 4].map(async (i) => clock.advance(i)))
