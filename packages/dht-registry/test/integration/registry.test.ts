@@ -2,6 +2,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect, createPeer, stopAll, waitFor, waitForGossipMesh } from './helpers.js'
 import type { TestPeer } from './helpers.js'
+import { decodeRecord, recordKey } from '../../src/index.js'
 import type { ProviderRemovedEventDetail, PublishInput } from '../../src/index.js'
 
 const HEARTBEAT_MS = 300
@@ -157,5 +158,25 @@ describe('a restarted peer', () => {
     await updated
     const found = await observer.registry.find({ tool: 'read' })
     expect(found.map((f) => [f.peerId, f.descriptor.servers[0]!.version])).toEqual([[second.id, '2.0.0']])
+  })
+})
+
+describe('republishing', () => {
+  const peers: TestPeer[] = []
+  afterAll(async () => { await stopAll(peers) })
+
+  it('puts the record into the DHT again before it expires, with the latest sequence', async () => {
+    const provider = await createPeer({ registry: { heartbeatIntervalMs: 200, recordTtlMs: 3_000, republishIntervalMs: 400 } })
+    const other = await createPeer()
+    peers.push(provider, other)
+    await connect(peers, 1)
+    await waitForGossipMesh(peers)
+    const first = await provider.registry.publish(files)
+    const putsAfterPublish = provider.registry.stats().dhtPuts
+    await waitFor(() => provider.registry.stats().dhtPuts >= putsAfterPublish + 2,
+      [{ target: provider.node.services.pubsub, events: ['gossipsub:heartbeat'] }], 10_000, 'two republishes')
+    const stored = await decodeRecord(await other.node.contentRouting.get(recordKey(provider.id), { signal: AbortSignal.timeout(5_000) }))
+    expect(stored.seq).toBeGreaterThan(first.descriptor.seq)
+    expect(stored.expiresAt).toBeGreaterThan(first.descriptor.expiresAt)
   })
 })
