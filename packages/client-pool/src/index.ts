@@ -22,6 +22,7 @@ export {
 export { PeakEwma } from './peak-ewma.js'
 export { RetryBudget } from './retry-budget.js'
 export {
+  BulkheadFullError,
   CallFailedError,
   ConnectError,
   DuplicateEndpointError,
