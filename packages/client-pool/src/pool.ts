@@ -108,6 +108,16 @@ const noopLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop }
 const defaultProbe = async (client: Client, { signal, timeoutMs }: { signal: AbortSignal, timeoutMs: number }): Promise<unknown> =>
   await client.ping({ signal, timeout: timeoutMs })
 
+/** What every scope of a pool shares: session settings and the pool's session callbacks. */
+interface PoolHooks {
+  readonly clientInfo: Implementation
+  readonly reconnect: SessionHost['reconnect']
+  readonly logger: Logger
+  readonly opened: (session: Session, client: Client) => void
+  readonly closed: (session: Session, error: unknown) => void
+  readonly toolsChanged: (client: Client) => void
+}
+
 /** The sessions and stickiness of one scope; the pool itself is the root scope. */
 class ScopeCore implements SessionHost {
   readonly clientInfo: Implementation
@@ -119,15 +129,15 @@ class ScopeCore implements SessionHost {
   readonly sessions = new Map<string, Session>()
   stickyId: string | undefined
   closed = false
-  private readonly pool: ClientPool
+  private readonly hooks: PoolHooks
 
-  constructor (pool: ClientPool, init: ScopeInit, sticky: boolean) {
-    this.pool = pool
-    this.clientInfo = pool.clientInfo
+  constructor (hooks: PoolHooks, init: ScopeInit, sticky: boolean) {
+    this.hooks = hooks
+    this.clientInfo = hooks.clientInfo
     this.capabilities = init.capabilities ?? {}
     this.handlers = init.handlers ?? {}
-    this.reconnect = pool.reconnect
-    this.logger = pool.logger
+    this.reconnect = hooks.reconnect
+    this.logger = hooks.logger
     this.sticky = sticky
   }
 
@@ -141,9 +151,9 @@ class ScopeCore implements SessionHost {
     return session
   }
 
-  sessionOpened (session: Session, client: Client): void { this.pool.sessionOpened(session, client) }
-  sessionClosed (session: Session, error: unknown): void { this.pool.sessionClosed(session, error) }
-  toolsChanged (client: Client): void { this.pool.catalogRefresh(client) }
+  sessionOpened (session: Session, client: Client): void { this.hooks.opened(session, client) }
+  sessionClosed (session: Session, error: unknown): void { this.hooks.closed(session, error) }
+  toolsChanged (client: Client): void { this.hooks.toolsChanged(client) }
 
   async closeEndpoint (endpoint: Endpoint): Promise<void> {
     const session = this.sessions.get(endpoint.id)
@@ -219,9 +229,8 @@ function labelsMatch (labels: Readonly<Record<string, string>>, required: Readon
  * `createClientPool()`.
  */
 export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements ClientPoolView {
-  /** @internal */ readonly clientInfo: Implementation
-  /** @internal */ readonly reconnect: SessionHost['reconnect']
-  /** @internal */ readonly logger: Logger
+  private readonly hooks: PoolHooks
+  private readonly logger: Logger
   private readonly endpoints = new Map<string, Endpoint>()
   private list: Endpoint[] = []
   private readonly candidates: Endpoint[] = []
@@ -250,9 +259,8 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
   constructor (init: ClientPoolInit = {}) {
     super()
     if (typeof init !== 'object' || init === null) throw new InvalidOptionsError('init', init, 'an options object')
-    this.logger = init.logger ?? noopLogger
+    this.logger = init.logger?.child?.({ component: 'client-pool' }) ?? init.logger ?? noopLogger
     this.random = init.random ?? Math.random
-    this.clientInfo = init.clientInfo ?? { ...C.DEFAULT_CLIENT_INFO }
     this.pickContext = { key: undefined, random: this.random }
 
     const balancer = init.balancer ?? 'peak-ewma'
@@ -342,13 +350,23 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
     this.toolTimeoutsMs = init.toolTimeoutsMs ?? {}
     for (const [tool, ms] of Object.entries(this.toolTimeoutsMs)) positive(`toolTimeoutsMs.${tool}`, ms, 1)
     const rc = init.reconnect ?? {}
-    this.reconnect = {
-      initialDelayMs: positive('reconnect.initialDelayMs', rc.initialDelayMs, C.DEFAULT_RECONNECT_INITIAL_DELAY_MS),
-      maxDelayMs: positive('reconnect.maxDelayMs', rc.maxDelayMs, C.DEFAULT_RECONNECT_MAX_DELAY_MS),
-      connectTimeoutMs: positive('reconnect.connectTimeoutMs', rc.connectTimeoutMs, C.DEFAULT_CONNECT_TIMEOUT_MS),
-    }
     this.catalog = new ToolCatalog(init.toolAnnotations ?? {})
-    this.root = new ScopeCore(this, {}, false)
+    this.hooks = {
+      clientInfo: init.clientInfo ?? { ...C.DEFAULT_CLIENT_INFO },
+      reconnect: {
+        initialDelayMs: positive('reconnect.initialDelayMs', rc.initialDelayMs, C.DEFAULT_RECONNECT_INITIAL_DELAY_MS),
+        maxDelayMs: positive('reconnect.maxDelayMs', rc.maxDelayMs, C.DEFAULT_RECONNECT_MAX_DELAY_MS),
+        connectTimeoutMs: positive('reconnect.connectTimeoutMs', rc.connectTimeoutMs, C.DEFAULT_CONNECT_TIMEOUT_MS),
+      },
+      logger: this.logger,
+      opened: (session, client) => {
+        if (!this.catalog.loaded) this.catalog.refresh(client, this.requestTimeoutMs, this.logger)
+        this.emit('session:open', { id: session.endpointId })
+      },
+      closed: (session, error) => { this.emit('session:closed', { id: session.endpointId, error }) },
+      toolsChanged: (client) => { this.catalog.refresh(client, this.requestTimeoutMs, this.logger) },
+    }
+    this.root = new ScopeCore(this.hooks, {}, false)
     this.scopes.add(this.root)
     for (const spec of init.endpoints ?? []) this.add(spec)
   }
@@ -457,7 +475,7 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
     if (h.sampling !== undefined && caps.sampling === undefined) throw new InvalidOptionsError('scope handlers.sampling', 'set', 'capabilities.sampling declared too')
     if (h.elicitation !== undefined && caps.elicitation === undefined) throw new InvalidOptionsError('scope handlers.elicitation', 'set', 'capabilities.elicitation declared too')
     if (h.roots !== undefined && caps.roots === undefined) throw new InvalidOptionsError('scope handlers.roots', 'set', 'capabilities.roots declared too')
-    const core = new ScopeCore(this, init, init.sticky ?? true)
+    const core = new ScopeCore(this.hooks, init, init.sticky ?? true)
     this.scopes.add(core)
     return this.view(core, async () => {
       if (core.closed) return
@@ -515,25 +533,6 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
 
   async complete (params: Params<'complete'>, options?: CallOptions): Promise<Result<'complete'>> {
     return await this.run(this.root, readOp('completion/complete', async (c, o) => await c.complete(params, o)), options)
-  }
-
-  // ---------------------------------------------------------------------------------------
-  // Internals used by sessions
-
-  /** @internal */
-  sessionOpened (session: Session, client: Client): void {
-    if (!this.catalog.loaded) this.catalogRefresh(client)
-    this.emit('session:open', { id: session.endpointId })
-  }
-
-  /** @internal */
-  sessionClosed (session: Session, error: unknown): void {
-    this.emit('session:closed', { id: session.endpointId, error })
-  }
-
-  /** @internal */
-  catalogRefresh (client: Client): void {
-    this.catalog.refresh(client, this.requestTimeoutMs, this.logger)
   }
 
   // ---------------------------------------------------------------------------------------
