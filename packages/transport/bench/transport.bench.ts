@@ -5,7 +5,8 @@
 //
 // A trivial tool is called through the SDK Client over each transport: latency (p50, p99)
 // of sequential calls at concurrency 1, and throughput (calls/s) with 64 calls in flight.
-// Every round runs every transport (order rotated); the table shows the median round.
+// Every round runs every transport (order rotated); each figure in the table is the median
+// of that figure over the rounds.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
@@ -128,7 +129,7 @@ const http = summary.find((s) => s.name.startsWith('SDK Streamable HTTP'))!
 const mem = summary.find((s) => s.name.startsWith('SDK in-memory'))!
 const p2p = summary.find((s) => s.name.startsWith('libp2p TCP'))!
 
-console.log(`\nNode ${process.version}, ${ROUNDS} rounds (median), ${CALLS} sequential calls, ${THROUGHPUT_CALLS} calls at concurrency ${CONCURRENCY}\n`)
+console.log(`\nNode ${process.version}, median of ${ROUNDS} rounds, ${CALLS} sequential calls, ${THROUGHPUT_CALLS} calls at concurrency ${CONCURRENCY}\n`)
 console.log('| transport | p50 ms (c=1) | p99 ms (c=1) | p50 vs HTTP | calls/s (c=64) | vs HTTP | vs SDK in-memory |')
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const s of summary) {
