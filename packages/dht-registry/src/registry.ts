@@ -393,9 +393,9 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     return undefined
   }
 
-  private readonly validateGossip = async (_from: PeerId, msg: Message): Promise<TopicValidatorResult> => {
+  private readonly validateGossip = async (from: PeerId, msg: Message): Promise<TopicValidatorResult> => {
     if (msg.type !== 'signed') {
-      this.rejected(_from.toString(), 'gossip', new TypeError('unsigned gossip message'))
+      this.rejected(from.toString(), 'gossip', new TypeError('unsigned gossip message'))
       return TopicValidatorResult.Reject
     }
     let d: Descriptor
