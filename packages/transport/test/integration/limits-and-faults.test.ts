@@ -134,6 +134,23 @@ describe('limits and faults', () => {
     await unserve()
   })
 
+  it('closes the serving side of a session when its connection dies', async () => {
+    const [a, b] = await net.nodes(2, { transport: 'tcp' }) as [TestNode, TestNode]
+    const serverClosed = deferred<void>()
+    const unserve = await serveMcp(b, () => {
+      const server = makeServer(undefined)
+      server.server.onclose = () => { serverClosed.resolve() }
+      return server
+    })
+    const client = await connectClient(a, b)
+    expect(await client.callTool({ name: 'echo', arguments: { text: 'up' } })).toMatchObject({ content: [{ text: 'up' }] })
+    expect(unserve.sessionCount).toBe(1)
+    a.getConnections(b.peerId)[0]!.abort(new Error('cable cut'))
+    await within(T, 'the server session to close', serverClosed.promise)
+    expect(unserve.sessionCount).toBe(0)
+    await unserve()
+  })
+
   it('fires onclose on the client when the remote peer process is killed', async () => {
     const a = await net.node({ transport: 'tcp' })
     const peer = await net.spawn(new URL('../fixtures/peer-server.ts', import.meta.url))
