@@ -184,6 +184,7 @@ interface SimNode {
   reads: Map<string, Pending>
   readyReads: Array<{ index: number, p: Pending }>
   wasLeaderTerm: number
+  checkedCommit: number
 }
 
 function encodeKv (input: KvInput): Uint8Array { return enc.encode(JSON.stringify(input)) }
@@ -258,8 +259,8 @@ export function simulate (options: SimulateOptions): SimulateResult {
   const profile: SimProfile = options.profile ?? (!faults.crashes ? 'mixed' : pr < 0.6 ? 'mixed' : pr < 0.8 ? 'leader-churn' : 'slow-storage')
   const nemesisEveryMs = profile === 'leader-churn' ? 60 + Math.floor(rSwarm() * 100) : 80 + Math.floor(rSwarm() * 250)
   const diskMs = profile === 'slow-storage' ? 5 + rSwarm() * 20 : 0.2 + rSwarm() * 4
-  const maxSizePerMsg = [128, 512, 4096][Math.floor(rSwarm() * 3)]!
-  const maxInflightMsgs = [1, 4, 16, 256][Math.floor(rSwarm() * 4)]!
+  const maxSizePerMsg = profile === 'leader-churn' ? 128 : [128, 512, 4096][Math.floor(rSwarm() * 3)]!
+  const maxInflightMsgs = profile === 'leader-churn' ? 1 : [1, 4, 16, 256][Math.floor(rSwarm() * 4)]!
   const snapshotEvery = faults.snapshots ? 10 + Math.floor(rSwarm() * 40) : 1_000_000
 
   const stats: SimStats = {
@@ -292,6 +293,7 @@ export function simulate (options: SimulateOptions): SimulateResult {
   /** Directional links cut: "a>b" means a cannot reach b. */
   const cut = new Set<string>()
   const committed = new Map<number, string>()
+  const committedTerms = new Map<number, number>()
   const leaders = new Map<number, NodeId>()
   const history: KvOperation[] = []
   let lastLeader: NodeId = ''
@@ -321,7 +323,7 @@ export function simulate (options: SimulateOptions): SimulateResult {
     const skew = faults.clockSkew ? 0.7 + rSwarm() * 0.6 : 1
     const n: SimNode = {
       id, alive: true, removed: false, incarnation: 0, disk, core: undefined as unknown as RaftCore, kv: new Map(), applied: 0, writing: false,
-      slowUntil: 0, tickMs: Math.max(1, Math.round(TICK_MS * skew)), waiting: new Map(), reads: new Map(), readyReads: [], wasLeaderTerm: 0
+      slowUntil: 0, tickMs: Math.max(1, Math.round(TICK_MS * skew)), waiting: new Map(), reads: new Map(), readyReads: [], wasLeaderTerm: 0, checkedCommit: 0
     }
     n.core = newCore(n)
     nodes.set(id, n)
@@ -476,6 +478,17 @@ export function simulate (options: SimulateOptions): SimulateResult {
   function observe (n: SimNode): void {
     const c = n.core
     if (c.term > stats.maxTerm) stats.maxTerm = c.term
+    // Commit safety: once any node believes an index committed, its entry never changes,
+    // whether or not anyone applied it yet.
+    if (n.alive && c.log.committed > n.checkedCommit) {
+      for (let i = Math.max(n.checkedCommit + 1, c.log.firstIndex()); i <= c.log.committed; i++) {
+        const t = c.log.term(i)
+        const prior = committedTerms.get(i)
+        if (prior === undefined) committedTerms.set(i, t)
+        else if (prior !== t) { violate(`commit safety: ${n.id} committed term ${t} at ${i}, another node committed term ${prior}`); break }
+      }
+      n.checkedCommit = c.log.committed
+    }
     if (c.role === 'leader' && n.wasLeaderTerm !== c.term) {
       n.wasLeaderTerm = c.term
       stats.elections++
@@ -485,6 +498,16 @@ export function simulate (options: SimulateOptions): SimulateResult {
       if (lastLeader !== n.id) stats.leaderChanges++
       lastLeader = n.id
       note(`leader ${n.id} term ${c.term}`)
+      if (profile === 'leader-churn' && faultPhase && rNem() < 0.4) {
+        // Crash some leaders within a few round trips of winning: uncommitted entries of
+        // different terms pile up at the same indexes (Figure 8's precondition).
+        const inc = n.incarnation
+        at(now + 1 + Math.floor(rNem() * 15), () => {
+          if (n.incarnation !== inc || !n.alive || liveMembers().length <= Math.floor(members().length / 2) + 1) return
+          crash(n)
+          at(now + 10 + Math.floor(rNem() * 200), () => restart(n))
+        })
+      }
       // Leader completeness: every entry applied anywhere is in the new leader's log.
       const first = c.log.firstIndex()
       for (const [i, digest] of committed) {
@@ -542,6 +565,7 @@ export function simulate (options: SimulateOptions): SimulateResult {
     n.applied = snap.meta.index
     n.core = newCore(n)
     n.wasLeaderTerm = 0
+    n.checkedCommit = 0
     note(`restart ${n.id}`)
     scheduleTick(n)
   }

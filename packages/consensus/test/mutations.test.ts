@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest'
+import { simulate } from '../src/sim/simulate.js'
+import type { SimulateOptions } from '../src/sim/simulate.js'
+import type { Mutation } from '../src/types.js'
+
+/** Runs seeds until the first violation; the harness must bite within `bound` seeds. */
+function firstCaught (mutation: Mutation, bound: number, extra: Partial<SimulateOptions> = {}): { seed: number, violation: string } | undefined {
+  for (let seed = 1; seed <= bound; seed++) {
+    const r = simulate({ seed, mutation, checkTimeoutMs: 5_000, ...extra })
+    if (!r.ok) return { seed, violation: r.violations[0]! }
+  }
+  return undefined
+}
+
+describe('mutation checks: deliberately broken cores are caught by the simulator', () => {
+  it('skipping the log-up-to-date check loses committed entries', () => {
+    const caught = firstCaught('skip-up-to-date-check', 20)
+    expect(caught?.violation).toMatch(/leader completeness|state machine safety|commit safety|linearizability/)
+  }, 60_000)
+
+  it('granting two votes in a term elects two leaders', () => {
+    const caught = firstCaught('double-vote', 60)
+    expect(caught?.violation).toMatch(/election safety|state machine safety|commit safety|leader completeness|linearizability/)
+  }, 60_000)
+
+  it('acknowledging before persisting loses acknowledged state across power loss (3 nodes)', () => {
+    const caught = firstCaught('ack-before-persist', 80, { nodes: 3 })
+    expect(caught).toBeDefined()
+  }, 90_000)
+
+  it('the correct core passes the same seeds', () => {
+    for (let seed = 1; seed <= 10; seed++) expect(simulate({ seed, nodes: 3 }).violations).toEqual([])
+  }, 60_000)
+})
