@@ -44,7 +44,7 @@ async function traceFindProviders (peer: TestPeer, tool: string): Promise<{ cont
   let hopsToFirst = -1
   let maxHops = 0
   const cid = await providerCid('tool', tool)
-  for await (const e of peer.node.services.dht.findProviders(cid, { signal: AbortSignal.timeout(30_000) })) {
+  for await (const e of peer.node.services.dht.findProviders(cid, { signal: AbortSignal.timeout(120_000) })) {
     if (e.name === 'SEND_QUERY') {
       contacted++
       const h = hop.get(e.to.toString()) ?? 1
@@ -82,9 +82,15 @@ for (const n of sizes) {
       const setupMs = performance.now() - t0
       const conns = peers.map((p) => p.node.getConnections().length)
       // warm the routing tables the way the DHT's own self-query does
+      let warmupFailures = 0
       for (let i = 0; i < peers.length; i += 10) {
         await Promise.all(peers.slice(i, i + 10).map(async (p) => {
-          for await (const _ of p.node.services.dht.getClosestPeers(p.node.peerId.toMultihash().bytes, { signal: AbortSignal.timeout(30_000) })) { /* drain */ }
+          try {
+            for await (const _ of p.node.services.dht.getClosestPeers(p.node.peerId.toMultihash().bytes, { signal: AbortSignal.timeout(120_000) })) { /* drain */ }
+          } catch (err) {
+            warmupFailures++
+            console.log(`warm-up self-lookup failed: ${String(err)}`)
+          }
         }))
       }
       const rt = peers.map((p) => (p.node.services.dht as unknown as { routingTable: { size: number } }).routingTable.size)
@@ -148,14 +154,21 @@ for (const n of sizes) {
           await q.registry.stop()
           await q.registry.start()
           const s = performance.now()
-          const r = await q.registry.find({ tool }, { limit, signal: AbortSignal.timeout(30_000) })
+          const r = await q.registry.find({ tool }, { limit, signal: AbortSignal.timeout(30_000) }).catch((err: unknown) => {
+            console.log(`cold find failed: ${String(err)}`)
+            return []
+          })
           out.push(performance.now() - s)
           if (r[0]?.peerId !== publishers[k]!.id || r[0]?.source !== 'dht') {
             coldFailures.push(`trial ${k} limit ${limit}: ${JSON.stringify(q.registry.stats())}`)
             out.pop()
           }
         }
-        traces.push(await traceFindProviders(q, tool))
+        try {
+          traces.push(await traceFindProviders(q, tool))
+        } catch (err) {
+          console.log(`traced findProviders failed: ${String(err)}`)
+        }
       }
 
       const result = {
@@ -163,6 +176,7 @@ for (const n of sizes) {
         date: new Date().toISOString(),
         node: process.version,
         setupMs: Math.round(setupMs),
+        warmupFailures,
         dialsPerPeer: { mean: links.reduce((a, b) => a + b, 0) / n, max: Math.max(...links) },
         connectionsPerPeer: { mean: conns.reduce((a, b) => a + b, 0) / n, max: Math.max(...conns) },
         routingTable: { mean: rt.reduce((a, b) => a + b, 0) / n, min: Math.min(...rt) },

@@ -243,6 +243,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
       resourceTemplates: s.resourceTemplates ?? [],
       prompts: s.prompts ?? [],
     })))
+    const previous = this.content
     this.content = {
       servers,
       capabilities: [...new Set(input.capabilities ?? [])].sort(),
@@ -254,7 +255,8 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     try {
       descriptor = await this.sign()
     } catch (err) {
-      this.content = undefined
+      // a bad publish() leaves the previous publication as it was
+      this.content = previous
       throw err
     }
     this.startAnnouncing()

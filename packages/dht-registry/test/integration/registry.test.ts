@@ -180,3 +180,24 @@ describe('republishing', () => {
     expect(stored.expiresAt).toBeGreaterThan(first.descriptor.expiresAt)
   })
 })
+
+describe('bad input to publish()', () => {
+  const peers: TestPeer[] = []
+  afterAll(async () => { await stopAll(peers) })
+
+  it('throws a typed error and keeps the previous publication', async () => {
+    const p = await createPeer()
+    peers.push(p)
+    await expect(p.registry.find({ tool: 'read' })).resolves.toEqual([])
+    await p.registry.publish(files)
+    await expect(p.registry.publish({ ...files, capabilities: ['has space'] })).rejects.toThrowError(expect.objectContaining({ name: 'InvalidDescriptorError' }) as Error)
+    await expect(p.registry.publish({ servers: [{ name: 'x', version: '1', tools: [{ name: 't', inputSchema: { n: Number.NaN } }] }] }))
+      .rejects.toThrowError(expect.objectContaining({ name: 'CanonicalJsonError' }) as Error)
+    await expect(p.registry.find({ tool: 'read' }, { limit: 0 })).rejects.toThrowError(expect.objectContaining({ name: 'InvalidParametersError' }) as Error)
+    expect(p.registry.descriptor?.capabilities).toEqual(['ssd'])
+    expect((await p.registry.find({ tool: 'read' })).map((m) => m.source)).toEqual(['self'])
+    await p.registry.stop()
+    await p.registry.stop()
+    await expect(p.registry.find({ tool: 'read' })).rejects.toThrowError(expect.objectContaining({ name: 'RegistryNotStartedError' }) as Error)
+  })
+})
