@@ -3,8 +3,8 @@
  *
  * Test helpers for p2p-mcp packages (private, never published): start N libp2p nodes on
  * the memory transport or TCP on 127.0.0.1 (noise + yamux + identify + ping, raised
- * stream limits, loopback allow-listed), run peers as child processes, stop everything
- * with one call.
+ * stream limits, loopback allow-listed), run peers as child processes, cut connections,
+ * stop everything with one call.
  */
 export { createTestNode } from './nodes.js'
 export type { TestNode, TestNodeOptions, TestServices } from './nodes.js'
@@ -13,3 +13,4 @@ export type { PeerAnnouncement, PeerProcess, SpawnPeerOptions } from './peer-pro
 export { createTestNet } from './test-net.js'
 export type { TestNet } from './test-net.js'
 export { deferred, within } from './wait.js'
+export { cutConnections } from './faults.js'

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { createTestNet, deferred, within, type TestNode } from '../../src/index.js'
+import { createTestNet, cutConnections, deferred, within, type TestNode } from '../../src/index.js'
 
 describe('testkit', () => {
   const net = createTestNet()
@@ -31,6 +31,16 @@ describe('testkit', () => {
     await peer.kill()
     expect(peer.child.signalCode).toBe('SIGKILL')
     await within(10_000, 'the connection to drop', closed.promise)
+  })
+
+  it('cuts connections abruptly', async () => {
+    const [a, b] = await net.nodes(2) as [TestNode, TestNode]
+    await net.connect(a, b)
+    const dropped = deferred<void>()
+    b.addEventListener('peer:disconnect', () => { dropped.resolve() })
+    expect(cutConnections(a, b)).toBe(1)
+    await within(10_000, 'b to see the disconnect', dropped.promise)
+    expect(a.getConnections(b.peerId)).toHaveLength(0)
   })
 
   it('stops a peer process gracefully', async () => {
