@@ -21,7 +21,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { z } from 'zod'
 import { createClientPool } from '../dist/index.js'
-import type { BalancerName, ClientPool, EndpointSpec, Picker } from '../dist/index.js'
+import type { BalancerName, ClientPool, ClientPoolInit, EndpointSpec, Picker } from '../dist/index.js'
 
 const CALLS = Number(process.env.CALLS ?? 4000)
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 6)
@@ -97,16 +97,17 @@ const randomPicker: Picker = { pick: (c, ctx) => c[Math.floor(ctx.random() * c.l
 
 async function tail (): Promise<void> {
   const rows: Array<{ name: string, p50: number, p99: number, p999: number, slowShare: number }> = []
-  const contenders: Array<[string, BalancerName | Picker, number | undefined]> = [
-    ['pool: peak-ewma (default)', 'peak-ewma', undefined],
-    ['pool: peak-ewma, time-only decay (Finagle)', 'peak-ewma', 0],
-    ['pool: least-request', 'least-request', undefined],
-    ['pool: round-robin', 'round-robin', undefined],
-    ['pool: random picker', randomPicker, undefined],
+  const contenders: Array<[string, BalancerName | Picker, ClientPoolInit]> = [
+    ['pool: peak-ewma (default)', 'peak-ewma', {}],
+    ['pool: peak-ewma, no stall compensation', 'peak-ewma', { stallCheckIntervalMs: 0 }],
+    ['pool: peak-ewma, Finagle (time-only decay, no stall compensation)', 'peak-ewma', { ewmaMinSampleWeight: 0, stallCheckIntervalMs: 0 }],
+    ['pool: least-request', 'least-request', {}],
+    ['pool: round-robin', 'round-robin', {}],
+    ['pool: random picker', randomPicker, {}],
   ]
-  for (const [name, balancer, ewmaMinSampleWeight] of contenders) {
+  for (const [name, balancer, extra] of contenders) {
     const rs = replicaSet()
-    const pool: ClientPool = createClientPool({ endpoints: specs(rs), balancer, ewmaMinSampleWeight, healthCheck: false })
+    const pool: ClientPool = createClientPool({ endpoints: specs(rs), balancer, healthCheck: false, ...extra })
     const lat = await closedLoop(async (i) => { await pool.callTool({ name: 'search', arguments: { q: String(i) } }) })
     await pool.close()
     rows.push({ name, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), p999: quantile(lat, 0.999), slowShare: rs[1]!.hits.n / CALLS })

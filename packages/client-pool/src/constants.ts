@@ -40,6 +40,9 @@ export const DEFAULT_EWMA_DECAY_MS = 10_000
  * forgotten after a few dozen faster answers instead of after DEFAULT_EWMA_DECAY_MS.
  */
 export const DEFAULT_EWMA_MIN_SAMPLE_WEIGHT = 0.1
+/** Period of the timer that detects stalls of the caller's event loop (docs/decisions/0035). */
+export const DEFAULT_STALL_CHECK_INTERVAL_MS = 10
+
 /** Weight of the latest outcome in an endpoint's success rate. */
 export const SUCCESS_RATE_ALPHA = 0.05
 

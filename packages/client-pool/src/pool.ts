@@ -21,6 +21,7 @@ import { BALANCER_NAMES, createPicker } from './pickers.js'
 import { RetryBudget } from './retry-budget.js'
 import { describe, Session } from './session.js'
 import type { SessionHost } from './session.js'
+import { StallClock } from './stall-clock.js'
 import { TypedEventTarget } from './typed-event-target.js'
 import type {
   CallOptions,
@@ -231,6 +232,7 @@ function labelsMatch (labels: Readonly<Record<string, string>>, required: Readon
 export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements ClientPoolView {
   private readonly hooks: PoolHooks
   private readonly logger: Logger
+  private readonly stalls: StallClock | undefined
   private readonly endpoints = new Map<string, Endpoint>()
   private list: Endpoint[] = []
   private readonly candidates: Endpoint[] = []
@@ -366,6 +368,11 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
       closed: (session, error) => { this.emit('session:closed', { id: session.endpointId, error }) },
       toolsChanged: (client) => { this.catalog.refresh(client, this.requestTimeoutMs, this.logger) },
     }
+    const stallMs = positive('stallCheckIntervalMs', init.stallCheckIntervalMs, C.DEFAULT_STALL_CHECK_INTERVAL_MS, false, true)
+    if (stallMs > 0) {
+      this.stalls = new StallClock(stallMs, () => performance.now())
+      this.stalls.start()
+    }
     this.root = new ScopeCore(this.hooks, {}, false)
     this.scopes.add(this.root)
     for (const spec of init.endpoints ?? []) this.add(spec)
@@ -495,6 +502,7 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
         })
       }
       for (const ep of this.list) this.stopEndpoint(ep)
+      this.stalls?.stop()
       await Promise.all([...this.scopes].map(async (s) => { await s.close(this.list) }))
     })()
     await this.closing
@@ -637,13 +645,13 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
       const result = breaker === undefined
         ? await (client === undefined ? this.openAndSend(ep, call) : this.send(client, call))
         : await breaker.execute(client === undefined ? () => this.openAndSend(ep, call) : () => this.send(client, call), signal)
-      ep.recordSuccess(performance.now() - call.sentAt)
+      ep.recordSuccess(this.latency(call.sentAt))
       return result
     } catch (err) {
       if (signal?.aborted === true) throw signal.reason
       const kind = classify(err)
       // Latency counts from the send; connecting or waiting in the bulkhead is not the replica's answer time.
-      const elapsed = call.sentAt === 0 ? 0 : performance.now() - call.sentAt
+      const elapsed = call.sentAt === 0 ? 0 : this.latency(call.sentAt)
       if (kind === 'caller') {
         // The replica answered; the request was at fault.
         ep.recordSuccess(elapsed)
@@ -662,6 +670,13 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
       if (probe) ep.probing = false
       if (ep.drainWaiters.length > 0) ep.settleDrain()
     }
+  }
+
+  /** Time since `sentAt`, less the time this process's event loop was stalled meanwhile. */
+  private latency (sentAt: number): number {
+    const now = performance.now()
+    const stall = this.stalls === undefined ? 0 : this.stalls.stalled(sentAt, now)
+    return Math.max(now - sentAt - stall, 0)
   }
 
   // Not async: one promise less per call on the hot path.

@@ -240,6 +240,14 @@ export interface ClientPoolInit {
    * @default 0.1
    */
   ewmaMinSampleWeight?: number
+  /**
+   * Period of an unref'd timer that detects stalls of this process's event loop; the
+   * stalled time is taken out of latency samples, so that a GC pause or a busy core is not
+   * blamed on the replicas that had calls in flight. 0 turns it off.
+   *
+   * @default 10
+   */
+  stallCheckIntervalMs?: number
   /** Uniform random numbers in [0, 1), for pickers and jitter; pass a seeded one to replay a run. @default Math.random */
   random?: () => number
   /** @default a no-op logger */
