@@ -299,6 +299,8 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
     for (const evt of ['provider:added', 'provider:updated', 'provider:removed'] as const) {
       this.registry.addEventListener(evt, () => { this.scheduleUpdate() })
     }
+    this.registry.addEventListener('provider:removed', (e) => { this.log.info({ provider: e.detail.peerId, reason: e.detail.reason }, 'provider left the mesh') })
+    this.registry.addEventListener('provider:added', (e) => { this.log.info({ provider: e.detail.peerId, servers: e.detail.descriptor.servers.map((x) => x.name) }, 'provider joined the mesh') })
     await this.registry.start()
 
     this.selfServe = await serve(() => new FrontSession(this, { principal: selfId, door: 'memory', view: { kind: 'auto' }, enforcePolicy: false }).server, { type: 'memory' })

@@ -21,7 +21,7 @@ const clients: Client[] = []
 
 const calc = (replica: string): Record<string, unknown> => ({ name: 'calc', type: 'stdio', command: process.execPath, args: [calcServer], env: { REPLICA_ID: replica } })
 const notes = { name: 'notes', type: 'stdio', command: process.execPath, args: [notesServer] }
-const common = { heartbeatIntervalMs: 300, logLevel: 'info' }
+const common = { heartbeatIntervalMs: 500, logLevel: 'info' }
 
 function cConfig (): Record<string, unknown> {
   return { ...common, name: 'C', dataDir: join(dir, 'c'), bootstrap: [a.multiaddrs[0]], http: { enabled: false }, upstreams: [calc('C'), notes] }
