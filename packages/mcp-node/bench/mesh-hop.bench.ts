@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { z } from 'zod'
-import { createMcpNode } from '../src/index.ts'
-import { calcServer, startPeer, until } from '../test/integration/peers.ts'
+import { createMcpNode } from '../src/index.js'
+import { calcServer, startPeer, until } from '../test/integration/peers.js'
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 2000)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
@@ -85,8 +86,9 @@ await Promise.all([a.kill('SIGTERM'), b.kill('SIGTERM')])
 // The hop alone, without HTTP: two nodes in this process, an in-process tool on B, SDK clients
 // connected in memory (node.connectClient()) to B itself and to A.
 const nb = createMcpNode({ http: { enabled: false }, heartbeatIntervalMs: 2_000 })
-nb.registerTool('add', { inputSchema: { a: z.number(), b: z.number() } }, (async ({ a: x, b: y }: { a: number, b: number }) =>
-  ({ content: [{ type: 'text', text: String(x + y) }], structuredContent: { sum: x + y } })) as never)
+const add = ({ a: x, b: y }: { a: number, b: number }): Promise<CallToolResult> =>
+  Promise.resolve({ content: [{ type: 'text', text: String(x + y) }], structuredContent: { sum: x + y } })
+nb.registerTool('add', { inputSchema: { a: z.number(), b: z.number() } }, add)
 await nb.start()
 const benchLog = { debug: () => {}, info: (...a: unknown[]) => { console.error('A', ...a) }, warn: (...a: unknown[]) => { console.error('A', ...a) }, error: (...a: unknown[]) => { console.error('A', ...a) } }
 const na = createMcpNode({ http: { enabled: false }, heartbeatIntervalMs: 2_000, bootstrap: [nb.multiaddrs[0]!] }, { logger: benchLog })

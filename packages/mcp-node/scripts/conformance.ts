@@ -1,3 +1,4 @@
+/* eslint-disable no-console -- a script that reports on stdout */
 // Runs the official MCP conformance suite (`@modelcontextprotocol/conformance server`) twice:
 // directly against @modelcontextprotocol/server-everything (Streamable HTTP), and against
 // peer A's per-server endpoint /servers/everything/mcp, where peer B hosts that same server
@@ -6,10 +7,10 @@
 //   node --import ../testkit/src/ts-hooks.ts scripts/conformance.ts
 // Needs the npm registry (npx fetches both packages) or a prior install.
 import { spawn } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startPeer, until } from '../test/integration/peers.ts'
+import { startPeer, until } from '../test/integration/peers.js'
 
 const PORT = Number(process.env.EVERYTHING_PORT ?? 3901)
 const dir = await mkdtemp(join(tmpdir(), 'mcp-node-conformance-'))
@@ -43,7 +44,6 @@ async function suite (label: string, url: string): Promise<Map<string, string>> 
   }
   const files = await readdir(out, { recursive: true }).catch(() => [] as string[])
   console.log(`(${files.length} result files in ${out})`)
-  void readFile
   return results
 }
 
