@@ -2,8 +2,8 @@ import { isBrokenCircuitError } from 'cockatiel'
 
 /**
  * What a failed attempt says about the call and the replica:
- * - 'caller': the caller's own error (invalid params, unknown method): not retried, not
- *   held against the replica;
+ * - 'caller': the caller's own error (invalid params, unknown method, a call on a closed
+ *   pool): not retried, not held against the replica;
  * - 'refused': the request never left and the replica is not at fault (open breaker,
  *   full bulkhead): safe to send elsewhere;
  * - 'unreachable': the request never left because the session could not be opened:
@@ -22,6 +22,7 @@ export function classify (error: unknown): FailureKind {
   if (typeof error === 'object' && error !== null) {
     const e = error as { name?: unknown, code?: unknown }
     if (e.name === 'BulkheadFullError') return 'refused'
+    if (e.name === 'PoolClosedError') return 'caller'
     if (e.name === 'ConnectError') return 'unreachable'
     if (e.name === 'McpError' && typeof e.code === 'number' && CALLER_CODES.has(e.code)) return 'caller'
   }

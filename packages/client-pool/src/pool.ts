@@ -145,6 +145,8 @@ class ScopeCore implements SessionHost {
   session (endpoint: Endpoint): Session {
     let session = this.sessions.get(endpoint.id)
     if (session === undefined) {
+      // A call still retrying after a forced close must not open a new session.
+      if (this.closed) throw new PoolClosedError('pool scope')
       session = new Session(endpoint.spec, this)
       this.sessions.set(endpoint.id, session)
       endpoint.sessions.add(session)

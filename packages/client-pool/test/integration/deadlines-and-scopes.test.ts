@@ -158,6 +158,18 @@ describe('drain, remove and close', () => {
     expect(pool.stats().endpoints.map((e) => e.id)).toEqual(['b'])
   })
 
+  it('close({ signal }) aborted: calls in flight fail at once and no session is reopened', async () => {
+    const pool = setup({}, ['a', 'b'])
+    const calls = Array.from({ length: 4 }, async () => await pool.callTool({ name: 'work', arguments: { steps: 1, stepMs: 5_000 } }).then(() => 'ok', (e: unknown) => (e as Error).name))
+    await expect.poll(() => replicas.reduce((s, r) => s + r.calls('work'), 0)).toBe(4)
+    const sessionsBefore = replicas.map((r) => r.sessions.size)
+    await pool.close({ signal: AbortSignal.abort() })
+    const outcomes = await Promise.all(calls)
+    expect(outcomes.every((o) => o !== 'ok')).toBe(true)
+    expect(replicas.map((r) => r.sessions.size)).toEqual(sessionsBefore)
+    expect(replicas.reduce((s, r) => s + r.calls('work'), 0)).toBe(4)
+  })
+
   it('close() lets calls in flight finish, refuses new ones, then closes every session', async () => {
     const pool = setup()
     const calls = Array.from({ length: 6 }, async (_, i) => await pool.callTool({ name: 'work', arguments: { steps: 2, stepMs: 40 + i } }))
