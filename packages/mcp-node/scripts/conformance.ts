@@ -16,7 +16,7 @@ const PORT = Number(process.env.EVERYTHING_PORT ?? 3901)
 const dir = await mkdtemp(join(tmpdir(), 'mcp-node-conformance-'))
 const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx'
 
-const everything = spawn(npx, ['--yes', '@modelcontextprotocol/server-everything', 'streamableHttp'], { env: { ...process.env, PORT: String(PORT) }, stdio: ['ignore', 'ignore', 'pipe'] })
+const everything = spawn(npx, ['--yes', '@modelcontextprotocol/server-everything', 'streamableHttp'], { env: { ...process.env, PORT: String(PORT) }, stdio: ['ignore', 'ignore', 'ignore'], detached: true })
 await until('server-everything', async () => {
   const r = await fetch(`http://127.0.0.1:${PORT}/mcp`, { method: 'GET' }).catch(() => undefined)
   return r === undefined ? undefined : true
@@ -56,6 +56,7 @@ try {
   console.log(`passing directly but not through the mesh: ${worse.length === 0 ? 'none' : worse.join(', ')}`)
 } finally {
   await Promise.all([a.kill('SIGTERM'), b.kill('SIGTERM')])
-  everything.kill('SIGTERM')
+  // npx runs the server as its child: stop the whole process group.
+  try { process.kill(-everything.pid!, 'SIGTERM') } catch { everything.kill('SIGTERM') }
   await rm(dir, { recursive: true, force: true })
 }
