@@ -34,6 +34,9 @@ export const DEFAULT_FIND_LIMIT = 20
 /** How long a `find()` may spend in the DHT when no signal ends it sooner. */
 export const DEFAULT_DHT_TIMEOUT_MS = 10_000
 
+/** Time limit of the DHT put and provides of `publish()`: a put first walks to the closest peers, slow in a cold or busy mesh. */
+export const DEFAULT_DHT_PUBLISH_TIMEOUT_MS = 60_000
+
 /** How many record `get`s a DHT `find()` runs at once. */
 export const DEFAULT_DHT_GET_CONCURRENCY = 8
 

@@ -3,7 +3,7 @@ import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import { canonicalJson, schemaHash } from './canonical-json.js'
 import {
-  DEFAULT_DHT_GET_CONCURRENCY, DEFAULT_DHT_TIMEOUT_MS, DEFAULT_FIND_LIMIT, DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_DHT_GET_CONCURRENCY, DEFAULT_DHT_PUBLISH_TIMEOUT_MS, DEFAULT_DHT_TIMEOUT_MS, DEFAULT_FIND_LIMIT, DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_TRACKED_PEERS, DEFAULT_MISSED_HEARTBEATS,
   DEFAULT_RECORD_TTL_MS, MAX_SWEEP_INTERVAL_MS, MIN_SWEEP_INTERVAL_MS, RECORD_VERSION, REGISTRY_TOPIC,
 } from './constants.js'
@@ -97,6 +97,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
   private readonly maxRecordBytes: number
   private readonly maxClockSkewMs: number
   private readonly dhtTimeoutMs: number
+  private readonly dhtPublishTimeoutMs: number
   private readonly loadFn: (() => Load) | undefined
   private readonly log: Logger
   private readonly now: () => number
@@ -139,6 +140,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     this.maxRecordBytes = positiveInteger('maxRecordBytes', init.maxRecordBytes, DEFAULT_MAX_RECORD_BYTES)
     this.maxClockSkewMs = nonNegativeInteger('maxClockSkewMs', init.maxClockSkewMs, DEFAULT_MAX_CLOCK_SKEW_MS)
     this.dhtTimeoutMs = positiveInteger('dhtTimeoutMs', init.dhtTimeoutMs, DEFAULT_DHT_TIMEOUT_MS)
+    this.dhtPublishTimeoutMs = positiveInteger('dhtPublishTimeoutMs', init.dhtPublishTimeoutMs, DEFAULT_DHT_PUBLISH_TIMEOUT_MS)
     this.book = new SequenceBook(positiveInteger('maxTrackedPeers', init.maxTrackedPeers, DEFAULT_MAX_TRACKED_PEERS))
     this.loadFn = init.load
     this.now = init.now ?? Date.now
@@ -514,7 +516,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     this.counters.dhtPuts++
     let stored = 0
     let failed = 0
-    const signals = [this.lifecycle.signal, AbortSignal.timeout(this.dhtTimeoutMs)]
+    const signals = [this.lifecycle.signal, AbortSignal.timeout(this.dhtPublishTimeoutMs)]
     if (options.signal !== undefined) signals.push(options.signal)
     try {
       for await (const event of this.node.services.dht.put(recordKey(this.selfId), bytes, { signal: AbortSignal.any(signals) })) {
@@ -540,7 +542,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     const dropped = this.provided.filter((c) => !keep.has(c.toString()))
     this.provided = wanted
     await Promise.allSettled(dropped.map(async (cid) => { await this.node.services.dht.cancelReprovide(cid) }))
-    const signals = [this.lifecycle.signal, AbortSignal.timeout(this.dhtTimeoutMs)]
+    const signals = [this.lifecycle.signal, AbortSignal.timeout(this.dhtPublishTimeoutMs)]
     if (options.signal !== undefined) signals.push(options.signal)
     const signal = AbortSignal.any(signals)
     const results = await Promise.allSettled(wanted.map(async (cid) => { await this.node.contentRouting.provide(cid, { signal }) }))

@@ -200,8 +200,10 @@ export interface RegistryInit {
   maxClockSkewMs?: number
   /** Highest sequence numbers remembered for replay protection. @default 10000 */
   maxTrackedPeers?: number
-  /** Time limit of the DHT part of `find()` and `publish()` when no signal ends it sooner. @default 10000 */
+  /** Time limit of the DHT part of `find()` when no signal ends it sooner. @default 10000 */
   dhtTimeoutMs?: number
+  /** Time limit of the DHT put and provides of `publish()`, `unpublish()` and republishing. @default 60000 */
+  dhtPublishTimeoutMs?: number
   /** Reports this peer's load at each heartbeat; `setLoad()` does the same by push. @default { inFlight: 0, ewmaLatencyMs: 0 } */
   load?: () => Load
   /** @default a logger that drops everything */
