@@ -39,7 +39,7 @@ async function suite (label: string, url: string): Promise<Map<string, string>> 
   console.log(`\n=== ${label}: ${url} (exit ${code}) ===\n${text.split('\n').filter((l) => /pass|fail|warn|total|scenario/i.test(l)).slice(-60).join('\n')}`)
   const results = new Map<string, string>()
   for (const line of text.split('\n')) {
-    const m = /^\s*([✓✗⚠])\s+(\S+)/.exec(line)
+    const m = /^\s*([✓✗⚠])\s+([^\s:]+)/.exec(line)
     if (m !== null) results.set(m[2]!, m[1]!)
   }
   const files = await readdir(out, { recursive: true }).catch(() => [] as string[])

@@ -438,11 +438,15 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
           })),
         })
       }
-      try {
-        await registry.publish({ servers }, { signal: AbortSignal.timeout(10_000) })
-      } catch (err) {
-        this.log.warn('publishing this peer\'s descriptor failed: %s', (err as Error).message)
-      }
+      // publish() signs and announces over gossip first, then waits for the DHT (up to its
+      // timeout in a small mesh). The local view and the next publish need only the first part.
+      const before = registry.descriptor
+      let settled = false
+      const done = registry.publish({ servers }, { signal: AbortSignal.timeout(10_000) })
+        .catch((err: unknown) => { this.log.warn('publishing this peer\'s descriptor failed: %s', (err as Error).message) })
+        .finally(() => { settled = true })
+      for (let i = 0; i < 400 && !settled && registry.descriptor === before; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+      void done
       this.scheduleUpdate()
     })
     await this.publishing
