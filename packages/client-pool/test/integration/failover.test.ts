@@ -31,6 +31,8 @@ describe('a replica killed mid-request', () => {
   it('idempotent tool: zero failed calls', async () => {
     const pool = setup('round-robin')
     const victim = replicas[1]!
+    const retried: Array<{ id: string, method: string }> = []
+    pool.addEventListener('retry', (e) => { retried.push(e.detail) })
     let failed = 0
     let done = 0
     const total = 600
@@ -52,6 +54,8 @@ describe('a replica killed mid-request', () => {
     expect(failed).toBe(0)
     expect(done).toBe(total)
     expect(pool.stats().retries).toBeGreaterThan(0)
+    expect(retried).toHaveLength(pool.stats().retries)
+    expect(retried.every((r) => r.id === 'b' && r.method === 'tools/call')).toBe(true)
     // After the kill, the dead replica got nothing more done.
     const byReplica = replicas.map((r) => r.calls('add'))
     expect(byReplica[0]! + byReplica[2]!).toBeGreaterThan(total - byReplica[1]!)
