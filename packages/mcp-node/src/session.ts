@@ -315,7 +315,9 @@ export class FrontSession {
     const started = performance.now()
     let peer = core.peerId
     let outcome = 'ok'
-    core.callStarted()
+    // This peer's own replica is reached over an in-memory route session: the front session counts the call.
+    const counted = this.init.door !== 'memory'
+    if (counted) core.callStarted()
     log.debug({ tool: qualified, door: this.init.door }, 'tools/call')
     try {
       const result = await this.track(server, extra.requestId, async () => {
@@ -349,7 +351,7 @@ export class FrontSession {
       log.warn({ tool: qualified, peer, err: (err as Error).message }, 'tools/call failed')
       throw mcpErrorOf(err)
     } finally {
-      core.callFinished(qualified, peer, outcome, (performance.now() - started) / 1000)
+      if (counted) core.callFinished(qualified, peer, outcome, (performance.now() - started) / 1000)
     }
   }
 }

@@ -61,4 +61,56 @@ describe('a single node', () => {
     expect(node.upstreams.get('calc')?.restarts).toBeGreaterThanOrEqual(1)
     await client.close()
   })
+
+  it('guards its HTTP front door: DNS rebinding, bearer tokens, pagination, SSE keep-alive, metrics', async () => {
+    const token = 'secret-token-0123456789'
+    const node = createMcpNode({ pageSize: 2, http: { tokens: [{ token, subject: 'ops' }], sseKeepAliveMs: 200 } })
+    nodes.push(node)
+    for (const name of ['a', 'b', 'c']) {
+      const tool = (): Promise<CallToolResult> => Promise.resolve({ content: [{ type: 'text', text: name }] })
+      node.registerTool(name, { description: `tool ${name}` }, tool)
+    }
+    await node.start()
+    await node.waitForTool('local__c', { timeoutMs: 20_000 })
+    const url = node.httpUrl!.href
+    const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+    // DNS rebinding: a foreign Host or Origin is refused before anything else
+    const rebound = await fetch(url, { method: 'POST', headers: { ...headers, authorization: `Bearer ${token}`, origin: 'http://evil.example' }, body: init })
+    expect(rebound.status).toBe(403)
+    // no or wrong token
+    expect((await fetch(url, { method: 'POST', headers, body: init })).status).toBe(401)
+    expect((await fetch(url, { method: 'POST', headers: { ...headers, authorization: 'Bearer wrong-token-0000000000' }, body: init })).status).toBe(401)
+    // a session, then its SSE stream gets keep-alive comments
+    const res = await fetch(url, { method: 'POST', headers: { ...headers, authorization: `Bearer ${token}` }, body: init })
+    expect(res.status).toBe(200)
+    const sid = res.headers.get('mcp-session-id')!
+    await res.text()
+    const auth = { ...headers, authorization: `Bearer ${token}`, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }
+    await fetch(url, { method: 'POST', headers: auth, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })
+    const controller = new AbortController()
+    const sse = await fetch(url, { method: 'GET', headers: { ...auth, accept: 'text/event-stream' }, signal: controller.signal })
+    expect(sse.headers.get('content-type')).toContain('text/event-stream')
+    const reader = sse.body!.getReader()
+    let seen = ''
+    await until('an SSE keep-alive comment', async () => {
+      const { value } = await reader.read()
+      seen += new TextDecoder().decode(value)
+      return seen.includes(': keep-alive') ? true : undefined
+    }, 5_000, 0)
+    controller.abort()
+    // pagination: 4 tools (mesh__status and local__a..c) in pages of 2
+    const client = await node.connectClient()
+    const first = await client.listTools()
+    expect(first.tools).toHaveLength(2)
+    expect(first.nextCursor).toBeDefined()
+    const second = await client.listTools({ cursor: first.nextCursor! })
+    expect([...first.tools, ...second.tools].map((t) => t.name)).toEqual(['mesh__status', 'local__a', 'local__b', 'local__c'])
+    expect(second.nextCursor).toBeUndefined()
+    await client.callTool({ name: 'local__a', arguments: {} })
+    const metrics = await (await fetch(url.replace(/\/mcp$/, '/metrics'), { headers: { authorization: `Bearer ${token}` } })).text()
+    expect(metrics).toMatch(/p2p_mcp_tool_calls_total\{tool="local__a",peer="[^"]+",outcome="ok"\} 1/)
+    expect(metrics).toMatch(/p2p_mcp_tool_call_duration_seconds_bucket\{/)
+    await client.close()
+  })
 })
