@@ -91,7 +91,7 @@ describe('a single node', () => {
     const controller = new AbortController()
     const sse = await fetch(url, { method: 'GET', headers: { ...auth, accept: 'text/event-stream' }, signal: controller.signal })
     expect(sse.headers.get('content-type')).toContain('text/event-stream')
-    const reader = sse.body!.getReader()
+    const reader = (sse.body as ReadableStream<Uint8Array>).getReader()
     let seen = ''
     await until('an SSE keep-alive comment', async () => {
       const { value } = await reader.read()
