@@ -14,10 +14,13 @@ export interface KvOutput {
 
 export type KvOperation = Operation<KvInput, KvOutput>
 
+/** Length plus the ends of the string: cheap on long appended values; equality settles collisions. */
 function hashStr (s: string | undefined): number {
   if (s === undefined) return 0x9e3779b9
-  let h = 0x811c9dc5
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  let h = Math.imul(0x811c9dc5 ^ s.length, 0x01000193)
+  const n = s.length
+  const ends = n <= 48 ? s : s.slice(0, 16) + s.slice(n - 32)
+  for (let i = 0; i < ends.length; i++) h = Math.imul(h ^ ends.charCodeAt(i), 0x01000193)
   return h >>> 0
 }
 

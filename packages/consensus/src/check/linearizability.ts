@@ -100,21 +100,33 @@ function unlift (call: Node): void {
   if (call.next !== undefined) call.next.prev = call
 }
 
+/** Zobrist keys: the hash of a set is the XOR of its members' keys, updated in O(1). */
+function zobrist (n: number): Uint32Array {
+  const z = new Uint32Array(n)
+  let x = 0x9e3779b9
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0
+    z[i] = x
+  }
+  return z
+}
+
 class Bits {
   readonly w: Uint32Array
-  constructor (n: number, from?: Uint32Array) {
-    this.w = from !== undefined ? from.slice() : new Uint32Array((n + 31) >>> 5)
+  h: number
+  constructor (n: number, from?: Bits) {
+    this.w = from !== undefined ? from.w.slice() : new Uint32Array((n + 31) >>> 5)
+    this.h = from?.h ?? 0
   }
 
-  set (i: number): this { this.w[i >>> 5]! |= (1 << (i & 31)); return this }
-  clear (i: number): this { this.w[i >>> 5]! &= ~(1 << (i & 31)); return this }
-  hash (): number {
-    let h = 0x811c9dc5
-    for (let i = 0; i < this.w.length; i++) h = Math.imul(h ^ this.w[i]!, 0x01000193)
-    return h >>> 0
+  set (i: number, z: Uint32Array): this {
+    this.w[i >>> 5]! |= (1 << (i & 31))
+    this.h = (this.h ^ z[i]!) >>> 0
+    return this
   }
 
   equals (o: Bits): boolean {
+    if (this.h !== o.h) return false
     for (let i = 0; i < this.w.length; i++) if (this.w[i] !== o.w[i]) return false
     return true
   }
@@ -129,6 +141,7 @@ function checkPartition<S, I, O> (model: Model<S, I, O>, ops: Array<Operation<I,
   for (const op of ops) if (op.return !== Infinity) known++
   let state = model.init()
   let linearized = new Bits(ops.length)
+  const z = zobrist(ops.length)
   const cache = new Map<number, Array<{ bits: Bits, state: S }>>()
   const stack: Array<{ node: Node, state: S, bits: Bits }> = []
   let entry = head.next
@@ -141,8 +154,8 @@ function checkPartition<S, I, O> (model: Model<S, I, O>, ops: Array<Operation<I,
       const out = ret.time === Infinity ? undefined : ret.output as O
       const [ok, next] = model.step(state, entry.input as I, out)
       if (ok) {
-        const bits = new Bits(ops.length, linearized.w).set(entry.id)
-        const h = (bits.hash() ^ Math.imul(model.hash(next), 0x9e3779b1)) >>> 0
+        const bits = new Bits(ops.length, linearized).set(entry.id, z)
+        const h = (bits.h ^ Math.imul(model.hash(next), 0x9e3779b1)) >>> 0
         let bucket = cache.get(h)
         const seen = bucket?.some(c => c.bits.equals(bits) && model.equal(c.state, next)) === true
         if (!seen) {
