@@ -35,6 +35,7 @@ export interface FrontSessionInit {
 type Resolved = { kind: 'mesh' } | { kind: 'server', server: string } | { kind: 'route', server: string }
 
 const AnyResult = z.looseObject({})
+const ignoreProgress = (): void => {}
 
 interface Page<T> { items: T[], nextCursor?: string }
 
@@ -337,7 +338,9 @@ export class FrontSession {
         const safe = annotations?.readOnlyHint === true || annotations?.idempotentHint === true
         try {
           return await scope.callTool(upstreamParams, {
-            signal: extra.signal, timeoutMs, ...(safe ? { idempotent: true } : {}), ...(onprogress === undefined ? {} : { onProgress: onprogress }),
+            // Always listen: progress from the far side extends the per-tool timeout at every hop,
+            // even when the downstream client did not ask for progress itself.
+            signal: extra.signal, timeoutMs, ...(safe ? { idempotent: true } : {}), onProgress: onprogress ?? ignoreProgress,
           }) as CallToolResult
         } finally {
           peer = scope.endpoint ?? peer

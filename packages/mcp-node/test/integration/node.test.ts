@@ -113,4 +113,26 @@ describe('a single node', () => {
     expect(metrics).toMatch(/p2p_mcp_tool_call_duration_seconds_bucket\{/)
     await client.close()
   })
+
+  it('times calls out per tool, and progress extends the timeout', async () => {
+    const node = createMcpNode({
+      http: { enabled: false },
+      timeouts: { defaultMs: 60_000, tools: { calc__slow_count: 400 } },
+      upstreams: [{ name: 'calc', type: 'stdio', command: process.execPath, args: [calcServer] }],
+    })
+    nodes.push(node)
+    await node.start()
+    await node.waitForTool('calc__slow_count', { timeoutMs: 20_000 })
+    const client = await node.connectClient()
+    // 5 steps of 150 ms: 750 ms in all, but a progress notification every 150 ms keeps it alive
+    const long = await client.callTool({ name: 'calc__slow_count', arguments: { n: 5, delayMs: 150 } })
+    expect((long.content as Array<{ text: string }>)[0]?.text).toBe('counted to 5')
+    // one silent step of 1.5 s: over the tool's 400 ms
+    const started = Date.now()
+    const err = await client.callTool({ name: 'calc__slow_count', arguments: { n: 1, delayMs: 1_500 } }).catch((e: unknown) => e as Error)
+    expect(err).toBeInstanceOf(Error)
+    expect((err as Error).message).toMatch(/timed out|timeout/i)
+    expect(Date.now() - started).toBeLessThan(1_400)
+    await client.close()
+  })
 })
