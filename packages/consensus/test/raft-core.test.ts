@@ -205,6 +205,21 @@ describe('leadership transfer (checklist 10)', () => {
     expect(c.leaders()).toEqual(['n3'])
   })
 
+  it('to a follower that first needs a snapshot', () => {
+    const c = new Cluster(ids(3))
+    c.elect('n1')
+    c.down.add('n3')
+    for (let i = 0; i < 10; i++) c.propose('n1', `v${i}`)
+    const s1 = c.stores.get('n1')!
+    const at = c.core('n1').log.applied
+    s1.compactTo({ meta: { index: at, term: s1.term(at), conf: c.core('n1').confState() }, data: new Uint8Array(0) })
+    c.down.delete('n3')
+    c.core('n1').transferLeader('n3')
+    c.tick(3)
+    expect(c.sent.some(m => m.type === 'snap' && m.to === 'n3')).toBe(true)
+    expect(c.leaders()).toEqual(['n3'])
+  })
+
   it('proposals are refused during a transfer, and the transfer is aborted after an election timeout', () => {
     const c = new Cluster(ids(3))
     c.elect('n1')
@@ -558,6 +573,35 @@ describe('reads (checklist 38-39)', () => {
     c.flush()
     expect(c.reads.get('n2')!.map(r => r.context)).toEqual(['f'])
     expect(c.reads.get('n4')!.map(r => r.context)).toEqual(['l'])
+  })
+
+  it('39: clock skew breaks lease reads (the hazard that makes safe ReadIndex the default)', () => {
+    for (const readOnly of ['lease', 'safe'] as const) {
+      const c = new Cluster(ids(3), { readOnly })
+      c.elect('n1')
+      c.propose('n1', 'a')
+      c.isolate('n1')
+      // n1's clock runs at a third of the others' speed: its lease outlives its leadership.
+      let newLeader: string | undefined
+      for (let i = 0; i < 9 && newLeader === undefined; i++) {
+        c.tick(3, ['n2', 'n3'])
+        c.tick(1, ['n1'])
+        newLeader = c.leaders().find(l => l !== 'n1')
+      }
+      expect(newLeader).toBeDefined()
+      c.propose(newLeader!, 'b')
+      expect(c.core('n1').role).toBe('leader') // still believes it leads
+      c.core('n1').readIndex('stale?')
+      c.flush()
+      const answered = c.reads.get('n1')!
+      if (readOnly === 'lease') {
+        // A read served now would miss 'b', which is committed: not linearizable.
+        expect(answered).toHaveLength(1)
+        expect(answered[0]!.index).toBeLessThan(c.core(newLeader!).log.committed)
+      } else {
+        expect(answered).toEqual([]) // ReadIndex needs a quorum round n1 cannot get
+      }
+    }
   })
 
   it('39: lease reads answer at once (only with CheckQuorum)', () => {
