@@ -1,5 +1,5 @@
-// One node in this process: identity kept in the data dir, a crashing stdio upstream restarted
-// with backoff while the rest of the session keeps working, honest health while it is down.
+// Nodes in this process: identity kept in the data dir, a crashing stdio upstream restarted
+// with backoff while the rest of the session keeps working, the HTTP front door, per-tool timeouts, graceful stop.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,7 +19,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-describe('a single node', () => {
+describe('nodes in this process', () => {
   it('keeps its peer id across restarts in the same data dir', async () => {
     const first = createMcpNode({ dataDir: join(dir, 'id'), http: { enabled: false } })
     await first.start()
@@ -133,6 +133,33 @@ describe('a single node', () => {
     expect(err).toBeInstanceOf(Error)
     expect((err as Error).message).toMatch(/timed out|timeout/i)
     expect(Date.now() - started).toBeLessThan(1_400)
+    await client.close()
+  })
+
+  it('stops gracefully: withdraws from the mesh, finishes calls in flight, then closes', async () => {
+    const b = createMcpNode({ http: { enabled: false }, heartbeatIntervalMs: 5_000, upstreams: [{ name: 'calc', type: 'stdio', command: process.execPath, args: [calcServer] }] })
+    nodes.push(b)
+    await b.start()
+    const a = createMcpNode({ http: { enabled: false }, heartbeatIntervalMs: 5_000, bootstrap: [b.multiaddrs[0]!] })
+    nodes.push(a)
+    await a.start()
+    await a.waitForTool('calc__slow_count', { timeoutMs: 20_000 })
+    const client = await a.connectClient()
+    const progress: number[] = []
+    const call = client.callTool({ name: 'calc__slow_count', arguments: { n: 6, delayMs: 100 } }, undefined, { onprogress: (p) => { progress.push(p.progress) } })
+    await until('the call under way on B', () => (progress.length >= 1 ? true : undefined), 5_000, 10)
+    const gone = new Promise<void>((resolve) => {
+      const check = (): void => { if (a.catalog.tool('calc__slow_count') === undefined) { a.removeEventListener('mesh:changed', check); resolve() } }
+      a.addEventListener('mesh:changed', check)
+    })
+    const stopped = b.stop({ graceMs: 5_000 })
+    // withdrawn at once (a heartbeat of 5 s would take 15 s to notice), yet the call in flight finishes
+    await gone
+    const result = await call
+    expect((result.content as Array<{ text: string }>)[0]?.text).toBe('counted to 6')
+    expect(progress).toEqual([1, 2, 3, 4, 5, 6])
+    await stopped
+    expect(b.health().status).toBe('stopping')
     await client.close()
   })
 })
