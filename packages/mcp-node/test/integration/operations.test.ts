@@ -1,11 +1,13 @@
-// The CLI's handling of bad configuration, and honest health when bootstrap peers are down.
+// The CLI: bad configuration, honest health when bootstrap peers are down, the stdio front door.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli, startPeer, until, type Peer } from './peers.js'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
+import { calcServer, cli, hooks, runCli, startPeer, until, type Peer } from './peers.js'
 
 let dir: string
 const peers: Peer[] = []
@@ -60,5 +62,24 @@ describe('p2p-mcp CLI', () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ peerId: peer.peerId, health: { status: 'degraded' } })
     const metrics = await (await fetch(peer.http!.replace(/\/mcp$/, '/metrics'))).text()
     expect(metrics).toMatch(/p2p_mcp_peers 0/)
+  })
+
+  it('serves the mesh on stdio to a desktop-style client (principal local)', async () => {
+    const host = await startPeer(dir, 'host', { logLevel: 'warn', http: { enabled: false }, upstreams: [{ name: 'calc', type: 'stdio', command: process.execPath, args: [calcServer] }] })
+    peers.push(host)
+    const file = join(dir, 'stdio.json')
+    await writeFile(file, JSON.stringify({ stdio: true, http: { enabled: false }, bootstrap: [host.multiaddrs[0]], logLevel: 'warn', policy: { rules: [{ principal: 'local', deny: ['calc__multiply'] }] } }))
+    const client = new Client({ name: 'desktop', version: '1.0.0' })
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: ['--import', hooks, cli, 'start', '-c', file], stderr: 'ignore' }))
+    try {
+      const names = await until('calc over stdio', async () => {
+        const n = (await client.listTools()).tools.map((t) => t.name)
+        return n.includes('calc__add') ? n : undefined
+      }, 20_000, 200)
+      expect(names).not.toContain('calc__multiply')
+      expect((await client.callTool({ name: 'calc__add', arguments: { a: 1, b: 2 } })).structuredContent).toEqual({ sum: 3 })
+    } finally {
+      await client.close()
+    }
   })
 })
