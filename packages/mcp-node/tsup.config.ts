@@ -8,5 +8,4 @@ export default defineConfig({
   clean: true,
   target: 'node22',
   tsconfig: 'tsconfig.build.json',
-  banner: ({ format }) => (format === 'esm' ? {} : {}),
 })
