@@ -50,3 +50,9 @@ export const SUCCESS_RATE_ALPHA = 0.05
 export const RING_VNODES_PER_WEIGHT = 160
 
 export const DEFAULT_CLIENT_INFO = { name: '@p2p-mcp/client-pool', version: '0.1.0' } as const
+
+/**
+ * How long a closing scope waits for each `resources/unsubscribe` before closing its
+ * sessions anyway (closing the session ends the subscriptions on the server too).
+ */
+export const UNSUBSCRIBE_ON_CLOSE_TIMEOUT_MS = 1000

@@ -60,4 +60,7 @@ export type {
   ScopeHandlers,
   ScopeInit,
   SessionEventDetail,
+  SubscribeOptions,
+  SubscriptionsFailedEventDetail,
+  SubscriptionsMovedEventDetail,
 } from './types.js'

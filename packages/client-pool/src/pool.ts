@@ -34,6 +34,8 @@ import type {
   PoolStats,
   ScopeHandlers,
   ScopeInit,
+  SubscribeOptions,
+  SubscriptionsMovedEventDetail,
 } from './types.js'
 
 type Params<K extends keyof Client> = Client[K] extends (params: infer P, ...rest: never[]) => unknown ? P : never
@@ -56,6 +58,22 @@ export interface ClientPoolView {
 export interface ClientPoolScope extends ClientPoolView {
   /** The endpoint the scope sticks to, if it has used one. */
   readonly endpoint: string | undefined
+  /**
+   * `resources/subscribe` on the scope's sticky upstream session; the server's
+   * `notifications/resources/updated` then reach `handlers.notification`. The scope keeps
+   * its set of subscribed URIs and re-subscribes them on the new session when it moves to
+   * another replica (the old one died, drains or stopped being a candidate), then tells
+   * `handlers.notification` a `notifications/resources/updated` for each, since updates
+   * may have been missed meanwhile (docs/decisions/0036). Subscribing twice is harmless.
+   */
+  subscribeResource: (params: { uri: string }, options?: SubscribeOptions) => Promise<Record<string, unknown>>
+  /**
+   * `resources/unsubscribe`; the URI leaves the scope's set even if the request fails.
+   * A URI the scope is not subscribed to is a no-op.
+   */
+  unsubscribeResource: (params: { uri: string }, options?: SubscribeOptions) => Promise<Record<string, unknown>>
+  /** The URIs the scope is subscribed to, and the endpoint whose session holds them. */
+  readonly subscriptions: { readonly uris: readonly string[], readonly endpoint: string | undefined }
   /** Closes the scope's upstream sessions; its calls in flight fail. Idempotent. */
   close: () => Promise<void>
 }
@@ -66,6 +84,10 @@ interface Operation<T> {
   /** Known safety (reads are safe); undefined: ask the tool's annotations. */
   safe: boolean | undefined
   invoke: (client: Client, options: RequestOptions) => Promise<T>
+  /** A subscription request: placing it does not make the scope's subscriptions follow. */
+  subscription?: boolean
+  /** Told the endpoint that answered. */
+  answered?: (endpointId: string) => void
 }
 
 /** One call in progress, across its attempts. */
@@ -117,6 +139,7 @@ interface PoolHooks {
   readonly opened: (session: Session, client: Client) => void
   readonly closed: (session: Session, error: unknown) => void
   readonly toolsChanged: (client: Client) => void
+  readonly subscriptionsLost: (scope: ScopeCore) => void
 }
 
 /** The sessions and stickiness of one scope; the pool itself is the root scope. */
@@ -127,9 +150,19 @@ class ScopeCore implements SessionHost {
   readonly reconnect: SessionHost['reconnect']
   readonly logger: Logger
   readonly sticky: boolean
+  readonly extendTimeoutOnProgress: boolean | undefined
   readonly sessions = new Map<string, Session>()
   stickyId: string | undefined
   closed = false
+  /** Subscribed resource URIs (docs/decisions/0036). */
+  readonly subscriptions = new Set<string>()
+  /** The endpoint whose session holds the subscriptions. */
+  subsEndpoint: string | undefined
+  /** Subscription requests and moves run one at a time. */
+  subsQueue: Promise<unknown> = Promise.resolve()
+  movePending = false
+  moveTimer: ReturnType<typeof setTimeout> | undefined
+  moveBackoff: IBackoff<unknown> | undefined
   private readonly hooks: PoolHooks
 
   constructor (hooks: PoolHooks, init: ScopeInit, sticky: boolean) {
@@ -140,6 +173,7 @@ class ScopeCore implements SessionHost {
     this.reconnect = hooks.reconnect
     this.logger = hooks.logger
     this.sticky = sticky
+    this.extendTimeoutOnProgress = init.extendTimeoutOnProgress
   }
 
   session (endpoint: Endpoint): Session {
@@ -155,7 +189,10 @@ class ScopeCore implements SessionHost {
   }
 
   sessionOpened (session: Session, client: Client): void { this.hooks.opened(session, client) }
-  sessionClosed (session: Session, error: unknown): void { this.hooks.closed(session, error) }
+  sessionClosed (session: Session, error: unknown): void {
+    this.hooks.closed(session, error)
+    if (session.endpointId === this.subsEndpoint && this.subscriptions.size > 0 && !this.closed) this.hooks.subscriptionsLost(this)
+  }
   toolsChanged (client: Client): void { this.hooks.toolsChanged(client) }
 
   async closeEndpoint (endpoint: Endpoint): Promise<void> {
@@ -168,6 +205,8 @@ class ScopeCore implements SessionHost {
 
   async close (endpoints: Iterable<Endpoint>): Promise<void> {
     this.closed = true
+    if (this.moveTimer !== undefined) clearTimeout(this.moveTimer)
+    this.moveTimer = undefined
     await Promise.all([...endpoints].map(async (e) => { await this.closeEndpoint(e) }))
   }
 }
@@ -250,6 +289,8 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
   private readonly idempotency: 'annotations' | 'never'
   private readonly requestTimeoutMs: number
   private readonly toolTimeoutsMs: Readonly<Record<string, number>>
+  private readonly extendTimeoutOnProgress: boolean
+  private readonly moveBackoff: ExponentialBackoff<unknown>
   private readonly catalog: ToolCatalog
   private readonly root: ScopeCore
   private readonly scopes = new Set<ScopeCore>()
@@ -353,6 +394,7 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
     this.requestTimeoutMs = positive('requestTimeoutMs', init.requestTimeoutMs, C.DEFAULT_REQUEST_TIMEOUT_MS)
     this.toolTimeoutsMs = init.toolTimeoutsMs ?? {}
     for (const [tool, ms] of Object.entries(this.toolTimeoutsMs)) positive(`toolTimeoutsMs.${tool}`, ms, 1)
+    this.extendTimeoutOnProgress = flag('extendTimeoutOnProgress', init.extendTimeoutOnProgress) ?? false
     const rc = init.reconnect ?? {}
     this.catalog = new ToolCatalog(init.toolAnnotations ?? {})
     this.hooks = {
@@ -369,7 +411,9 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
       },
       closed: (session, error) => { this.emit('session:closed', { id: session.endpointId, error }) },
       toolsChanged: (client) => { this.catalog.refresh(client, this.requestTimeoutMs, this.logger) },
+      subscriptionsLost: (scope) => { this.queueMove(scope, 'session-lost') },
     }
+    this.moveBackoff = new ExponentialBackoff({ initialDelay: this.hooks.reconnect.initialDelayMs, maxDelay: this.hooks.reconnect.maxDelayMs })
     const stallMs = positive('stallCheckIntervalMs', init.stallCheckIntervalMs, C.DEFAULT_STALL_CHECK_INTERVAL_MS, false, true)
     if (stallMs > 0) {
       this.stalls = new StallClock(stallMs, () => performance.now())
@@ -418,7 +462,10 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
     const ep = this.get(id)
     if (!ep.draining) {
       ep.draining = true
-      for (const scope of this.scopes) if (scope.stickyId === id) scope.stickyId = undefined
+      for (const scope of this.scopes) {
+        if (scope.stickyId === id) scope.stickyId = undefined
+        if (scope.subsEndpoint === id && scope.subscriptions.size > 0) this.queueMove(scope, 'draining')
+      }
       this.emit('endpoint:draining', { id })
     }
     if (ep.inFlight === 0) return
@@ -484,11 +531,13 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
     if (h.sampling !== undefined && caps.sampling === undefined) throw new InvalidOptionsError('scope handlers.sampling', 'set', 'capabilities.sampling declared too')
     if (h.elicitation !== undefined && caps.elicitation === undefined) throw new InvalidOptionsError('scope handlers.elicitation', 'set', 'capabilities.elicitation declared too')
     if (h.roots !== undefined && caps.roots === undefined) throw new InvalidOptionsError('scope handlers.roots', 'set', 'capabilities.roots declared too')
+    flag('scope extendTimeoutOnProgress', init.extendTimeoutOnProgress)
     const core = new ScopeCore(this.hooks, init, init.sticky ?? true)
     this.scopes.add(core)
     return this.view(core, async () => {
-      if (core.closed) return
+      if (core.closed || !this.scopes.has(core)) return
       this.scopes.delete(core)
+      await this.unsubscribeAll(core)
       await core.close(this.list)
     })
   }
@@ -560,11 +609,14 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
       listPrompts: async (params, options) => await this.run(core, readOp('prompts/list', async (c, o) => await c.listPrompts(params, o)), options),
       getPrompt: async (params, options) => await this.run(core, readOp('prompts/get', async (c, o) => await c.getPrompt(params, o)), options),
       complete: async (params, options) => await this.run(core, readOp('completion/complete', async (c, o) => await c.complete(params, o)), options),
+      subscribeResource: async (params, options) => await this.subscribe(core, params, options),
+      unsubscribeResource: async (params, options) => await this.unsubscribe(core, params, options),
+      get subscriptions () { return { uris: [...core.subscriptions], endpoint: core.subscriptions.size === 0 ? undefined : core.subsEndpoint } },
       close,
     }
   }
 
-  private async run<T> (scope: ScopeCore, op: Operation<T>, options: CallOptions | undefined): Promise<T> {
+  private async run<T> (scope: ScopeCore, op: Operation<T>, options: CallOptions | undefined, avoid?: Endpoint): Promise<T> {
     if (this.closing !== undefined) throw new PoolClosedError()
     if (scope.closed) throw new PoolClosedError('pool scope')
     const signal = options?.signal
@@ -573,6 +625,11 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
     this.activeCalls++
     this.budget?.recordCall()
     const onProgress = options?.onProgress
+    const scopeProgress = scope.handlers.progress
+    // Progress extends the timeout when someone listens (docs/decisions/0032), or when asked
+    // to without listening (docs/decisions/0039).
+    const extend = options?.extendTimeoutOnProgress ??
+      (onProgress !== undefined || scopeProgress !== undefined || (scope.extendTimeoutOnProgress ?? this.extendTimeoutOnProgress))
     const call: CallState<T> = {
       scope,
       op,
@@ -581,21 +638,23 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
         signal,
         timeout: options?.timeoutMs ?? (op.tool === undefined ? undefined : this.toolTimeoutsMs[op.tool]) ?? this.requestTimeoutMs,
         maxTotalTimeout: options?.maxTotalTimeoutMs,
-        resetTimeoutOnProgress: true,
-        // Progress is asked for only when someone listens (docs/decisions/0032): then each
-        // notification also extends the attempt's timeout.
+        resetTimeoutOnProgress: extend,
+        // The SDK asks for progress only with an onprogress callback.
         onprogress: onProgress,
       },
-      tried: [],
+      tried: avoid === undefined ? [] : [avoid],
       attempts: 0,
       current: '',
       sentAt: 0,
       backoff: undefined,
       lastError: undefined,
     }
-    if (onProgress === undefined && scope.handlers.progress !== undefined) {
-      const progress = scope.handlers.progress
-      call.request.onprogress = (p) => { progress(p, { endpointId: call.current, signal: signal ?? this.neverAborted }) }
+    if (onProgress === undefined) {
+      if (scopeProgress !== undefined) {
+        call.request.onprogress = (p) => { scopeProgress(p, { endpointId: call.current, signal: signal ?? this.neverAborted }) }
+      } else if (extend) {
+        call.request.onprogress = noop
+      }
     }
     try {
       for (;;) {
@@ -613,6 +672,158 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
         for (const w of waiters) w()
       }
     }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Resource subscriptions (docs/decisions/0036)
+
+  /** Runs subscription work of a scope one task at a time. */
+  private async serial<T> (scope: ScopeCore, task: () => Promise<T>): Promise<T> {
+    const next = scope.subsQueue.then(task, task)
+    scope.subsQueue = next.catch(noop)
+    return await next
+  }
+
+  /** The endpoint holding the scope's subscriptions, if its session is open and it can take calls. */
+  private subscriptionHolder (scope: ScopeCore): string | undefined {
+    const id = scope.subsEndpoint
+    if (id === undefined || scope.subscriptions.size === 0) return undefined
+    const ep = this.endpoints.get(id)
+    if (ep === undefined || ep.unavailable(false) !== undefined) return undefined
+    return scope.sessions.get(id)?.client === undefined ? undefined : id
+  }
+
+  private async subscribe (scope: ScopeCore, params: { uri: string }, options: SubscribeOptions | undefined): Promise<Record<string, unknown>> {
+    const uri = checkUri(params)
+    if (this.closing !== undefined) throw new PoolClosedError()
+    if (scope.closed) throw new PoolClosedError('pool scope')
+    return await this.serial(scope, async () => {
+      const holder = this.subscriptionHolder(scope)
+      const call = { signal: options?.signal, timeoutMs: options?.timeoutMs }
+      if (holder !== undefined) {
+        const result = await this.run(scope, subscriptionOp('resources/subscribe', uri), { ...call, endpoint: holder })
+        scope.subscriptions.add(uri)
+        return result
+      }
+      // No live session holds the scope's subscriptions (the first one, or it was lost):
+      // place this one as a call would go, and bring the others along.
+      let to = ''
+      const result = await this.run(scope, subscriptionOp('resources/subscribe', uri, (id) => { to = id }), call)
+      const from = scope.subsEndpoint
+      const others = [...scope.subscriptions].filter((u) => u !== uri)
+      scope.subscriptions.add(uri)
+      if (others.length === 0) {
+        scope.subsEndpoint = to
+        return result
+      }
+      const old = from === undefined ? undefined : this.endpoints.get(from)
+      const reason = old === undefined || scope.sessions.get(old.id)?.client === undefined ? 'session-lost' : old.draining ? 'draining' : 'moved'
+      try {
+        await this.moveTo(scope, to, others, from, reason, [])
+      } catch (err) {
+        // This URI is subscribed; the others are re-placed in the background.
+        this.logger.debug('moving subscriptions to %s failed: %s', to, describe(err))
+        scope.subsEndpoint = to
+        this.queueMove(scope, reason)
+      }
+      return result
+    })
+  }
+
+  private async unsubscribe (scope: ScopeCore, params: { uri: string }, options: SubscribeOptions | undefined): Promise<Record<string, unknown>> {
+    const uri = checkUri(params)
+    return await this.serial(scope, async () => {
+      if (!scope.subscriptions.delete(uri)) return {}
+      const holder = scope.subsEndpoint
+      if (scope.subscriptions.size === 0) scope.subsEndpoint = undefined
+      if (holder === undefined || scope.closed || scope.sessions.get(holder)?.client === undefined) return {}
+      return await this.run(scope, subscriptionOp('resources/unsubscribe', uri), { signal: options?.signal, timeoutMs: options?.timeoutMs, endpoint: holder })
+    })
+  }
+
+  /** Moves a scope's subscriptions to another endpoint soon (once, however often asked). */
+  private queueMove (scope: ScopeCore, reason: SubscriptionsMovedEventDetail['reason']): void {
+    if (scope.movePending || scope.closed) return
+    scope.movePending = true
+    if (scope.moveTimer !== undefined) clearTimeout(scope.moveTimer)
+    scope.moveTimer = undefined
+    void this.serial(scope, async () => {
+      scope.movePending = false
+      await this.move(scope, reason)
+    })
+  }
+
+  private async move (scope: ScopeCore, reason: SubscriptionsMovedEventDetail['reason']): Promise<void> {
+    if (scope.closed || this.closing !== undefined) return
+    const uris = [...scope.subscriptions]
+    const from = scope.subsEndpoint
+    if (uris.length === 0) {
+      scope.subsEndpoint = undefined
+      return
+    }
+    const [first, ...rest] = uris as [string, ...string[]]
+    try {
+      let to = ''
+      // Placed as a call of the scope would be (its sticky endpoint first), away from the old holder if possible.
+      await this.run(scope, subscriptionOp('resources/subscribe', first, (id) => { to = id }), undefined,
+        from === undefined ? undefined : this.endpoints.get(from))
+      await this.moveTo(scope, to, rest, from, reason, [first])
+      scope.moveBackoff = undefined
+    } catch (err) {
+      if (scope.closed || this.closing !== undefined) return
+      scope.moveBackoff = scope.moveBackoff === undefined ? this.moveBackoff.next() : scope.moveBackoff.next(undefined)
+      const retryInMs = scope.moveBackoff.duration
+      this.logger.warn('re-subscribing %d resources failed: %s; next attempt in %d ms', uris.length, describe(err), retryInMs)
+      this.emit('subscriptions:failed', { from, uris, error: err, retryInMs })
+      scope.moveTimer = setTimeout(() => {
+        scope.moveTimer = undefined
+        this.queueMove(scope, reason)
+      }, retryInMs)
+      scope.moveTimer.unref?.()
+    }
+  }
+
+  /**
+   * Subscribes `rest` on `to` (where `done` already are), makes `to` the holder, lets the
+   * old holder go, and tells the scope every moved URI was updated.
+   */
+  private async moveTo (scope: ScopeCore, to: string, rest: string[], from: string | undefined,
+    reason: SubscriptionsMovedEventDetail['reason'], done: string[] = []): Promise<void> {
+    await Promise.all(rest.map(async (uri) => {
+      await this.run(scope, subscriptionOp('resources/subscribe', uri), { endpoint: to })
+    }))
+    scope.subsEndpoint = to
+    const uris = [...done, ...rest]
+    // Best effort: the old session may still be open (draining, or the scope moved away from it).
+    if (from !== undefined && from !== to) void this.unsubscribeOn(scope, from, uris, this.requestTimeoutMs)
+    this.emit('subscriptions:moved', { from, to, uris, reason })
+    const notify = scope.handlers.notification
+    const session = scope.sessions.get(to)
+    if (notify === undefined || session === undefined) return
+    const context = { endpointId: to, signal: session.signal }
+    for (const uri of uris) {
+      // The resource may have changed while no session was subscribed: the client should read it again.
+      void (async () => { await notify({ method: 'notifications/resources/updated', params: { uri } }, context) })()
+        .catch((err: unknown) => { this.logger.warn('notification handler failed: %s', describe(err)) })
+    }
+  }
+
+  /** Unsubscribes `uris` on the scope's open session to `endpointId`, if any, ignoring failures. */
+  private async unsubscribeOn (scope: ScopeCore, endpointId: string, uris: readonly string[], timeoutMs: number): Promise<void> {
+    const client = scope.sessions.get(endpointId)?.client
+    if (client === undefined) return
+    await Promise.allSettled(uris.map(async (uri) => { await client.unsubscribeResource({ uri }, { timeout: timeoutMs }) }))
+  }
+
+  /** On scope close: ends its subscriptions on the holder (closing the session ends them too, but not at once on every transport). */
+  private async unsubscribeAll (scope: ScopeCore): Promise<void> {
+    const holder = scope.subsEndpoint
+    const uris = [...scope.subscriptions]
+    scope.subscriptions.clear()
+    scope.subsEndpoint = undefined
+    if (scope.moveTimer !== undefined) clearTimeout(scope.moveTimer)
+    scope.moveTimer = undefined
+    if (holder !== undefined && uris.length > 0) await this.unsubscribeOn(scope, holder, uris, C.UNSUBSCRIBE_ON_CLOSE_TIMEOUT_MS)
   }
 
   /** Waits the backoff before the next attempt (decorrelated jitter by default), and says so. */
@@ -648,6 +859,11 @@ export class ClientPool extends TypedEventTarget<ClientPoolEvents> implements Cl
         ? await (client === undefined ? this.openAndSend(ep, call) : this.send(client, call))
         : await breaker.execute(client === undefined ? () => this.openAndSend(ep, call) : () => this.send(client, call), signal)
       ep.recordSuccess(this.latency(call.sentAt))
+      call.op.answered?.(ep.id)
+      const scope = call.scope
+      // The scope moved to another replica: its subscriptions follow (docs/decisions/0036).
+      if (scope.subsEndpoint !== undefined && scope.stickyId === ep.id && scope.subsEndpoint !== ep.id &&
+        call.op.subscription !== true && scope.subscriptions.size > 0) this.queueMove(scope, 'moved')
       return result
     } catch (err) {
       if (signal?.aborted === true) throw signal.reason
@@ -881,6 +1097,31 @@ function callToolOp (params: Params<'callTool'>): Operation<Result<'callTool'>> 
     safe: undefined,
     invoke: (client, options) => client.callTool(params, undefined, options),
   }
+}
+
+function subscriptionOp (method: 'resources/subscribe' | 'resources/unsubscribe', uri: string,
+  answered?: (endpointId: string) => void): Operation<Record<string, unknown>> {
+  return {
+    method,
+    tool: undefined,
+    safe: true,
+    subscription: true,
+    answered,
+    invoke: method === 'resources/subscribe'
+      ? async (client, options) => await client.subscribeResource({ uri }, options)
+      : async (client, options) => await client.unsubscribeResource({ uri }, options),
+  }
+}
+
+function checkUri (params: { uri: string }): string {
+  const uri = (params as { uri?: unknown } | undefined)?.uri
+  if (typeof uri !== 'string' || uri === '') throw new InvalidOptionsError('uri', uri, 'a non-empty resource URI string')
+  return uri
+}
+
+function flag (option: string, value: unknown): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') throw new InvalidOptionsError(option, value, 'true or false')
+  return value
 }
 
 function readOp<T> (method: string, invoke: (client: Client, options: RequestOptions) => Promise<T>): Operation<T> {

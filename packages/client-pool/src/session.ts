@@ -68,6 +68,11 @@ export class Session {
     }
   }
 
+  /** Aborted when the session is closed for good. */
+  get signal (): AbortSignal {
+    return this.abort.signal
+  }
+
   /** Gives up the connection attempt in progress, if any (a health check timed out waiting for it). */
   abortConnect (reason: Error): void {
     this.connectAbort?.abort(reason)

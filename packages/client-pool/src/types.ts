@@ -193,6 +193,11 @@ export interface ScopeInit {
    * @default true
    */
   sticky?: boolean
+  /**
+   * Default of the calls' `extendTimeoutOnProgress` for this scope; overrides the pool's
+   * (docs/decisions/0039).
+   */
+  extendTimeoutOnProgress?: boolean
 }
 
 export interface ClientPoolInit {
@@ -212,6 +217,16 @@ export interface ClientPoolInit {
   requestTimeoutMs?: number
   /** Per-tool timeouts (tool name → ms), overriding `requestTimeoutMs`. @default {} */
   toolTimeoutsMs?: Readonly<Record<string, number>>
+  /**
+   * Ask for progress on every call, even one nobody listens to, so that the far side's
+   * progress notifications extend its timeout (docs/decisions/0039). Off by default: a
+   * progress token costs a few µs per call (docs/decisions/0032), and calls with
+   * `onProgress` or a scope `handlers.progress` are extended anyway. A scope's or a call's
+   * own `extendTimeoutOnProgress` wins.
+   *
+   * @default false
+   */
+  extendTimeoutOnProgress?: boolean
   /** Per-endpoint concurrency limit and queue; `false` for none. @default {} */
   bulkhead?: BulkheadInit | false
   /** Reconnection backoff of dropped sessions. @default {} */
@@ -270,8 +285,26 @@ export interface CallOptions {
   maxTotalTimeoutMs?: number
   /** Whether the call may run twice; overrides the tool's annotations. */
   idempotent?: boolean
-  /** Progress notifications of this call. */
+  /** Progress notifications of this call; asking for them also lets them extend the timeout. */
   onProgress?: (progress: Progress) => void
+  /**
+   * Whether the far side's progress notifications extend this call's timeout (never past
+   * `maxTotalTimeoutMs`). `true` asks for progress even without `onProgress`, so a caller
+   * that does not handle progress still gets the longer deadline; `false` keeps the
+   * deadline fixed even with `onProgress`.
+   *
+   * @default true when the call has a progress listener (`onProgress` or the scope's
+   * `handlers.progress`), else the scope's, else the pool's `extendTimeoutOnProgress`
+   */
+  extendTimeoutOnProgress?: boolean
+}
+
+/** Options of `subscribeResource` / `unsubscribeResource`. */
+export interface SubscribeOptions {
+  /** Aborts the request (the subscription set is left as it was). */
+  signal?: AbortSignal
+  /** Timeout of the request. @default the pool's `requestTimeoutMs` */
+  timeoutMs?: number
 }
 
 export type EndpointState = 'healthy' | 'unhealthy' | 'ejected' | 'draining'
@@ -309,6 +342,23 @@ export interface EjectedEventDetail { id: string, durationMs: number, ejections:
 export interface BreakerEventDetail { id: string, state: 'open' | 'half-open' | 'closed' | 'isolated' }
 export interface RetryEventDetail { id: string, attempt: number, delayMs: number, method: string, error: unknown }
 export interface SessionEventDetail { id: string, error?: unknown }
+export interface SubscriptionsMovedEventDetail {
+  /** The endpoint that held the scope's subscriptions, if any was still known. */
+  from: string | undefined
+  /** The endpoint that holds them now. */
+  to: string
+  /** The subscribed URIs that were moved (and told `notifications/resources/updated`). */
+  uris: string[]
+  reason: 'session-lost' | 'draining' | 'moved'
+}
+export interface SubscriptionsFailedEventDetail {
+  /** The endpoint that held the scope's subscriptions, if any. */
+  from: string | undefined
+  uris: string[]
+  error: unknown
+  /** The next attempt, in ms. */
+  retryInMs: number
+}
 
 /** Events of a pool: `pool.addEventListener(name, (e) => e.detail)`. */
 export interface ClientPoolEvents {
@@ -323,6 +373,8 @@ export interface ClientPoolEvents {
   retry: CustomEvent<RetryEventDetail>
   'session:open': CustomEvent<SessionEventDetail>
   'session:closed': CustomEvent<SessionEventDetail>
+  'subscriptions:moved': CustomEvent<SubscriptionsMovedEventDetail>
+  'subscriptions:failed': CustomEvent<SubscriptionsFailedEventDetail>
 }
 
 export type { Transport }

@@ -4,7 +4,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
-import { CreateMessageResultSchema, ErrorCode } from '@modelcontextprotocol/sdk/types.js'
+import { CreateMessageResultSchema, ErrorCode, SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js'
 import { z } from 'zod'
 import type { EndpointSpec } from '../src/index.js'
 
@@ -50,6 +50,13 @@ export class FaultyTransport implements Transport {
   }
 }
 
+export interface ReplicaSession {
+  transport: FaultyTransport
+  server: McpServer
+  /** Resource URIs this session subscribed to. */
+  subscribed: Set<string>
+}
+
 export interface ReplicaInit {
   id: string
   /** Latency of every tool call, ms. */
@@ -74,7 +81,7 @@ export class Replica {
   readonly charges: string[] = []
   /** Tool calls the server saw cancelled. */
   cancelled = 0
-  readonly sessions = new Set<{ transport: FaultyTransport, server: McpServer }>()
+  readonly sessions = new Set<ReplicaSession>()
   clientCapabilities: unknown[] = []
   readonly spec: EndpointSpec
 
@@ -87,6 +94,24 @@ export class Replica {
       labels: init.labels,
       connect: () => this.connect(),
     }
+  }
+
+  /** Sessions (alive) subscribed to `uri`. */
+  subscribers (uri: string): number {
+    let n = 0
+    for (const s of this.sessions) if (!s.transport.dead && s.subscribed.has(uri)) n++
+    return n
+  }
+
+  /** Sends `notifications/resources/updated` for `uri` on every live session subscribed to it; returns how many. */
+  async update (uri: string): Promise<number> {
+    let n = 0
+    for (const s of this.sessions) {
+      if (s.transport.dead || !s.subscribed.has(uri)) continue
+      await s.server.server.sendResourceUpdated({ uri })
+      n++
+    }
+    return n
   }
 
   calls (tool?: string): number {
@@ -112,7 +137,9 @@ export class Replica {
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
     const server = this.build()
     const transport = new FaultyTransport(clientSide, this)
-    const session = { transport, server }
+    const session: ReplicaSession = { transport, server, subscribed: new Set() }
+    server.server.setRequestHandler(SubscribeRequestSchema, (request) => { session.subscribed.add(request.params.uri); return {} })
+    server.server.setRequestHandler(UnsubscribeRequestSchema, (request) => { session.subscribed.delete(request.params.uri); return {} })
     this.sessions.add(session)
     // The server side drops what the client sends while the replica is blackholed or dead.
     const deliver = serverSide.send.bind(serverSide)
@@ -148,7 +175,8 @@ export class Replica {
   }
 
   private build (): McpServer {
-    const server = new McpServer({ name: 'test', version: '1.0.0' }, { capabilities: { logging: {} } })
+    const server = new McpServer({ name: 'test', version: '1.0.0' }, { capabilities: { logging: {}, resources: { subscribe: true }, prompts: { listChanged: true } } })
+    server.registerResource('doc', 'doc://readme', {}, (uri) => ({ contents: [{ uri: uri.href, text: `readme on ${this.id}` }] }))
     server.registerTool('echo', { inputSchema: { text: z.string() }, annotations: { readOnlyHint: true } }, async ({ text }, extra) => {
       this.count('echo')
       await this.pause(this.delayMs, extra.signal)
