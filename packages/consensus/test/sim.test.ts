@@ -25,6 +25,12 @@ describe('simulator', () => {
     expect(totals.unknownOutcomes).toBeGreaterThan(SEEDS)
   }, 120_000)
 
+  it('other core configurations keep the invariants too (no PreVote/CheckQuorum; lease reads under ±30% skew)', () => {
+    for (const core of [{ preVote: false, checkQuorum: false }, { readOnly: 'lease' as const }]) {
+      for (let seed = 1000; seed < 1020; seed++) expect(simulate({ seed, core }).violations, `${JSON.stringify(core)} seed ${seed}`).toEqual([])
+    }
+  }, 60_000)
+
   it('the same seed gives the same trace', () => {
     const a = simulate({ seed: 42, trace: true })
     const b = simulate({ seed: 42, trace: true })

@@ -5,7 +5,7 @@ import { prng } from '../core/prng.js'
 import { RaftCore } from '../core/raft-core.js'
 import { ProposalDroppedError } from '../errors.js'
 import { MemoryStorage } from '../storage/memory-storage.js'
-import type { ConfChange, Entry, Message, Mutation, NodeId, Ready, Snapshot } from '../types.js'
+import type { ConfChange, Entry, Message, Mutation, NodeId, RaftCoreInit, Ready, Snapshot } from '../types.js'
 
 /** Which faults a run injects; each is on by default, with probabilities drawn per seed (swarm testing). */
 export interface SimFaults {
@@ -58,6 +58,8 @@ export interface SimulateOptions {
    * @default drawn from the seed: 60% mixed, 20% each of the others
    */
   profile?: SimProfile | undefined
+  /** Core options for every node (e.g. `{ preVote: false }`); timing options are the simulator's. */
+  core?: Pick<RaftCoreInit, 'preVote' | 'checkQuorum' | 'readOnly' | 'maxInflightBytes'> | undefined
   /** Test-only: run every core with a deliberate defect. */
   mutation?: Mutation | undefined
   /**
@@ -320,6 +322,7 @@ export function simulate (options: SimulateOptions): SimulateResult {
     maxSizePerMsg,
     maxInflightMsgs,
     maxUncommittedBytes: 1 << 20,
+    ...options.core,
     mutation: options.mutation
   })
 
