@@ -208,7 +208,13 @@ export class RaftNode extends EventTarget {
 
   private onMessage (m: Message): void {
     if (!this.started) return
-    this.core.step(m)
+    try {
+      this.core.step(m)
+    } catch (err) {
+      // A malformed or hostile message must not take the node down: drop it.
+      this.log.warn('dropped message %s from %s: %s', m?.type, m?.from, (err as Error).message)
+      return
+    }
     this.kick()
   }
 
