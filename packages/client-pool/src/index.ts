@@ -8,7 +8,8 @@
  * passive outlier ejection, a circuit breaker per replica, a retry budget with jittered
  * backoff that retries only what is safe, per-call deadlines extended by progress,
  * bulkheads, drain and removal, scoped upstream sessions that forward sampling,
- * elicitation, roots, progress and logging, stats and events.
+ * elicitation, roots, progress and logging, resource subscriptions that follow a scope
+ * across failover, stats and events.
  */
 export { ClientPool, createClientPool } from './pool.js'
 export type { ClientPoolScope, ClientPoolView } from './pool.js'

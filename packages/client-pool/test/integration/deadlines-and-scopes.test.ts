@@ -66,6 +66,41 @@ describe('deadlines', () => {
     expect(capped.message).toMatch(/timed out|total timeout/i)
   })
 
+  // 6 steps of 30 ms = 180 ms against a 120 ms timeout: it ends only if progress extends it.
+  const long = { name: 'work', arguments: { steps: 6, stepMs: 30 } }
+
+  it('extendTimeoutOnProgress: progress extends the deadline of a call nobody listens to', async () => {
+    const pool = setup({ retry: false }, ['a'])
+    expect(text(await pool.callTool(long, { timeoutMs: 120, extendTimeoutOnProgress: true }))).toBe('worked 6')
+    // false keeps the deadline fixed although progress is listened to (and arrives).
+    const progress: number[] = []
+    await expect(pool.callTool(long, { timeoutMs: 120, extendTimeoutOnProgress: false, onProgress: (p) => progress.push(p.progress) }))
+      .rejects.toThrow(/timed out/)
+    expect(progress.length).toBeGreaterThan(0)
+    expect(progress.length).toBeLessThan(6)
+    // Extended or not, maxTotalTimeoutMs is a hard cap.
+    await expect(pool.callTool(long, { timeoutMs: 120, maxTotalTimeoutMs: 130, extendTimeoutOnProgress: true })).rejects.toThrow(/timed out|total timeout/i)
+  })
+
+  it('extendTimeoutOnProgress as a pool default and a scope default; the call\'s own wins', async () => {
+    const pool = setup({ retry: false, extendTimeoutOnProgress: true, toolTimeoutsMs: { work: 120 } }, ['a'])
+    expect(text(await pool.callTool(long))).toBe('worked 6')
+    await expect(pool.callTool(long, { extendTimeoutOnProgress: false })).rejects.toThrow(/timed out/)
+    const fixed = pool.scope({ extendTimeoutOnProgress: false })
+    await expect(fixed.callTool(long)).rejects.toThrow(/timed out/)
+    expect(text(await fixed.callTool(long, { extendTimeoutOnProgress: true }))).toBe('worked 6')
+    await fixed.close()
+  })
+
+  it('a scope can turn it on when the pool has it off', async () => {
+    const pool = setup({ retry: false, toolTimeoutsMs: { work: 120 } }, ['a'])
+    await expect(pool.callTool(long)).rejects.toThrow(/timed out/)
+    const scope = pool.scope({ extendTimeoutOnProgress: true })
+    expect(text(await scope.callTool(long))).toBe('worked 6')
+    expect(() => pool.scope({ extendTimeoutOnProgress: 'yes' as unknown as boolean })).toThrow(/option scope extendTimeoutOnProgress is "yes"/)
+    expect(() => createClientPool({ extendTimeoutOnProgress: 1 as unknown as boolean })).toThrow(/option extendTimeoutOnProgress is 1/)
+  })
+
   it('per-tool timeouts override the pool timeout, and a call\'s own timeout overrides both', async () => {
     const pool = setup({ retry: false, requestTimeoutMs: 5_000, toolTimeoutsMs: { work: 60 } }, ['a'])
     await expect(pool.callTool({ name: 'work', arguments: { steps: 1, stepMs: 300 } })).rejects.toThrow(/timed out/)

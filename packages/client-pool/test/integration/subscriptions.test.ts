@@ -185,6 +185,29 @@ describe('resource subscriptions', () => {
     expect(inbox.updates(URI)).toBe(1)
   })
 
+  it('a scope that moves away from a failing replica takes its subscriptions along', async () => {
+    const pool = setup(['a', 'b'], { outlierDetection: { consecutiveFailures: 1 } })
+    const inbox = new Inbox()
+    const scope = pool.scope({ handlers: { notification: inbox.handler } })
+    await scope.subscribeResource({ uri: URI })
+    const holder = scope.subscriptions.endpoint!
+    const other = holder === 'a' ? 'b' : 'a'
+    // The holder's session stays open, but its tools fail: it is ejected and the call retried on the other.
+    replica(holder).broken = true
+    const moved = nextEvent<SubscriptionsMovedEventDetail>(pool, 'subscriptions:moved')
+    const r = await scope.callTool({ name: 'echo', arguments: { text: 'x' } })
+    expect(r.content).toEqual([{ type: 'text', text: `${other}:x` }])
+    expect(scope.endpoint).toBe(other)
+    expect(await moved).toMatchObject({ from: holder, to: other, reason: 'moved', uris: [URI] })
+    expect(replica(other).subscribers(URI)).toBe(1)
+    await expect.poll(() => replica(holder).subscribers(URI)).toBe(0)
+    expect(inbox.updates(URI)).toBe(1)
+    // A further subscription joins the others on the new holder.
+    await scope.subscribeResource({ uri: 'doc://other' })
+    expect(replica(other).subscribers('doc://other')).toBe(1)
+    expect(scope.subscriptions).toEqual({ uris: [URI, 'doc://other'], endpoint: other })
+  })
+
   it('the only replica down, then back: re-subscribing is retried with backoff until it works', async () => {
     const pool = setup(['a'], { retry: { maxAttempts: 1 } })
     const inbox = new Inbox()
