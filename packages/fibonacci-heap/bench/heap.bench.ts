@@ -93,6 +93,114 @@ const fillDrain: Record<string, FillDrain> = {
 }
 
 // ---------------------------------------------------------------------------------------
+// Case 2: drain only. A heap of 1e4 keys is filled outside the timer; the timer covers
+// extracting every key, in order; repeated 100 times.
+
+interface Drainable { fill: (keys: Float64Array) => unknown, drain: (heap: unknown) => number }
+
+const drainOnly: Record<string, Drainable> = {
+  '@p2p-mcp/fibonacci-heap': {
+    fill: (keys) => {
+      const h = new FibonacciHeap<number, number>()
+      for (let i = 0; i < keys.length; i++) h.insert(keys[i]!, i)
+      return h
+    },
+    drain: (heap) => {
+      const h = heap as FibonacciHeap<number, number>
+      let sum = 0
+      while (!h.isEmpty()) sum += h.extractMin()!.value
+      return sum
+    },
+  },
+  '@tyriar/fibonacci-heap': {
+    fill: (keys) => {
+      const h = new TyriarHeap<number, number>()
+      for (let i = 0; i < keys.length; i++) h.insert(keys[i]!, i)
+      return h
+    },
+    drain: (heap) => {
+      const h = heap as TyriarHeap<number, number>
+      let sum = 0
+      while (!h.isEmpty()) sum += h.extractMinimum()!.value!
+      return sum
+    },
+  },
+  'mnemonist Heap': {
+    fill: (keys) => {
+      const h = new MnemonistHeap<number>(numCmp)
+      for (let i = 0; i < keys.length; i++) h.push(keys[i]!)
+      return h
+    },
+    drain: (heap) => {
+      const h = heap as MnemonistHeap<number>
+      const n = h.size
+      let prev = -Infinity
+      while (h.size > 0) {
+        const k = h.pop()!
+        if (k < prev) throw new Error('out of order')
+        prev = k
+      }
+      return (n * (n - 1)) / 2
+    },
+  },
+  'heap-js': {
+    fill: (keys) => {
+      const h = new HeapJs<number>(numCmp)
+      for (let i = 0; i < keys.length; i++) h.push(keys[i]!)
+      return h
+    },
+    drain: (heap) => {
+      const h = heap as HeapJs<number>
+      const n = h.size()
+      let prev = -Infinity
+      while (h.size() > 0) {
+        const k = h.pop()!
+        if (k < prev) throw new Error('out of order')
+        prev = k
+      }
+      return (n * (n - 1)) / 2
+    },
+  },
+  flatqueue: {
+    fill: (keys) => {
+      const h = new FlatQueue<number>()
+      for (let i = 0; i < keys.length; i++) h.push(i, keys[i]!)
+      return h
+    },
+    drain: (heap) => {
+      const h = heap as FlatQueue<number>
+      let sum = 0
+      while (h.length > 0) sum += h.pop()!
+      return sum
+    },
+  },
+}
+
+/** Fills a heap (untimed) and times its drain, `heaps` times per library and round. */
+function runDrainOnly (keys: Float64Array, heaps: number): Row[] {
+  const names = Object.keys(drainOnly)
+  const times = new Map<string, number[]>(names.map((n) => [n, []]))
+  const expected = (keys.length * (keys.length - 1)) / 2
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + round) % names.length]!
+      const impl = drainOnly[name]!
+      let sum = 0
+      let spent = 0
+      for (let i = 0; i < heaps; i++) {
+        const h = impl.fill(keys)
+        const t0 = now()
+        sum += impl.drain(h)
+        spent += now() - t0
+      }
+      times.get(name)!.push(spent)
+      if (sum !== expected * heaps) throw new Error(`${name} drained ${sum}, expected ${expected * heaps}`)
+    }
+  }
+  return names.map((lib) => ({ lib, ms: median(times.get(lib)!) }))
+}
+
+// ---------------------------------------------------------------------------------------
 // Case 3: Dijkstra on a seeded random digraph in CSR form. Heaps with handles use
 // decreaseKey; the others push duplicates and skip stale entries (lazy deletion).
 
@@ -294,6 +402,7 @@ if (want('fill')) {
 if (want('drain')) {
   const r = rng(2)
   const keys = new Float64Array(10_000).map(() => r())
+  print('drain of 1e4 keys (heaps filled outside the timer), ×100', runDrainOnly(keys, 100))
   print('1e4 inserts then drain, ×100', runCase('drain', fillDrain, keys, 100))
 }
 if (want('dijkstra')) {

@@ -64,6 +64,8 @@ class Node<K, V> implements HeapNode<K, V> {
 const MARK = 1
 const IN_TABLE = 2
 const DEGREE_SHIFT = 2
+/** Degrees tracked in the #occupied bit mask (0..30); larger tables are scanned linearly. */
+const MASK_DEGREES = 30
 
 type Table<K, V> = Array<Node<K, V> | null>
 
@@ -100,6 +102,8 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
   #tableKeys = new Float64Array(MAX_DEGREE)
   /** Highest index of #table that may be occupied. */
   #maxDegree = -1
+  /** Bit d set when table slot d (d <= 30) holds a root: the minimum scan visits only those. */
+  #occupied = 0
   #pendingHead: Node<K, V> | null = null
   #pendingTail: Node<K, V> | null = null
   /** Degree tables of merged heaps, folded in at the next consolidation. */
@@ -279,6 +283,7 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
     }
     this.#absorbed = []
     this.#maxDegree = -1
+    this.#occupied = 0
     this.#pendingHead = null
     this.#pendingTail = null
     this.#min = null
@@ -346,7 +351,20 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
     const compare = this.#compare
     let min = -1
     let top = -1
-    if (compare === undefined) {
+    if (compare === undefined && this.#maxDegree <= MASK_DEGREES) {
+      const keys = this.#tableKeys
+      let minKey = Infinity
+      let m = this.#occupied
+      if (m !== 0) top = 31 - Math.clz32(m)
+      while (m !== 0) {
+        const i = 31 - Math.clz32(m & -m)
+        m &= m - 1
+        if (keys[i] as number < minKey) {
+          min = i
+          minKey = keys[i] as number
+        }
+      }
+    } else if (compare === undefined) {
       const keys = this.#tableKeys
       let minKey = Infinity
       for (let i = 0; i <= this.#maxDegree; i++) {
@@ -390,6 +408,7 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
         }
         link(y, x, d)
         table[d] = null
+        if (d <= MASK_DEGREES) this.#occupied &= ~(1 << d)
         d++
         y = table[d] as Node<K, V> | null
       }
@@ -403,11 +422,13 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
         }
         link(y, x, d)
         table[d] = null
+        if (d <= MASK_DEGREES) this.#occupied &= ~(1 << d)
         d++
         y = table[d] as Node<K, V> | null
       }
     }
     table[d] = x
+    if (d <= MASK_DEGREES) this.#occupied |= 1 << d
     x.parent = null
     x.bits = (d << DEGREE_SHIFT) | IN_TABLE
     if (d > this.#maxDegree) this.#maxDegree = d
@@ -418,6 +439,7 @@ export class FibonacciHeap<K = number, V = unknown> implements Iterable<HeapNode
     const d = node.bits >> DEGREE_SHIFT
     if (this.#table[d] === node) {
       this.#table[d] = null
+      if (d <= MASK_DEGREES) this.#occupied &= ~(1 << d)
     } else {
       for (const t of this.#absorbed) {
         if (t[d] === node) {
