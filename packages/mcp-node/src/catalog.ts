@@ -25,8 +25,9 @@ export interface ServerGroup {
   prompts: Prompt[]
 }
 
-export interface MeshTool { server: string, name: string, tool: Tool }
-export interface MeshPrompt { server: string, name: string, prompt: Prompt }
+/** A tool as served: its aggregated name, its name on its server, and whether a retry on another replica is safe. */
+export interface MeshTool { server: string, name: string, original: string, tool: Tool, idempotent: boolean }
+export interface MeshPrompt { server: string, name: string, original: string, prompt: Prompt }
 export interface MeshResource { server: string, resource: Resource }
 export interface MeshTemplate { server: string, template: ResourceTemplate, matcher: UriTemplate }
 
@@ -87,6 +88,7 @@ export class MeshCatalog {
   private resourceIndex = new Map<string, MeshResource>()
   private readonly log: Logger
   private signatures = { tools: '', resources: '', prompts: '' }
+  private pendingLoads = 0
 
   constructor (logger: Logger) {
     this.log = logger
@@ -124,7 +126,14 @@ export class MeshCatalog {
         loaded: false, tools: [], resources: [], resourceTemplates: [], prompts: [],
       }
       if (w.conflicting.length > 0) this.log.warn('server %s is announced with %d different definitions; serving fingerprint %s', name, w.conflicting.length + 1, w.fingerprint.slice(0, 12))
-      this.groups.set(name, group)
+      if (existing?.loaded === true) {
+        // A new definition replaces a served one only once it has loaded: until then, and if it
+        // fails to load, calls keep the names and tools they were listed with.
+        existing.providers = w.providers
+        existing.conflicting = w.conflicting
+      } else {
+        this.groups.set(name, group)
+      }
       toLoad.push(group)
     }
     await Promise.all(toLoad.map(async (g) => {
@@ -132,11 +141,23 @@ export class MeshCatalog {
         await load(g)
         await this.pin(g)
         g.loaded = true
+        // Served from now on (the previous definition, if any, kept serving while this one loaded).
+        if (this.groups.has(g.name)) this.groups.set(g.name, g)
       } catch (err) {
         this.log.warn('could not load the definitions of server %s: %s', g.name, (err as Error).message)
       }
     }))
+    this.pendingLoads = 0
+    for (const [name, w] of wanted) {
+      const g = this.groups.get(name)
+      if (g === undefined || !g.loaded || g.fingerprint !== w.fingerprint) this.pendingLoads++
+    }
     return this.rebuild()
+  }
+
+  /** True while a server's current definition is not served yet (loading failed): the node tries again. */
+  get pending (): boolean {
+    return this.pendingLoads > 0
   }
 
   /** Keeps only tools whose schemas hash to what the providers announced. */
@@ -167,11 +188,13 @@ export class MeshCatalog {
       for (const tool of g.tools) {
         const mn = meshName(name, tool.name)
         if (tools.has(mn)) { this.log.warn('tool name %s taken; %s of %s not served', mn, tool.name, name); continue }
-        tools.set(mn, { server: name, name: mn, tool: { ...tool, name: mn } })
+        const annotations = g.entry.tools.find((t) => t.name === tool.name)?.annotations
+        const idempotent = annotations?.readOnlyHint === true || annotations?.idempotentHint === true
+        tools.set(mn, { server: name, name: mn, original: tool.name, tool: { ...tool, name: mn }, idempotent })
       }
       for (const prompt of g.prompts) {
         const mn = meshName(name, prompt.name)
-        if (!prompts.has(mn)) prompts.set(mn, { server: name, name: mn, prompt: { ...prompt, name: mn } })
+        if (!prompts.has(mn)) prompts.set(mn, { server: name, name: mn, original: prompt.name, prompt: { ...prompt, name: mn } })
       }
       for (const resource of g.resources) {
         if (!resources.has(resource.uri)) resources.set(resource.uri, { server: name, resource: { ...resource, name: meshName(name, resource.name) } })

@@ -467,10 +467,11 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
     const providers = registry.providers()
     const groups = groupProviders(providers)
     const addrs = new Map(providers.map((p) => [p.peerId, p.descriptor.multiaddrs]))
+    // Endpoints are added before the catalog changes and removed after it: a tool is never
+    // listed while its pool has no endpoint for it.
     for (const [name, g] of groups) {
       const pool = this.poolFor(name)
       const want = new Set(g.providers)
-      for (const id of pool.ids()) if (!want.has(id)) void pool.remove(id, { signal: AbortSignal.timeout(5_000) }).catch(() => {})
       const have = new Set(pool.ids())
       for (const id of want) {
         if (have.has(id)) continue
@@ -483,12 +484,12 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
         }
       }
     }
-    for (const [name, pool] of this.pools) {
-      if (groups.has(name)) continue
-      for (const id of pool.ids()) void pool.remove(id, { signal: AbortSignal.timeout(5_000) }).catch(() => {})
-    }
     const change = await this.catalog.update(providers, async (group) => { await loadGroup(group, this.poolFor(group.name)) })
-    if (this.catalog.groups.size > 0 && [...this.catalog.groups.values()].some((g) => !g.loaded)) {
+    for (const [name, pool] of this.pools) {
+      const want = new Set(groups.get(name)?.providers ?? [])
+      for (const id of pool.ids()) if (!want.has(id)) void pool.remove(id, { signal: AbortSignal.timeout(5_000) }).catch(() => {})
+    }
+    if (this.catalog.pending) {
       // Definitions that failed to load are tried again shortly.
       setTimeout(() => { this.scheduleUpdate() }, 1_000).unref()
     }
