@@ -12,7 +12,7 @@ export { RaftCore } from './core/raft-core.js'
 export type { RaftStatus } from './core/raft-core.js'
 export { MemoryStorage } from './storage/memory-storage.js'
 export { RaftNode } from './raft-node.js'
-export type { LeaderChange, ProposeOptions, RaftNodeInit } from './raft-node.js'
+export type { AppliedChange, LeaderChange, ProposeOptions, RaftNodeInit } from './raft-node.js'
 export { MemoryNetwork } from './transport/memory-transport.js'
 export {
   CompactedError, InvalidConfigError, NodeStoppedError, PayloadTooLargeError, ProposalDroppedError, RaftProtocolError, TimeoutError, UnavailableError

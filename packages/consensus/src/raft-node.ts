@@ -49,6 +49,11 @@ export interface LeaderChange {
   term: number
 }
 
+/** Detail of the `applied` event: the state machine has applied everything up to `index`. */
+export interface AppliedChange {
+  index: number
+}
+
 interface Waiter {
   resolve: (v: unknown) => void
   reject: (e: Error) => void
@@ -64,7 +69,9 @@ const NOOP_LOGGER: Logger = { debug () {}, info () {}, warn () {}, error () {} }
  * with one durability barrier per batch, sends the rest, applies committed entries to the
  * state machine, resolves propose() and read() promises, then advances.
  *
- * Events: `leader` (CustomEvent<LeaderChange>) whenever the known leader or term changes.
+ * Events: `leader` (CustomEvent<LeaderChange>) whenever the known leader or term changes;
+ * `applied` (CustomEvent<AppliedChange>) after each batch of committed entries (or a
+ * snapshot) is applied, once the core has advanced (configuration changes included).
  */
 export class RaftNode extends EventTarget {
   readonly id: NodeId
@@ -233,6 +240,7 @@ export class RaftNode extends EventTarget {
   private async run (): Promise<void> {
     while (this.started && this.core.hasReady()) {
       const rd = this.core.ready()
+      const appliedBefore = this.applied
       this.notifyLeader(rd)
       // A leader's appends and heartbeats don't depend on its own write (thesis §10.2.1).
       if (rd.earlyMessages.length > 0) this.transport.send(rd.earlyMessages)
@@ -249,6 +257,7 @@ export class RaftNode extends EventTarget {
       for (const rs of rd.readStates) this.readyReads.push({ index: rs.index, ctx: rs.context })
       this.core.advance()
       this.serveReads()
+      if (this.applied !== appliedBefore) this.dispatchEvent(new CustomEvent<AppliedChange>('applied', { detail: { index: this.applied } }))
       await this.maybeCompact()
     }
   }

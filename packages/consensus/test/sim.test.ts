@@ -43,7 +43,10 @@ describe('simulator', () => {
   it('each seed runs enough operations and faults to matter', () => {
     for (let seed = 1; seed <= 10; seed++) {
       const r = simulate({ seed })
-      expect(r.stats.opsOk).toBeGreaterThanOrEqual(150)
+      // The churn profiles (leader-churn, figure8) time out more operations: those are
+      // unknown outcomes, which the checker handles, so answered operations can fall to ~100.
+      expect(r.stats.opsOk).toBeGreaterThanOrEqual(100)
+      expect(r.stats.opsOk + r.stats.unknownOutcomes).toBeGreaterThanOrEqual(200)
       expect(r.stats.partitions + r.stats.crashes).toBeGreaterThanOrEqual(2)
       expect(r.stats.elections).toBeGreaterThanOrEqual(1)
     }

@@ -29,7 +29,7 @@ export interface SimFaults {
   snapshots: boolean
 }
 
-export type SimProfile = 'mixed' | 'leader-churn' | 'slow-storage'
+export type SimProfile = 'mixed' | 'leader-churn' | 'slow-storage' | 'figure8'
 
 export interface SimulateOptions {
   seed: number
@@ -54,8 +54,11 @@ export interface SimulateOptions {
   keys?: number
   /**
    * The fault mix: 'mixed' (every fault), 'leader-churn' (leaders crash soon after election,
-   * the shape of the paper's Figure 8), 'slow-storage' (slow disks and power loss).
-   * @default drawn from the seed: 60% mixed, 20% each of the others
+   * one entry per append), 'slow-storage' (slow disks and power loss), 'figure8' (leaders cut
+   * off with a minority right after they win or advance their commit index, so entries of
+   * several terms reach only some followers and old leaders return to replicate them: the
+   * shape of the paper's Figure 8).
+   * @default drawn from the seed: 50% mixed, 15% leader-churn, 15% slow-storage, 20% figure8
    */
   profile?: SimProfile | undefined
   /** Core options for every node (e.g. `{ preVote: false }`); timing options are the simulator's. */
@@ -260,11 +263,18 @@ export function simulate (options: SimulateOptions): SimulateResult {
   // Profiles: most seeds mix every fault; some churn leaders fast (the shape of the paper's
   // Figure 8, as in the MIT 6.5840 tester); some have slow storage and lose power.
   const pr = rSwarm()
-  const profile: SimProfile = options.profile ?? (!faults.crashes ? 'mixed' : pr < 0.6 ? 'mixed' : pr < 0.8 ? 'leader-churn' : 'slow-storage')
-  const nemesisEveryMs = profile === 'leader-churn' ? 60 + Math.floor(rSwarm() * 100) : 80 + Math.floor(rSwarm() * 250)
+  const profile: SimProfile = options.profile ?? (!faults.crashes ? 'mixed' : pr < 0.5 ? 'mixed' : pr < 0.65 ? 'leader-churn' : pr < 0.8 ? 'slow-storage' : faults.partitions ? 'figure8' : 'mixed')
+  const churny = profile === 'leader-churn' || profile === 'figure8'
+  const nemesisEveryMs = churny ? 60 + Math.floor(rSwarm() * 100) : 80 + Math.floor(rSwarm() * 250)
   const diskMs = profile === 'slow-storage' ? 5 + rSwarm() * 20 : 0.2 + rSwarm() * 4
-  const maxSizePerMsg = profile === 'leader-churn' ? 128 : [128, 512, 4096][Math.floor(rSwarm() * 3)]!
-  const maxInflightMsgs = profile === 'leader-churn' ? 1 : [1, 4, 16, 256][Math.floor(rSwarm() * 4)]!
+  // figure8: exactly one entry per append and one append in flight, so that a returning
+  // leader's earlier-term entries and its own no-op reach a follower in separate messages.
+  const maxSizePerMsg = profile === 'figure8' ? 1 : profile === 'leader-churn' ? 128 : [128, 512, 4096][Math.floor(rSwarm() * 3)]!
+  const maxInflightMsgs = churny ? 1 : [1, 4, 16, 256][Math.floor(rSwarm() * 4)]!
+  // figure8: how often a new leader is cut off with a minority, and how often a leader is cut
+  // off right after its commit index advances.
+  const pIsolateOnWin = profile === 'figure8' ? 0.3 + rSwarm() * 0.5 : 0
+  const pIsolateOnCommit = profile === 'figure8' ? 0.05 + rSwarm() * 0.3 : 0
   const snapshotEvery = faults.snapshots ? 10 + Math.floor(rSwarm() * 40) : 1_000_000
 
   const stats: SimStats = {
@@ -497,6 +507,9 @@ export function simulate (options: SimulateOptions): SimulateResult {
         else if (prior.term !== t) { violate(`commit safety: ${n.id} committed term ${t} at ${i}, another node committed term ${prior.term}`); break }
       }
       n.checkedCommit = c.log.committed
+      // figure8: the leader fails right after it advances its commit index, before the
+      // appends that follow (its no-op, later entries, the new commit index) land.
+      if (c.role === 'leader' && faultPhase && rNem() < pIsolateOnCommit) isolateWithMinority(n, 'after commit')
     }
     if (c.role === 'leader' && n.wasLeaderTerm !== c.term) {
       n.wasLeaderTerm = c.term
@@ -507,6 +520,10 @@ export function simulate (options: SimulateOptions): SimulateResult {
       if (lastLeader !== n.id) stats.leaderChanges++
       lastLeader = n.id
       note(`leader ${n.id} term ${c.term}`)
+      if (profile === 'figure8' && faultPhase && rNem() < pIsolateOnWin) {
+        // Cut off at once with a minority: its no-op and first entries reach only them.
+        isolateWithMinority(n, 'new leader')
+      }
       if (profile === 'leader-churn' && faultPhase && rNem() < 0.4) {
         // Crash some leaders within a few round trips of winning: uncommitted entries of
         // different terms pile up at the same indexes (Figure 8's precondition).
@@ -686,7 +703,46 @@ export function simulate (options: SimulateOptions): SimulateResult {
 
   // ------------------------------------------------------------ nemesis
 
-  const heal = (): void => { cut.clear() }
+  const heal = (): void => { cut.clear(); isolated.clear() }
+  /** figure8: nodes cut off from every member except those in `reach`, each until its own time. */
+  const isolated = new Map<NodeId, Set<NodeId>>()
+  const recut = (): void => {
+    cut.clear()
+    for (const [id, reach] of isolated) {
+      for (const o of nodes.keys()) if (o !== id && !reach.has(o)) { cut.add(`${id}>${o}`); cut.add(`${o}>${id}`) }
+    }
+  }
+
+  /**
+   * Cuts `n` off from all members but a random minority-minus-one (so `n` and its partners
+   * never form a quorum), for 50-450 ms. Other nodes' isolations stay in force, so several
+   * old leaders can be away at once and come back one by one.
+   */
+  function isolateWithMinority (n: SimNode, why: string): void {
+    const others = members().filter(o => o.id !== n.id)
+    const k = Math.floor(rNem() * Math.max(1, Math.floor((others.length + 1) / 2)))
+    const reach = new Set(pick(others, k).map(o => o.id))
+    isolated.set(n.id, reach)
+    recut()
+    stats.partitions++
+    note(`isolate ${why} ${n.id} reach ${[...reach].join(',')}`)
+    at(now + 50 + Math.floor(rNem() * 400), () => {
+      if (!faultPhase || isolated.get(n.id) !== reach) return
+      isolated.delete(n.id)
+      recut()
+      note(`rejoin ${n.id}`)
+    })
+  }
+
+  /** figure8's periodic faults: crash a leader or a node now and then, keeping a quorum up. */
+  function figure8Nemesis (): void {
+    const live = liveMembers()
+    if (live.length <= Math.floor(members().length / 2) + 1 || rNem() < 0.6) return
+    const leader = leaderNode()
+    const victim = leader !== undefined && rNem() < 0.5 ? leader : live[Math.floor(rNem() * live.length)]!
+    crash(victim)
+    at(now + 20 + Math.floor(rNem() * 300), () => restart(victim))
+  }
   /** k distinct nodes chosen at random. */
   const pick = (from: SimNode[], k: number): SimNode[] => {
     const a = from.slice()
@@ -701,6 +757,10 @@ export function simulate (options: SimulateOptions): SimulateResult {
     if (!faultPhase) return
     if (profile === 'leader-churn') {
       churnLeader()
+      return
+    }
+    if (profile === 'figure8') {
+      figure8Nemesis()
       return
     }
     const r = rNem()

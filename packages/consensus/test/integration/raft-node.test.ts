@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { ProposalDroppedError, TimeoutError } from '../../src/errors.js'
 import { RaftNode } from '../../src/raft-node.js'
-import type { LeaderChange } from '../../src/raft-node.js'
+import type { AppliedChange, LeaderChange } from '../../src/raft-node.js'
 import { MemoryStorage } from '../../src/storage/memory-storage.js'
 import { MemoryNetwork } from '../../src/transport/memory-transport.js'
 import type { Entry, StateMachine } from '../../src/types.js'
@@ -26,11 +26,20 @@ class Kv implements StateMachine {
   restore (d: Uint8Array): void { this.data = new Map(JSON.parse(dec.decode(d)) as Array<[string, string]>) }
 }
 
-async function until (what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+/**
+ * Resolves once `ok()` holds: checked now and on every `leader` or `applied` event of `nodes`
+ * (no polling); rejects after `ms`.
+ */
+async function until (what: string, nodes: RaftNode[], ok: () => boolean, ms = 10_000): Promise<void> {
   if (ok()) return
   await new Promise<void>((resolve, reject) => {
-    const deadline = setTimeout(() => { clearInterval(poll); reject(new Error(`timed out waiting for ${what}`)) }, ms)
-    const poll = setInterval(() => { if (ok()) { clearTimeout(deadline); clearInterval(poll); resolve() } }, 5)
+    const check = (): void => { if (ok()) { done(); resolve() } }
+    const done = (): void => {
+      clearTimeout(deadline)
+      for (const n of nodes) { n.removeEventListener('leader', check); n.removeEventListener('applied', check) }
+    }
+    const deadline = setTimeout(() => { done(); reject(new Error(`timed out waiting for ${what}`)) }, ms)
+    for (const n of nodes) { n.addEventListener('leader', check); n.addEventListener('applied', check) }
   })
 }
 
@@ -55,14 +64,14 @@ describe('RaftNode over the in-memory transport', () => {
     const leaderEvents: LeaderChange[] = []
     nodes[0]!.addEventListener('leader', e => { leaderEvents.push((e as CustomEvent<LeaderChange>).detail) })
     await Promise.all(nodes.map(async n => { await n.start() }))
-    await until('a leader', () => nodes.some(n => n.status().role === 'leader'))
-    await until('everyone knows the leader', () => nodes.every(n => n.leader !== ''))
+    await until('a leader', nodes, () => nodes.some(n => n.status().role === 'leader'))
+    await until('everyone knows the leader', nodes, () => nodes.every(n => n.leader !== ''))
     expect(leaderEvents.some(e => e.leader !== '')).toBe(true)
 
     // Proposals through every node (followers forward), concurrently.
     const results = await Promise.all(Array.from({ length: 120 }, async (_, i) => await nodes[i % 3]!.propose(enc.encode(`k${i % 7}=${i}`))))
     expect(results).toHaveLength(120)
-    await until('all applied', () => kvs.every(kv => kv.data.size === 7))
+    await until('all applied', nodes, () => kvs.every(kv => kv.data.size === 7))
     const follower = nodes.find(n => n.status().role !== 'leader')!
     await follower.read()
     expect(kvs[nodes.indexOf(follower)]!.data.get('k6')).toBe(kvs[nodes.indexOf(nodes.find(n => n.status().role === 'leader')!)]!.data.get('k6'))
@@ -72,12 +81,12 @@ describe('RaftNode over the in-memory transport', () => {
 
     const oldLeader = nodes.find(n => n.status().role === 'leader')!
     net.isolate(oldLeader.id, nodes.map(n => n.id))
-    await until('a new leader', () => nodes.some(n => n !== oldLeader && n.status().role === 'leader'))
+    await until('a new leader', nodes, () => nodes.some(n => n !== oldLeader && n.status().role === 'leader'))
     const newLeader = nodes.find(n => n !== oldLeader && n.status().role === 'leader')!
     await newLeader.propose(enc.encode('after=1'))
     await expect(oldLeader.propose(enc.encode('lost=1'), { timeoutMs: 200 })).rejects.toSatisfy(e => e instanceof TimeoutError || e instanceof ProposalDroppedError)
     net.heal()
-    await until('the old leader catches up', () => kvs[nodes.indexOf(oldLeader)]!.data.get('after') === '1')
+    await until('the old leader catches up', [oldLeader], () => kvs[nodes.indexOf(oldLeader)]!.data.get('after') === '1')
   })
 
   it('a single-node cluster commits, and stop() rejects pending work', async () => {
@@ -95,17 +104,29 @@ describe('RaftNode over the in-memory transport', () => {
     const net = new MemoryNetwork()
     const { nodes, kvs } = cluster(3, net)
     await Promise.all(nodes.map(async n => { await n.start() }))
-    await until('a leader', () => nodes.some(n => n.status().role === 'leader'))
+    await until('a leader', nodes, () => nodes.some(n => n.status().role === 'leader'))
     for (let i = 0; i < 80; i++) await nodes[0]!.propose(enc.encode(`k${i}=${i}`))
     const kv = new Kv()
     const fresh = new RaftNode({ id: 'p4', storage: new MemoryStorage({ voters: ['p1', 'p2', 'p3'] }), transport: net.transport('p4'), stateMachine: kv, tickMs: 5, snapshotThreshold: 50 })
     started.push(fresh)
     await fresh.start()
     await nodes[0]!.changeMembership({ type: 'addLearner', node: 'p4' })
-    await until('learner caught up', () => kv.data.size === 80)
+    await until('learner caught up', [fresh], () => kv.data.size === 80)
     await nodes[0]!.changeMembership({ type: 'addVoter', node: 'p4' })
-    await until('promoted', () => fresh.status().conf.voters.includes('p4'))
+    await until('promoted', [fresh], () => fresh.status().conf.voters.includes('p4'))
     expect(kvs[0]!.data.get('k79')).toBe('79')
+  })
+
+  it('emits applied after each applied batch, in increasing index order', async () => {
+    const { nodes } = cluster(1)
+    const seen: number[] = []
+    nodes[0]!.addEventListener('applied', e => { seen.push((e as CustomEvent<AppliedChange>).detail.index) })
+    await nodes[0]!.start()
+    nodes[0]!.campaign()
+    await nodes[0]!.propose(enc.encode('a=1'))
+    expect(seen.length).toBeGreaterThan(0)
+    expect(seen.at(-1)).toBe(nodes[0]!.status().applied)
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]!)
   })
 
   it('rejects oversized proposals with a typed error', async () => {
