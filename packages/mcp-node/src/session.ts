@@ -3,7 +3,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import {
   CallToolRequestSchema, CompleteRequestSchema, ErrorCode, GetPromptRequestSchema, ListPromptsRequestSchema,
   ListResourcesRequestSchema, ListResourceTemplatesRequestSchema, ListToolsRequestSchema, McpError, ReadResourceRequestSchema,
-  SetLevelRequestSchema,
+  SetLevelRequestSchema, SubscribeRequestSchema, UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js'
 import type {
   CallToolResult, ClientCapabilities, CompleteRequest, LoggingLevel, Prompt, RequestId, Resource, ResourceTemplate, ServerNotification,
@@ -77,7 +77,7 @@ export class FrontSession {
     this.core = core
     this.init = init
     this.server = new Server({ name: 'p2p-mcp', version: '0.1.0', title: `p2p-mcp peer ${core.peerId}` }, {
-      capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, logging: {}, completions: {} },
+      capabilities: { tools: { listChanged: true }, resources: { listChanged: true, subscribe: true }, prompts: { listChanged: true }, logging: {}, completions: {} },
       instructions: 'A p2p-mcp mesh peer: the tools, resources and prompts of every MCP server of the mesh.',
     })
     this.server.onclose = () => { void this.close() }
@@ -89,6 +89,7 @@ export class FrontSession {
     if (this.closed) return
     this.closed = true
     this.core.sessions.delete(this)
+    for (const u of this.core.upstreams.values()) u.unsubscribeAll(this.id)
     const scopes = [...this.scopes.values()]
     this.scopes.clear()
     await Promise.allSettled(scopes.map(async (s) => { await s.close() }))
@@ -151,6 +152,10 @@ export class FrontSession {
         ...(caps.elicitation === undefined ? {} : { elicitation: async (params, ctx) => await this.server.elicitInput(params, { signal: ctx.signal, ...related() }) }),
         ...(caps.roots === undefined ? {} : { roots: async (ctx) => await this.server.listRoots(undefined, { signal: ctx.signal, ...related() }) }),
         notification: async (n) => {
+          if (n.method === 'notifications/resources/updated') {
+            await this.server.sendResourceUpdated(n.params).catch(() => {})
+            return
+          }
           if (n.method !== 'notifications/message') return
           if (!levelPasses(n.params.level, this.logLevel)) return
           await this.server.notification(n, related()).catch(() => {})
@@ -223,6 +228,25 @@ export class FrontSession {
       this.logLevel = req.params.level
       return {}
     })
+    const subscription = async (uri: string, subscribe: boolean, signal: AbortSignal): Promise<Record<string, unknown>> => {
+      const r = this.resolved()
+      if (r.kind === 'route') {
+        const upstream = this.upstream(r.server)
+        if (subscribe) return await upstream.subscribe(uri, this.id, async (params) => { await this.server.sendResourceUpdated(params) }, signal)
+        return await upstream.unsubscribe(uri, this.id, signal)
+      }
+      if (r.kind === 'mesh' && this.core.readMeshResource(uri) !== undefined) {
+        throw new McpError(ErrorCode.InvalidParams, `${uri} is computed on request and has no updates to subscribe to; read it again instead`)
+      }
+      const server = r.kind === 'server' ? r.server : this.core.catalog.serverOfUri(uri)
+      if (server === undefined) throw new McpError(ErrorCode.InvalidParams, `no server of the mesh has resource ${uri}`)
+      try {
+        const scope = this.scope(server)
+        return subscribe ? await scope.subscribeResource({ uri }, { signal }) : await scope.unsubscribeResource({ uri }, { signal })
+      } catch (err) { throw mcpErrorOf(err) }
+    }
+    s.setRequestHandler(SubscribeRequestSchema, async (req, extra) => await subscription(req.params.uri, true, extra.signal))
+    s.setRequestHandler(UnsubscribeRequestSchema, async (req, extra) => await subscription(req.params.uri, false, extra.signal))
     s.setRequestHandler(CallToolRequestSchema, async (req, extra) => await this.callTool(req.params, extra))
     s.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
       const uri = req.params.uri
@@ -248,7 +272,7 @@ export class FrontSession {
         const p = this.core.catalog.prompt(name)
         if (p === undefined) throw new McpError(ErrorCode.InvalidParams, `unknown prompt ${JSON.stringify(name)}; prompts/list names them`)
         server = p.server
-        name = this.core.catalog.groups.get(server)?.prompts.find((x) => meshName(server, x.name) === req.params.name)?.name ?? name
+        name = p.original
       }
       try {
         return await this.scope(server).getPrompt({ ...req.params, name }, { signal: extra.signal })
@@ -264,8 +288,7 @@ export class FrontSession {
       else if (ref.type === 'ref/prompt') {
         const p = this.core.catalog.prompt(ref.name)
         server = p?.server
-        const original = server === undefined ? undefined : this.core.catalog.groups.get(server)?.prompts.find((x) => meshName(server!, x.name) === ref.name)?.name
-        if (original !== undefined) params = { ...req.params, ref: { ...ref, name: original } }
+        if (p !== undefined) params = { ...req.params, ref: { ...ref, name: p.original } }
       } else server = this.core.catalog.serverOfUri(ref.uri)
       if (server === undefined) return { completion: { values: [] } }
       try {
@@ -288,6 +311,8 @@ export class FrontSession {
     const log = core.log.child?.({ requestId, principal: this.init.principal }) ?? core.log
     let server: string
     let tool: string
+    let qualified: string
+    let safe: boolean
     if (r.kind === 'mesh') {
       if (params.name.startsWith(`${MESH_SERVER}__`) && core.meshTools().some((t) => t.name === params.name)) {
         this.checkPolicy(params.name)
@@ -296,12 +321,15 @@ export class FrontSession {
       const t = core.catalog.tool(params.name)
       if (t === undefined) throw new McpError(ErrorCode.InvalidParams, `unknown tool ${JSON.stringify(params.name)}; tools/list names the tools of the mesh`)
       server = t.server
-      tool = core.catalog.groups.get(server)?.tools.find((x) => meshName(server, x.name) === params.name)?.name ?? params.name
+      tool = t.original
+      qualified = t.name
+      safe = t.idempotent
     } else {
       server = r.server
       tool = params.name
+      qualified = meshName(server, tool)
+      safe = r.kind === 'server' && core.catalog.tool(qualified)?.idempotent === true
     }
-    const qualified = meshName(server, tool)
     this.checkPolicy(qualified)
     if (core.draining) throw new McpError(ErrorCode.InternalError, 'this peer is shutting down; call another peer')
     const progressToken = extra._meta?.progressToken
@@ -334,8 +362,6 @@ export class FrontSession {
           return await this.upstream(server).callTool(upstreamParams, ctx, { signal: extra.signal, timeoutMs, onprogress: onprogress ?? (() => {}) })
         }
         const scope = this.scope(server)
-        const annotations = core.catalog.groups.get(server)?.entry.tools.find((t) => t.name === tool)?.annotations
-        const safe = annotations?.readOnlyHint === true || annotations?.idempotentHint === true
         try {
           return await scope.callTool(upstreamParams, {
             // Always listen: progress from the far side extends the per-tool timeout at every hop,

@@ -72,6 +72,8 @@ export class LocalUpstream extends TypedEventEmitter<UpstreamEvents> {
   prompts: Prompt[] = []
   private client: Client | undefined
   private readonly inflight = new Set<CallContext>()
+  /** Resource subscriptions: URI → the sessions subscribed to it, each with where its updates go. */
+  private readonly subscribers = new Map<string, Map<string, (params: { uri: string }) => Promise<void>>>()
   private readonly log: Logger
   private readonly clientInfo: Implementation
   private attempt = 0
@@ -134,6 +136,7 @@ export class LocalUpstream extends TypedEventEmitter<UpstreamEvents> {
       this.serverInfo = client.getServerVersion()
       this.attempt = 0
       await this.refresh()
+      if (this.subscribers.size > 0) await this.resubscribe(client)
       this.status = 'up'
       this.lastError = undefined
       this.log.info('upstream %s up (%d tools)', this.name, this.tools.length)
@@ -243,6 +246,47 @@ export class LocalUpstream extends TypedEventEmitter<UpstreamEvents> {
     return await this.live().complete(params, { signal })
   }
 
+  /**
+   * Subscribes session `sessionKey` to `uri`: the upstream's one session subscribes once per
+   * URI; its `notifications/resources/updated` go to every session subscribed to that URI.
+   */
+  async subscribe (uri: string, sessionKey: string, onUpdated: (params: { uri: string }) => Promise<void>, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const client = this.live()
+    let sessions = this.subscribers.get(uri)
+    if (sessions === undefined) {
+      await client.subscribeResource({ uri }, { signal })
+      sessions = this.subscribers.get(uri) ?? new Map<string, (params: { uri: string }) => Promise<void>>()
+      this.subscribers.set(uri, sessions)
+    }
+    sessions.set(sessionKey, onUpdated)
+    return {}
+  }
+
+  /** Ends session `sessionKey`'s subscription to `uri`; the upstream's ends with the last one. */
+  async unsubscribe (uri: string, sessionKey: string, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const sessions = this.subscribers.get(uri)
+    if (sessions === undefined || !sessions.delete(sessionKey)) return {}
+    if (sessions.size > 0) return {}
+    this.subscribers.delete(uri)
+    await this.client?.unsubscribeResource({ uri }, { signal })
+    return {}
+  }
+
+  /** Ends every subscription of a session that closed. */
+  unsubscribeAll (sessionKey: string): void {
+    for (const uri of [...this.subscribers.keys()]) {
+      void this.unsubscribe(uri, sessionKey, AbortSignal.timeout(5_000)).catch(() => {})
+    }
+  }
+
+  /** After a reconnection: subscribes the new session again and tells every subscriber to read again (updates may have been missed). */
+  private async resubscribe (client: Client): Promise<void> {
+    for (const [uri, sessions] of this.subscribers) {
+      await client.subscribeResource({ uri }).catch((err: unknown) => { this.log.warn('re-subscribing %s failed: %s', uri, (err as Error).message) })
+      for (const send of sessions.values()) await send({ uri }).catch(() => {})
+    }
+  }
+
   /** The call in flight that server-to-client traffic goes back to: the oldest one able to take it. */
   private route (need?: keyof ClientCapabilities): CallContext | undefined {
     for (const ctx of this.inflight) if (need === undefined || ctx.capabilities?.[need] !== undefined) return ctx
@@ -268,6 +312,11 @@ export class LocalUpstream extends TypedEventEmitter<UpstreamEvents> {
         n.method === 'notifications/prompts/list_changed') {
         await this.refresh().catch((err: unknown) => { this.log.warn('refresh of %s failed: %s', this.name, (err as Error).message) })
         this.emitChanged()
+        return
+      }
+      if (n.method === 'notifications/resources/updated') {
+        const params = n.params as { uri: string }
+        for (const send of this.subscribers.get(params.uri)?.values() ?? []) await send(params).catch(() => {})
         return
       }
       if (n.method === 'notifications/message') {

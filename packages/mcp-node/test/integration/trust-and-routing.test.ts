@@ -8,7 +8,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js'
-import { ListRootsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js'
+import { ListRootsRequestSchema, McpError, ResourceUpdatedNotificationSchema, SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { dialMcp } from '@p2p-mcp/transport'
@@ -108,8 +108,20 @@ describe('across the hop', () => {
     server.registerResource('page', new ResourceTemplate('docs://page/{id}', { list: undefined }), { mimeType: 'text/plain' }, (uri, { id }) => ({
       contents: [{ uri: uri.href, text: `page ${String(id)}` }],
     }))
+    // A resource with updates: subscriptions as the upstream sees them, and a tool that changes it.
+    server.registerResource('counter', 'docs://counter', { mimeType: 'text/plain' }, (uri) => ({ contents: [{ uri: uri.href, text: String(counter) }] }))
+    server.registerTool('bump', { description: 'changes docs://counter' }, async () => {
+      counter++
+      if (upstreamSubscriptions.has('docs://counter')) await server.server.sendResourceUpdated({ uri: 'docs://counter' })
+      return { content: [{ type: 'text', text: String(counter) }] }
+    })
+    server.server.registerCapabilities({ resources: { subscribe: true } })
+    server.server.setRequestHandler(SubscribeRequestSchema, (req) => { upstreamSubscriptions.add(req.params.uri); return {} })
+    server.server.setRequestHandler(UnsubscribeRequestSchema, (req) => { upstreamSubscriptions.delete(req.params.uri); return {} })
     return server
   }
+  let counter = 0
+  const upstreamSubscriptions = new Set<string>()
 
   async function mesh (): Promise<void> {
     if (a !== undefined) return
@@ -186,6 +198,37 @@ describe('across the hop', () => {
     expect(Object.keys(entry?.served ?? {})).toEqual([b.peerId])
     expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['docs__roots', 'docs__request_id']))
     await client.close()
+  })
+
+  it('forwards resources/subscribe and unsubscribe across the hop; resources/updated reaches each subscribed client', async () => {
+    await mesh()
+    const first = await a.connectClient()
+    const second = await a.connectClient({ view: { kind: 'server', server: 'docs' } })
+    const updates: Array<[string, string]> = []
+    first.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => { updates.push(['first', n.params.uri]) })
+    second.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => { updates.push(['second', n.params.uri]) })
+    expect(first.getServerCapabilities()?.resources?.subscribe).toBe(true)
+    await first.subscribeResource({ uri: 'docs://counter' })
+    await second.subscribeResource({ uri: 'docs://counter' })
+    expect(upstreamSubscriptions.has('docs://counter')).toBe(true)
+    await first.callTool({ name: 'docs__bump', arguments: {} })
+    await until('resources/updated on both clients', () => (updates.length >= 2 ? true : undefined), 10_000, 10)
+    expect(updates.sort()).toEqual([['first', 'docs://counter'], ['second', 'docs://counter']])
+    expect((await first.readResource({ uri: 'docs://counter' })).contents[0]).toMatchObject({ text: String(counter) })
+    // One unsubscribes: only the other is told; the upstream keeps its subscription until the last one leaves.
+    await first.unsubscribeResource({ uri: 'docs://counter' })
+    updates.length = 0
+    await second.callTool({ name: 'bump', arguments: {} })
+    await until('resources/updated on the second client', () => (updates.length >= 1 ? true : undefined), 10_000, 10)
+    expect(updates).toEqual([['second', 'docs://counter']])
+    expect(upstreamSubscriptions.has('docs://counter')).toBe(true)
+    await second.unsubscribeResource({ uri: 'docs://counter' })
+    await until('the upstream subscription to end', () => (upstreamSubscriptions.has('docs://counter') ? undefined : true), 10_000, 10)
+    // The built-in resources have nothing to subscribe to.
+    const refused = await first.subscribeResource({ uri: 'mesh://peers' }).catch((e: unknown) => e)
+    expect((refused as McpError).code).toBe(-32602)
+    await first.close()
+    await second.close()
   })
 
   it('serves an MCP client that is not a peer through the libp2p front door (dialMcp + the SDK Client)', async () => {
