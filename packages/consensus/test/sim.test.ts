@@ -38,6 +38,10 @@ describe('simulator', () => {
     expect(a.trace).toEqual(b.trace)
     expect(a.history).toEqual(b.history)
     expect(simulate({ seed: 43 }).traceHash).not.toBe(a.traceHash)
+    // The figure8 profile's leader-following faults replay too.
+    const f = simulate({ seed: 42, profile: 'figure8' })
+    expect(simulate({ seed: 42, profile: 'figure8' }).traceHash).toBe(f.traceHash)
+    expect(f.stats.profile).toBe('figure8')
   })
 
   it('each seed runs enough operations and faults to matter', () => {
