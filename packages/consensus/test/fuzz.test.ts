@@ -45,4 +45,17 @@ describe('core under arbitrary peer messages', () => {
       }
     }), { numRuns: Number(process.env.FC_NUM_RUNS ?? 300) })
   })
+
+  it('rejects an append whose entries do not follow prevIndex (fuzz counterexample: a gap reached storage)', () => {
+    const store = new MemoryStorage({ voters: ['n1', 'n2', 'n3'] })
+    const core = new RaftCore({ id: 'n1', storage: store })
+    const gap: Message = { type: 'app', from: 'n2', to: 'n1', term: 0, entries: [{ index: 2, term: 0, type: 'normal', data: new Uint8Array() }] }
+    expect(() => { core.step(gap) }).toThrow(RaftProtocolError)
+    const down: Message = { type: 'app', from: 'n2', to: 'n1', term: 3, index: 0, logTerm: 0, entries: [{ index: 1, term: 2, type: 'normal', data: new Uint8Array() }, { index: 2, term: 1, type: 'normal', data: new Uint8Array() }] }
+    expect(() => { core.step(down) }).toThrow(/non-decreasing/)
+    expect(core.log.lastIndex()).toBe(0)
+    // A well-formed append is still taken.
+    core.step({ type: 'app', from: 'n2', to: 'n1', term: 3, index: 0, logTerm: 0, entries: [{ index: 1, term: 3, type: 'normal', data: new Uint8Array() }] })
+    expect(core.log.lastIndex()).toBe(1)
+  })
 })

@@ -738,6 +738,7 @@ export class RaftCore {
 
   private handleAppend (m: Message): void {
     const index = m.index ?? 0
+    checkAppendEntries(m, index)
     if (index < this.log.committed) {
       this.send({ type: 'appResp', to: m.from, index: this.log.committed })
       return
@@ -810,3 +811,21 @@ export class RaftCore {
     return hs.term === this.prevHard.term && hs.vote === this.prevHard.vote && hs.commit === this.prevHard.commit
   }
 }
+
+/**
+ * A peer's append must carry entries at prevIndex+1, +2, … with terms that never decrease,
+ * from prevLogTerm up to the message's term; anything else would leave a gap or an
+ * impossible log (found by the fuzz test: entry 2 after prevIndex 0).
+ */
+function checkAppendEntries (m: Message, index: number): void {
+  let term = m.logTerm ?? 0
+  const entries = m.entries ?? []
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!
+    if (e.index !== index + 1 + i || e.term < term || e.term > m.term) {
+      throw new RaftProtocolError(`append from ${m.from} has entry ${e.index} (term ${e.term}) at position ${i} after prevIndex ${index} (prevLogTerm ${m.logTerm ?? 0}, message term ${m.term}): entries must be contiguous with non-decreasing terms no higher than the message's`)
+    }
+    term = e.term
+  }
+}
+
