@@ -10,7 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { root, until } from './peers.js'
+import { root, runCli, until } from './peers.js'
 
 const pkg = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -111,6 +111,23 @@ describe('npm start', () => {
     expect((await http.callTool({ name: 'calc__add', arguments: { a: 19, b: 23 } })).structuredContent).toEqual({ sum: 42 })
     const note = await http.callTool({ name: 'notes__add_note', arguments: { text: 'from the smoke test' } })
     expect(note.isError).not.toBe(true)
+
+    // The CLI's client commands against the same endpoint.
+    const url = printed.http
+    const [tools, peers, call, denied] = await Promise.all([
+      runCli(['tools', '--url', url]),
+      runCli(['peers', '--url', url]),
+      runCli(['call', 'calc__multiply', '{"a":6,"b":7}', '--url', url]),
+      runCli(['call', 'calc__add', 'not json', '--url', url]),
+    ])
+    expect(tools.code).toBe(0)
+    expect(tools.stdout).toMatch(/^calc__add\tAdds two numbers\.$/m)
+    expect(peers.code).toBe(0)
+    expect((JSON.parse(peers.stdout) as unknown[]).length).toBe(3)
+    expect(call.code).toBe(0)
+    expect(JSON.parse(call.stdout)).toMatchObject({ structuredContent: { product: 42 } })
+    expect(denied.code).toBe(2)
+    expect(denied.stderr).toMatch(/arguments are not JSON/)
 
     // The stdio configuration, as pasted: the command and args exactly as printed.
     const pasted = printed.stdioConfig.mcpServers['p2p-mcp']!
