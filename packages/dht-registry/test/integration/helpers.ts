@@ -86,32 +86,50 @@ export async function waitFor (
   })
 }
 
-/** The size of a node's kad-dht routing table, and the table to listen on. */
-export function routingTable (peer: TestPeer): EventTarget & { size: number } {
-  return (peer.node.services.dht as unknown as { routingTable: EventTarget & { size: number } }).routingTable
+interface RoutingTableView extends EventTarget {
+  size: number
+  closestPeers: (kadId: Uint8Array, options?: { count?: number }) => Array<{ toString: () => string }>
+}
+
+/** A node's kad-dht routing table: its size, its peers, and the table to listen on. */
+export function routingTable (peer: TestPeer): RoutingTableView {
+  return (peer.node.services.dht as unknown as { routingTable: RoutingTableView }).routingTable
+}
+
+/** Whether a node's routing table holds every one of the given peers. */
+function routingTableHolds (peer: TestPeer, ids: Set<string>): boolean {
+  const table = routingTable(peer)
+  if (table.size < ids.size) return false
+  // every kad id is 32 bytes; asking for as many peers as the table holds lists them all
+  const held = new Set(table.closestPeers(new Uint8Array(32), { count: table.size }).map((id) => id.toString()))
+  for (const id of ids) if (!held.has(id)) return false
+  return true
 }
 
 /**
  * Connects peers so that each dials at most `degree` earlier peers (peer i dials i-1 and up to
  * degree-1 random others), then waits until every routing table holds each connected peer.
+ * A connection reaches the routing table only after identify, so under load a table lags its
+ * connections; a DHT walk that starts from such a table stops early (kad-dht follows only peers
+ * closer than the one that named them), and the records of a publish land on too few peers.
  */
 export async function connect (peers: TestPeer[], degree = 3, random: () => number = Math.random, timeoutMs = 30_000): Promise<number[]> {
   const dials: Array<Promise<unknown>> = []
-  const links: number[] = peers.map(() => 0)
+  const neighbours: Array<Set<string>> = peers.map(() => new Set())
   for (let i = 1; i < peers.length; i++) {
     const targets = new Set<number>([i - 1])
     while (targets.size < Math.min(degree, i)) targets.add(Math.floor(random() * i))
     for (const j of targets) {
-      links[i]!++
-      links[j]!++
+      neighbours[i]!.add(peers[j]!.id)
+      neighbours[j]!.add(peers[i]!.id)
       dials.push(peers[i]!.node.dial(peers[j]!.node.getMultiaddrs()))
     }
   }
   await Promise.all(dials)
   await Promise.all(peers.map(async (p, i) => {
-    await waitFor(() => routingTable(p).size >= Math.min(links[i]!, 1), [{ target: routingTable(p), events: ['peer:add'] }], timeoutMs, `routing table of peer ${i}`)
+    await waitFor(() => routingTableHolds(p, neighbours[i]!), [{ target: routingTable(p), events: ['peer:add'] }], timeoutMs, `routing table of peer ${i} to hold its ${neighbours[i]!.size} neighbours`)
   }))
-  return links
+  return neighbours.map((n) => n.size)
 }
 
 /** Waits until every peer sees at least `n` subscribers of the registry topic (and, with `mesh`, has a gossip mesh). */
