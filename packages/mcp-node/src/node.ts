@@ -376,6 +376,10 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
         timer.unref()
         this.idleWaiters.push(() => { clearTimeout(timer); resolve() })
       })
+      // A call counts as finished in its handler, a few microtasks before the SDK hands its
+      // response to the transport: let those responses be queued before the doors close
+      // (closing a transport flushes what is queued, not what is still to come).
+      await new Promise<void>((resolve) => { setImmediate(resolve) })
     }
     this.draining = true
     await this.http?.close()

@@ -6,7 +6,9 @@ import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk
  * arrived before it. The SDK runs notification handlers a microtask later but settles a
  * response at once, so a transport that hands over "progress, then result" in one tick loses
  * the last progress (decision 0063). After a notification, a response waits for the next
- * turn of the event loop; order is kept.
+ * turn of the event loop; order is kept. The close of the inner transport waits too: a peer
+ * that answers and then closes at once (a graceful shutdown) must not have its last response
+ * dropped as "Connection closed".
  */
 export class OrderedTransport implements Transport {
   onclose?: () => void
@@ -16,10 +18,14 @@ export class OrderedTransport implements Transport {
   private readonly queue: Array<{ message: JSONRPCMessage, extra: MessageExtraInfo | undefined }> = []
   private notifiedThisTurn = false
   private waiting = false
+  private closePending = false
 
   constructor (inner: Transport) {
     this.inner = inner
-    inner.onclose = () => { this.onclose?.() }
+    inner.onclose = () => {
+      this.closePending = true
+      if (!this.waiting) this.drain()
+    }
     inner.onerror = (err) => { this.onerror?.(err) }
     inner.onmessage = (message, extra) => {
       this.queue.push({ message, extra })
@@ -56,6 +62,10 @@ export class OrderedTransport implements Transport {
         setImmediate(() => { this.notifiedThisTurn = false })
       }
       this.onmessage?.(next.message, next.extra)
+    }
+    if (this.closePending) {
+      this.closePending = false
+      this.onclose?.()
     }
   }
 }
