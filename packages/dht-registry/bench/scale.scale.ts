@@ -77,7 +77,7 @@ for (const n of sizes) {
       for (let i = 0; i < n; i += 10) {
         peers.push(...await Promise.all(Array.from({ length: Math.min(10, n - i) }, async () => createPeer({ registry: { heartbeatIntervalMs: heartbeatMs, recordTtlMs: 3_600_000 } }))))
       }
-      const links = await connect(peers, 3, random, 300_000)
+      const links = await connect(peers, 3, random, 300_000, 'one')
       await waitForGossipMesh(peers, 1, { mesh: true, timeoutMs: 300_000 })
       const setupMs = performance.now() - t0
       const conns = peers.map((p) => p.node.getConnections().length)
