@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config'
 // processes) run one file at a time so that two cores are not oversubscribed.
 export default defineConfig({
   test: {
+    setupFiles: ['./vitest.setup.ts'],
     projects: [
       {
         extends: true,

@@ -23,8 +23,23 @@ async function start (name: string, env: Record<string, string> = {}): Promise<C
   })
   const client = new Client({ name: 'examples-test', version: '1.0.0' }, { capabilities: { sampling: {}, elicitation: { form: {} } } })
   await client.connect(transport)
+  keepOrder(transport)
   clients.push(client)
   return client
+}
+
+/**
+ * The SDK client settles a response at once but runs notification handlers a microtask
+ * later, so the last progress notification, read in one chunk with the response, finds its
+ * handler gone (the mesh guards against it with OrderedTransport, decision 0063). A client
+ * of the example must do the same: hand each message on one event-loop turn after the last.
+ */
+function keepOrder (transport: StdioClientTransport): void {
+  const deliver = transport.onmessage!
+  let turn = Promise.resolve()
+  transport.onmessage = (message, extra) => {
+    turn = turn.then(async () => { await new Promise((resolve) => { setImmediate(resolve) }); deliver(message, extra) })
+  }
 }
 
 afterEach(async () => {
