@@ -263,7 +263,14 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     }
     this.startAnnouncing()
     await this.announce()
-    const [put, provide] = await Promise.all([this.putInDht(options), this.provideKeys(descriptor, options)])
+    const dht = Promise.all([this.putInDht(options), this.provideKeys(descriptor, options)])
+    if (this.node.getPeers().length === 0) {
+      // Alone: nobody can store or find it yet, so do not wait up to dhtPublishTimeoutMs for
+      // that; the keys are provided in the background (kad-dht reprovides them) and stop() ends it.
+      void dht.catch(() => {})
+      return { descriptor, dhtStored: 0, dhtFailed: 0, provided: 0, provideFailed: 0 }
+    }
+    const [put, provide] = await dht
     return { descriptor, dhtStored: put.stored, dhtFailed: put.failed, provided: provide.provided, provideFailed: provide.failed }
   }
 
