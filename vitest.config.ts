@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config'
 // processes) run one file at a time so that two cores are not oversubscribed.
 export default defineConfig({
   test: {
-    setupFiles: ['./vitest.setup.ts'],
+    setupFiles: ['./packages/testkit/src/fast-check-seed.ts'],
     projects: [
       {
         extends: true,
@@ -18,7 +18,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['packages/*/test/integration/**/*.test.ts', 'scripts/test/**/*.test.ts'],
+          include: ['packages/*/test/integration/**/*.test.ts'],
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,

@@ -16,6 +16,7 @@
 //
 // Install and build output goes to stderr, so that stdout carries only the task's output
 // (`npm run -s p2p-mcp -- keygen-psk > swarm.key`).
+/* global setInterval, clearInterval */
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'

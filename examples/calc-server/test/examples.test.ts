@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
+import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js'
 import {
   CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js'
@@ -37,7 +38,7 @@ async function start (name: string, env: Record<string, string> = {}): Promise<C
 function keepOrder (transport: StdioClientTransport): void {
   const deliver = transport.onmessage!
   let turn = Promise.resolve()
-  transport.onmessage = (message, extra) => {
+  transport.onmessage = (message: JSONRPCMessage, extra?: MessageExtraInfo) => {
     turn = turn.then(async () => { await new Promise((resolve) => { setImmediate(resolve) }); deliver(message, extra) })
   }
 }

@@ -4,17 +4,36 @@
 // `<!-- not run: … -->` comment right before it. The README's shell paths (npm start, the
 // CLI, the two-machine walk-through, the release) are run by scripts/newcomer.sh.
 import { spawn } from 'node:child_process'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-// @ts-expect-error a plain .mjs helper shared with the scripts, without types
-import { readmeBlocks } from '../readme-blocks.mjs'
 
 interface Block { file: string, line: number, code: string, host: string, notRun: string | undefined }
 
-const root = fileURLToPath(new URL('../../', import.meta.url))
-const blocks = readmeBlocks(root) as Block[]
+/**
+ * Every ```ts and ```js block of README.md, examples/README.md and packages/<name>/README.md,
+ * with why it is not run when a `<!-- not run: <why> -->` comment stands right before it.
+ */
+function readmeBlocks (root: string): Block[] {
+  const files = ['README.md', join('examples', 'README.md'), ...readdirSync(join(root, 'packages')).map((p) => join('packages', p, 'README.md'))]
+  const blocks: Block[] = []
+  for (const file of files) {
+    if (!existsSync(join(root, file))) continue
+    const text = readFileSync(join(root, file), 'utf8')
+    for (const m of text.matchAll(/^```(?:ts|js|typescript|javascript)\n([\s\S]*?)^```$/gm)) {
+      const before = text.slice(0, m.index).trimEnd()
+      const skip = /<!--\s*not run:\s*([\s\S]*?)-->$/.exec(before)
+      // A package's README runs inside that package (its dependencies, its own name); the others inside mcp-node.
+      const host = file.startsWith('packages') ? join('packages', file.split(/[\\/]/)[1]!) : join('packages', 'mcp-node')
+      blocks.push({ file, line: text.slice(0, m.index).split('\n').length, code: m[1]!, host, notRun: skip?.[1]?.trim() })
+    }
+  }
+  return blocks
+}
+
+const root = fileURLToPath(new URL('../../../../', import.meta.url))
+const blocks = readmeBlocks(root)
 const made = new Set<string>()
 
 afterAll(() => { for (const dir of made) rmSync(dir, { recursive: true, force: true }) })

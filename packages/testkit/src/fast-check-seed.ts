@@ -1,4 +1,4 @@
-// Every property test runs with a seed that is printed and can be given back:
+// The setup file of every vitest run (vitest.config.ts). Every property test runs with a seed that is printed and can be given back:
 //   FC_SEED=<seed> npm test        replays a run (FC_NUM_RUNS=<n> sets the run count where a test has none of its own)
 // fast-check prints the seed and the path of a failure too; this line also names the seed of a
 // file whose properties passed, so that a run can be reproduced or compared.
