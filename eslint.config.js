@@ -27,7 +27,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**', '**/bench/**', '**/cli.ts', '**/test/**'],
+    files: ['scripts/**', '**/bench/**', '**/cli.ts', '**/test/**', '**/fast-check-seed.ts'],
     rules: { 'no-console': 'off' },
   },
   {

@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config'
 // processes) run one file at a time so that two cores are not oversubscribed.
 export default defineConfig({
   test: {
+    setupFiles: ['./packages/testkit/src/fast-check-seed.ts'],
     projects: [
       {
         extends: true,

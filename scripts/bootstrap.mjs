@@ -10,8 +10,14 @@
 //    pnpm from the npm registry into .tools/ (git-ignored) and use those.
 // 2. Install with a frozen lockfile (skipped when the lockfile has not changed since
 //    the last install) and build the packages.
-// 3. Run the task: a script of the root package.json, named `<task>:run`.
-import { spawnSync } from 'node:child_process'
+// 3. Run the task: a script of the root package.json, named `<task>:run`. A script that is
+//    just `node <file>` (npm start, npm run p2p-mcp) runs as a child of this process, with
+//    signals handed on (see runDirect below); the others run through pnpm.
+//
+// Install and build output goes to stderr, so that stdout carries only the task's output
+// (`npm run -s p2p-mcp -- keygen-psk > swarm.key`).
+/* global setInterval, clearInterval */
+import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { delimiter, dirname, join } from 'node:path'
@@ -60,7 +66,7 @@ function cleanEnv (extraPath) {
 }
 
 function run (cmd, args, opts) {
-  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: ROOT, ...opts })
+  const r = spawnSync(cmd, args, { stdio: ['inherit', 2, 'inherit'], cwd: ROOT, ...opts })
   if (r.error) fail('could not run ' + cmd + ': ' + r.error.message)
   return r.status === null ? 1 : r.status
 }
@@ -166,4 +172,42 @@ function buildIsFresh () {
   return true
 }
 if (task !== 'build' && !buildIsFresh() && pnpm(['run', 'build:run']) !== 0) fail('the build failed')
-process.exit(pnpm(['run', task + ':run'].concat(taskArgs)))
+
+// `npm start` and `npm run p2p-mcp` run long and are stopped by signals. Every signal that
+// stops this process must stop the whole tree, once:
+// - the child runs in a process group of its own, so that Ctrl-C (which the terminal sends
+//   to npm, its shell and this process) reaches it once, from here, not a second time
+//   from the terminal;
+// - SIGINT, SIGTERM and SIGHUP are handed on; the copies that arrive within a moment of
+//   each other (npm forwards what the terminal also sent) count as one, so that one Ctrl-C
+//   is one graceful stop and a second Ctrl-C later is the child's "stop now";
+// - npm answers SIGTERM by killing the shell it ran this script in and exiting, without
+//   telling this process: when the parent is gone, the child gets SIGTERM.
+// The child's exit code is this process's exit code: 0 on a clean stop, so no ELIFECYCLE.
+function runDirect (file, args) {
+  const child = spawn(tc.node, [join(ROOT, file)].concat(args), {
+    stdio: 'inherit', env, cwd: process.env.INIT_CWD || process.cwd(), detached: process.platform !== 'win32',
+  })
+  let lastSignalAt = 0
+  const handOn = (signal) => {
+    const now = Date.now()
+    if (now - lastSignalAt < 1000) return
+    lastSignalAt = now
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+  }
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => handOn(signal))
+  const parent = process.ppid
+  const watch = setInterval(() => {
+    try { process.kill(parent, 0) } catch { clearInterval(watch); handOn('SIGTERM') }
+  }, 500)
+  child.on('error', (err) => fail('could not run ' + file + ': ' + err.message))
+  child.on('exit', (code, signal) => {
+    clearInterval(watch)
+    process.exit(code === null ? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1) : code)
+  })
+}
+
+const script = rootPkg.scripts[task + ':run']
+const direct = /^node ([\w./-]+)$/.exec(script)
+if (direct) runDirect(direct[1], taskArgs)
+else process.exit(pnpm(['run', task + ':run'].concat(taskArgs)))

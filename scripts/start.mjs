@@ -1,15 +1,26 @@
 // `npm start`: a local mesh of three peer processes on 127.0.0.1 hosting the example MCP
 // servers (calc on peers A and B, as replicas; notes on peer C). Prints peer A's HTTP
-// endpoint and client configurations that work as pasted, runs until Ctrl-C, then stops
-// every peer cleanly. Runs after the bootstrap has built the packages.
+// endpoint and client configurations that work as pasted, runs until SIGINT, SIGTERM or
+// SIGHUP, then stops every peer cleanly (one SIGTERM each). Runs after the bootstrap has
+// built the packages.
+//
+// What survives a restart: the peers' keys (so their ids) under the data directory
+// (P2P_MCP_DATA_DIR, default .p2p-mcp/ in the repository), peer A's ports (P2P_MCP_PORT,
+// default 7400, for HTTP; P2P_MCP_P2P_PORT, default P2P_MCP_PORT + 1, for libp2p), and so
+// the stdio client configuration written there, which bootstraps from peer A.
 /* global fetch */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+
+const [major, minor] = process.versions.node.split('.').map(Number)
+if (major < 22 || (major === 22 && minor < 12)) {
+  process.stderr.write(`npm start: needs Node.js >= 22.12 and this is ${process.version}; run it as \`npm start\` (the bootstrap installs Node 24 when the one on PATH is older)\n`)
+  process.exit(2)
+}
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const cli = join(root, 'packages', 'mcp-node', 'dist', 'cli.js')
@@ -22,27 +33,41 @@ for (const f of [cli, calc, notes]) {
   if (!existsSync(f)) { err(`${f} is missing: run \`npm run build\` (the bootstrap builds the packages)`); process.exit(1) }
 }
 
-/** The preferred port if it is free, else one the system picks. */
-async function port (preferred) {
-  for (const p of [preferred, 0]) {
-    const got = await new Promise((resolve) => {
-      const s = createServer()
-      s.once('error', () => resolve(undefined))
-      s.listen(p, '127.0.0.1', () => { const a = s.address().port; s.close(() => resolve(a)) })
-    })
-    if (got !== undefined) return got
-  }
-  throw new Error('no free port')
+function portFromEnv (name, fallback) {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) { err(`${name}=${raw} is not a port number (0 to 65535)`); process.exit(2) }
+  return n
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'p2p-mcp-mesh-'))
+/** Resolves when `port` is free on 127.0.0.1 (port 0 always is); else exits with the fix. */
+async function mustBeFree (port, name) {
+  if (port === 0) return
+  const free = await new Promise((resolve) => {
+    const s = createServer()
+    s.once('error', () => resolve(false))
+    s.listen(port, '127.0.0.1', () => { s.close(() => resolve(true)) })
+  })
+  if (free) return
+  err(`port ${port} (${name}) is in use on 127.0.0.1: another \`npm start\` or another program holds it.
+  Stop it, or choose other ports: P2P_MCP_PORT=7410 npm start (HTTP on 7410, libp2p on 7411).`)
+  process.exit(1)
+}
+
+const httpPort = portFromEnv('P2P_MCP_PORT', 7400)
+const p2pPort = portFromEnv('P2P_MCP_P2P_PORT', httpPort === 0 ? 0 : httpPort + 1)
+const dir = resolve(process.env.P2P_MCP_DATA_DIR || join(root, '.p2p-mcp'))
+mkdirSync(dir, { recursive: true })
 const children = []
 let stopping = false
 
 function startPeer (name, config) {
   const file = join(dir, `${name}.json`)
   writeFileSync(file, JSON.stringify({ name, dataDir: join(dir, name), heartbeatIntervalMs: 1000, logLevel: 'warn', ...config }, null, 2))
-  const child = spawn(process.execPath, [cli, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // A process group of its own: a Ctrl-C in the terminal reaches this script, which stops
+  // each peer once (with SIGTERM), not the peers a second time.
+  const child = spawn(process.execPath, [cli, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' })
   children.push(child)
   child.stderr.setEncoding('utf8').on('data', (s) => { for (const line of s.split('\n')) if (line.trim() !== '') process.stderr.write(`[${name}] ${line}\n`) })
   child.once('exit', (code, signal) => { if (!stopping) { err(`peer ${name} exited (${code ?? signal}); stopping the mesh`); void stop(1) } })
@@ -69,16 +94,16 @@ async function stop (code = 0) {
     c.once('exit', () => { clearTimeout(t); resolve() })
     c.kill('SIGTERM')
   })))
-  rmSync(dir, { recursive: true, force: true })
   out('stopped.')
   process.exit(code)
 }
-process.on('SIGINT', () => { void stop(0) })
-process.on('SIGTERM', () => { void stop(0) })
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => { void stop(0) })
 
 try {
-  const httpPort = await port(Number(process.env.P2P_MCP_PORT ?? 7400))
+  await mustBeFree(httpPort, 'P2P_MCP_PORT')
+  await mustBeFree(p2pPort, 'P2P_MCP_P2P_PORT')
   const a = await startPeer('A', {
+    listen: [`/ip4/127.0.0.1/tcp/${p2pPort}`],
     http: { port: httpPort },
     upstreams: [{ name: 'calc', type: 'stdio', command: process.execPath, args: [calc], env: { REPLICA_ID: 'A' } }],
   })
@@ -93,12 +118,14 @@ try {
   let health
   for (;;) {
     health = await (await fetch(healthz)).json()
-    if (health.status === 'ok' && health.peers >= 2 && health.tools >= 8) break
+    // calc's 7 tools, notes' 2, and mesh__status
+    if (health.status === 'ok' && health.peers >= 2 && health.tools >= 10) break
     if (Date.now() > deadline) { err(`peer A is ${health.status}: ${health.reasons.join('; ')}`); break }
     await new Promise((resolve) => setTimeout(resolve, 250))
   }
-  const stdioConfig = join(dir, 'stdio-client.json')
-  writeFileSync(stdioConfig, JSON.stringify({ name: 'stdio', stdio: true, http: { enabled: false }, bootstrap, logLevel: 'warn' }, null, 2))
+  // Bootstraps from peer A's fixed port and persistent id: the file stays valid across restarts.
+  const stdioConfig = join(dir, 'stdio-peer.json')
+  writeFileSync(stdioConfig, JSON.stringify({ name: 'stdio', stdio: true, http: { enabled: false }, bootstrap, stdioWaitMs: 15_000, logLevel: 'warn' }, null, 2))
   out(`
 p2p-mcp: a mesh of 3 peers on 127.0.0.1 (calc on A and B as replicas, notes on C); A serves ${health.tools} tools.
 
@@ -110,7 +137,9 @@ A client configuration (Claude Desktop, Cursor, VS Code, … — paste into its 
 
 ${JSON.stringify({ mcpServers: { 'p2p-mcp': { type: 'http', url: a.http } } }, null, 2)}
 
-For a client that only speaks stdio, this joins the mesh as a fourth peer on its stdin/stdout:
+For a client that only speaks stdio, this joins the mesh as a fourth peer on its stdin/stdout
+(it answers once it has loaded the mesh's tools; the file is kept, and stays valid while
+\`npm start\` runs on the same ports):
 
 ${JSON.stringify({ mcpServers: { 'p2p-mcp': { command: process.execPath, args: [cli, 'start', '-c', stdioConfig] } } }, null, 2)}
 

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
+import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js'
 import {
   CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js'
@@ -23,8 +24,23 @@ async function start (name: string, env: Record<string, string> = {}): Promise<C
   })
   const client = new Client({ name: 'examples-test', version: '1.0.0' }, { capabilities: { sampling: {}, elicitation: { form: {} } } })
   await client.connect(transport)
+  keepOrder(transport)
   clients.push(client)
   return client
+}
+
+/**
+ * The SDK client settles a response at once but runs notification handlers a microtask
+ * later, so the last progress notification, read in one chunk with the response, finds its
+ * handler gone (the mesh guards against it with OrderedTransport, decision 0063). A client
+ * of the example must do the same: hand each message on one event-loop turn after the last.
+ */
+function keepOrder (transport: StdioClientTransport): void {
+  const deliver = transport.onmessage!
+  let turn = Promise.resolve()
+  transport.onmessage = (message: JSONRPCMessage, extra?: MessageExtraInfo) => {
+    turn = turn.then(async () => { await new Promise((resolve) => { setImmediate(resolve) }); deliver(message, extra) })
+  }
 }
 
 afterEach(async () => {

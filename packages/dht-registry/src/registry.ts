@@ -263,7 +263,14 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     }
     this.startAnnouncing()
     await this.announce()
-    const [put, provide] = await Promise.all([this.putInDht(options), this.provideKeys(descriptor, options)])
+    const dht = Promise.all([this.putInDht(options), this.provideKeys(descriptor, options)])
+    if (this.node.getPeers().length === 0) {
+      // Alone: nobody can store or find it yet, so do not wait up to dhtPublishTimeoutMs for
+      // that; the keys are provided in the background (kad-dht reprovides them) and stop() ends it.
+      void dht.catch(() => {})
+      return { descriptor, dhtStored: 0, dhtFailed: 0, provided: 0, provideFailed: 0 }
+    }
+    const [put, provide] = await dht
     return { descriptor, dhtStored: put.stored, dhtFailed: put.failed, provided: provide.provided, provideFailed: provide.failed }
   }
 
@@ -513,6 +520,9 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
   private async putInDht (options: AbortOptions): Promise<{ stored: number, failed: number }> {
     const bytes = this.ownBytes
     if (bytes === undefined) return { stored: 0, failed: 0 }
+    // Alone, there is nobody to store it with: a put would only wait for its timeout (and
+    // make a lone peer slow to stop). Gossip and the next republish reach peers that come.
+    if (this.node.getPeers().length === 0) return { stored: 0, failed: 0 }
     this.counters.dhtPuts++
     let stored = 0
     let failed = 0
@@ -526,7 +536,9 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     } catch (err) {
       this.log.debug('DHT put ended early: %s', errorText(err))
     }
-    if (failed > 0) this.log.warn('DHT put of this peer\'s record: %d peers stored it, %d refused or failed', stored, failed)
+    // Some of the closest peers failing is normal in a small or changing mesh; nobody storing it is not.
+    if (stored === 0 && failed > 0) this.log.warn('DHT put of this peer\'s record: no peer stored it, %d refused or failed', failed)
+    else if (failed > 0) this.log.debug('DHT put of this peer\'s record: %d peers stored it, %d refused or failed', stored, failed)
     return { stored, failed }
   }
 
@@ -547,7 +559,9 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     const signal = AbortSignal.any(signals)
     const results = await Promise.allSettled(wanted.map(async (cid) => { await this.node.contentRouting.provide(cid, { signal }) }))
     const failed = results.filter((r) => r.status === 'rejected')
-    if (failed.length > 0) this.log.warn('%d of %d provider keys not provided: %s', failed.length, wanted.length, errorText(failed[0]?.reason))
+    // Cut short by stop(), or alone in the mesh: expected, not worth a warning.
+    const expected = this.lifecycle.signal.aborted || options.signal?.aborted === true || this.node.getPeers().length === 0
+    if (failed.length > 0) this.log[expected ? 'debug' : 'warn']('%d of %d provider keys not provided: %s', failed.length, wanted.length, errorText(failed[0]?.reason))
     return { provided: wanted.length - failed.length, failed: failed.length }
   }
 

@@ -63,6 +63,10 @@ export const McpNodeConfigSchema = z.strictObject({
   allowPeers: z.array(nonEmpty).optional(),
   http: HttpSchema.default(() => HttpSchema.parse({})),
   stdio: z.boolean().default(false),
+  /** With `stdio`: how long the peer waits, before it answers its client, to join the mesh and load its tools. */
+  stdioWaitMs: z.number().int().min(0).max(600_000).default(15_000),
+  /** `/healthz`: whether a peer without connected peers is degraded; a lone peer whose own tools serve is healthy by default. */
+  health: z.strictObject({ requirePeers: z.boolean().default(false) }).default({ requirePeers: false }),
   upstreams: z.array(UpstreamConfigSchema).default([]),
   timeouts: z.strictObject({
     defaultMs: ms.default(60_000),
@@ -70,6 +74,11 @@ export const McpNodeConfigSchema = z.strictObject({
   }).default({ defaultMs: 60_000, tools: {} }),
   policy: PolicySchema.default({ default: 'allow', rules: [] }),
   heartbeatIntervalMs: z.number().int().min(50).max(3_600_000).default(2_000),
+  /** Retries of a failed call on another replica (only of calls that are safe to repeat). */
+  retry: z.strictObject({
+    maxAttempts: z.number().int().min(1).max(10).default(3),
+    budgetPercent: z.number().min(0).max(100).default(20),
+  }).default({ maxAttempts: 3, budgetPercent: 20 }),
   balancer: z.enum(['peak-ewma', 'least-request', 'round-robin', 'weighted-round-robin', 'ring-hash']).default('peak-ewma'),
   pageSize: z.number().int().min(1).max(10_000).default(100),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

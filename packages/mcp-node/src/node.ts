@@ -29,6 +29,7 @@ import { TypedEventEmitter } from 'main-event'
 import { startHttpFrontDoor, type HttpFrontDoor } from './http.js'
 import { DATASTORE_DIR, isLoopbackAddr, loadOrCreateKey, loadPsk } from './identity.js'
 import { childOf, noopLogger, type Logger } from './logger.js'
+import { bootstrapErrorText, waitForMesh } from './mesh-ready.js'
 import { NodeMetrics } from './metrics.js'
 import { OrderedTransport } from './ordered-transport.js'
 import { Policy } from './policy.js'
@@ -49,6 +50,7 @@ export interface NodeHealth {
   reasons: string[]
   peerId: string
   peers: number
+  /** How many tools a client's tools/list returns here (the mesh's and the built-in mesh__ tools). */
   tools: number
   upstreams: Array<{ name: string, status: string, error?: string }>
   bootstrap: Array<{ addr: string, connected: boolean, attempts: number, error?: string }>
@@ -293,7 +295,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
 
     this.registry = createRegistry(node, {
       heartbeatIntervalMs: c.heartbeatIntervalMs,
-      logger: childOf(this.log, { component: 'registry' }),
+      logger: this.log, // the registry names itself (component: dht-registry)
       load: () => ({ inFlight: this.inFlightCalls, ewmaLatencyMs: Math.round(this.ewmaMs * 1000) / 1000 }),
     })
     for (const evt of ['provider:added', 'provider:updated', 'provider:removed'] as const) {
@@ -336,14 +338,9 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
       }, c.http)
     }
     if (c.stdio) {
-      // A desktop client lists tools once at connect: give the mesh a moment to be heard first.
-      if (c.bootstrap.length > 0 && this.catalog.tools.length === 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, 5_000)
-          timer.unref()
-          function done (): void { clearTimeout(timer); resolve() }
-          this.addEventListener('mesh:changed', done, { once: true })
-        })
+      // A desktop client lists tools once at connect: join the mesh and load it first (bounded).
+      if (c.stdioWaitMs > 0 && c.bootstrap.length > 0 && await waitForMesh(this, { timeoutMs: c.stdioWaitMs, heartbeatIntervalMs: c.heartbeatIntervalMs }) === 'timeout') {
+        this.log.warn('serving stdio before the mesh was joined and loaded (stdioWaitMs %d elapsed): the first tools/list may miss tools', c.stdioWaitMs)
       }
       this.stdio = await serve(() => new FrontSession(this, { principal: 'local', door: 'stdio', view: { kind: 'mesh' }, enforcePolicy: true }).server, { type: 'stdio' })
     }
@@ -522,6 +519,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
       balancer: this.config.balancer,
       healthCheck: { intervalMs: DEFAULT_HEALTH_INTERVAL_MS, timeoutMs: 2_000, unhealthyThreshold: 2, healthyThreshold: 1 },
       requestTimeoutMs: this.config.timeouts.defaultMs,
+      retry: { maxAttempts: this.config.retry.maxAttempts, budgetPercent: this.config.retry.budgetPercent },
       toolTimeoutsMs: tools,
       reconnect: { initialDelayMs: 100, maxDelayMs: 5_000, connectTimeoutMs: 5_000 },
       clientInfo: { name: `${ROUTE_CLIENT_PREFIX}${server}`, version: '0.1.0' },
@@ -571,6 +569,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
   private async bootstrapRound (): Promise<void> {
     const node = this.node
     if (node === undefined || this.stopping !== undefined) return
+    const c = this.config
     let pending = 0
     let maxAttempts = 0
     await Promise.all(this.bootstrapState.map(async (b) => {
@@ -586,6 +585,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
         b.error = (err as Error).message
         pending++
         maxAttempts = Math.max(maxAttempts, b.attempts)
+        b.error = bootstrapErrorText(err, c.psk !== undefined)
         this.log.warn({ bootstrap: b.addr, attempt: b.attempts }, 'bootstrap peer unreachable: %s', b.error)
       }
     }))
@@ -599,10 +599,13 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
   health (): NodeHealth {
     const reasons: string[] = []
     const peers = this.node?.getPeers().length ?? 0
-    const tools = this.catalog.tools.length
+    const meshTools = this.catalog.tools.length
     if (this.stopping !== undefined) reasons.push('shutting down')
-    if (peers === 0) reasons.push('no connected peers')
-    if (tools === 0) reasons.push('no tools served: no MCP server of the mesh is reachable')
+    // A lone peer whose own tools serve is healthy unless the operator asks for peers (health.requirePeers).
+    if (peers === 0 && this.config.health.requirePeers) reasons.push('no connected peers (health.requirePeers is set)')
+    if (meshTools === 0) reasons.push('no tools served: no MCP server of the mesh is reachable')
+    // The count a client's tools/list returns: the mesh's tools and the built-in mesh__ ones.
+    const tools = meshTools + this.meshTools().length
     const upstreams = [...this.upstreams.values()].map((u) => ({ name: u.name, status: u.status, ...(u.lastError === undefined ? {} : { error: u.lastError }) }))
     for (const u of upstreams) if (u.status !== 'up') reasons.push(`upstream ${u.name} is ${u.status}${u.error === undefined ? '' : `: ${u.error}`}`)
     const bootstrap = this.bootstrapState.map((b) => ({ addr: b.addr, connected: b.connected, attempts: b.attempts, ...(b.error === undefined ? {} : { error: b.error }) }))
@@ -650,6 +653,11 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
       replicas: this.catalog.groups.get(t.server)?.providers ?? [],
       served: Object.fromEntries(this.served.get(t.name) ?? []),
     }))
+  }
+
+  /** Every server the registry knows of has loaded definitions here (used before a stdio client is served). */
+  settled (): boolean {
+    return !this.catalog.pending && !this.updateQueued && (this.registry?.providers() ?? []).every((p) => p.descriptor.servers.every((s) => this.catalog.groups.has(s.name)))
   }
 
   /** Everything `mesh__status` returns. */

@@ -296,7 +296,11 @@ export class LocalUpstream extends TypedEventEmitter<UpstreamEvents> {
   private install (client: Client): void {
     const forward = async (need: keyof ClientCapabilities, request: ClientRequest | ServerRequest, signal: AbortSignal): Promise<unknown> => {
       const ctx = this.route(need)
-      if (ctx === undefined) throw new McpError(ErrorCode.InvalidRequest, `no call in flight on ${this.name} whose client supports ${need}`)
+      if (ctx === undefined) {
+        throw new McpError(ErrorCode.InvalidRequest, this.inflight.size === 0
+          ? `${this.name} sent a ${need} request outside of any tool call; the mesh routes ${need} only back to the client of a call in flight`
+          : `${this.name} asked for ${need}, but the client of the call in flight did not declare the ${need} capability (use a client that supports ${need})`)
+      }
       return await ctx.sendRequest(request as ServerRequest, signal)
     }
     client.setRequestHandler(CreateMessageRequestSchema, async (req, extra) =>

@@ -13,6 +13,11 @@ describe('config', () => {
     expect(c.listen).toEqual(['/ip4/127.0.0.1/tcp/0'])
     expect(c.open).toBe(false)
     expect(c.http).toMatchObject({ enabled: true, host: '127.0.0.1', port: 0 })
+    // the options that the user-facing messages name exist here
+    expect(c.retry).toEqual({ maxAttempts: 3, budgetPercent: 20 })
+    expect(c.health).toEqual({ requirePeers: false })
+    expect(c.stdioWaitMs).toBe(15_000)
+    expect(() => parseConfig({ retry: { maxAttempts: 0 } })).toThrow(/retry\.maxAttempts/)
   })
 
   it('names the wrong field and the expected value', () => {

@@ -22,12 +22,16 @@ export function checkJsonRpc (value: unknown): JSONRPCMessage | string {
       return 'params is not an object'
     }
     if ('result' in msg || 'error' in msg) return 'a request carries result or error'
+    if ('params' in msg && !metaIsObject(msg.params)) return 'params._meta is not an object'
     return value as JSONRPCMessage
   }
+  // A response has no method (checked above) and no params: the SDK rejects both.
+  if (('result' in msg || 'error' in msg) && 'params' in msg) return 'a response carries params'
   if ('result' in msg) {
     if (!hasId) return 'a result has no id'
     if ('error' in msg) return 'a response carries both result and error'
     if (typeof msg.result !== 'object' || msg.result === null || Array.isArray(msg.result)) return 'result is not an object'
+    if (!metaIsObject(msg.result)) return 'result._meta is not an object'
     return value as JSONRPCMessage
   }
   if ('error' in msg) {
@@ -42,4 +46,10 @@ export function checkJsonRpc (value: unknown): JSONRPCMessage | string {
 
 function isId (id: unknown): boolean {
   return typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id))
+}
+
+/** `_meta`, where present, is an object (the SDK's schemas say so). */
+function metaIsObject (container: unknown): boolean {
+  const meta = (container as Record<string, unknown>)._meta
+  return meta === undefined && !Object.hasOwn(container as object, '_meta') ? true : typeof meta === 'object' && meta !== null && !Array.isArray(meta)
 }

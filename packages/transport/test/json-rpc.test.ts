@@ -5,7 +5,7 @@ import { checkJsonRpc } from '../src/json-rpc.js'
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 300)
 const id = fc.oneof(fc.string(), fc.integer())
-const obj = fc.dictionary(fc.string(), fc.jsonValue())
+const obj = fc.dictionary(fc.string().filter((k) => k !== '_meta'), fc.jsonValue())
 
 describe('checkJsonRpc', () => {
   it('accepts every well-formed request, notification, result and error, as the SDK schema does', () => {
@@ -22,7 +22,9 @@ describe('checkJsonRpc', () => {
   })
 
   it('never throws on arbitrary JSON, and whatever it accepts the SDK schema accepts too', () => {
-    const anything = fc.oneof(fc.jsonValue(), fc.record({ jsonrpc: fc.constantFrom('2.0', '1.0', 2), id: fc.jsonValue(), method: fc.jsonValue(), params: fc.jsonValue(), result: fc.jsonValue(), error: fc.jsonValue() }, { requiredKeys: [] }))
+    const meta = fc.record({ _meta: fc.jsonValue() }, { requiredKeys: [] })
+    const part = fc.oneof(fc.jsonValue(), meta)
+    const anything = fc.oneof(fc.jsonValue(), fc.record({ jsonrpc: fc.constantFrom('2.0', '1.0', 2), id: fc.jsonValue(), method: fc.jsonValue(), params: part, result: part, error: fc.jsonValue() }, { requiredKeys: [] }))
     fc.assert(fc.property(anything, (v) => {
       const res = checkJsonRpc(v)
       if (typeof res !== 'string') expect(JSONRPCMessageSchema.safeParse(v).success).toBe(true)
@@ -35,5 +37,10 @@ describe('checkJsonRpc', () => {
     expect(checkJsonRpc({ jsonrpc: '2.0', id: 1, result: 3 })).toMatch(/result is not an object/)
     expect(checkJsonRpc({ jsonrpc: '2.0', id: 1, error: { code: 'x', message: '' } })).toMatch(/error.code/)
     expect(checkJsonRpc({ jsonrpc: '2.0' })).toMatch(/neither/)
+    // found by fast-check (seed 1221579741): the SDK rejects a response with params
+    expect(checkJsonRpc({ jsonrpc: '2.0', id: '', params: null, result: {} })).toMatch(/a response carries params/)
+    expect(checkJsonRpc({ jsonrpc: '2.0', id: 1, params: {}, error: { code: 1, message: 'x' } })).toMatch(/a response carries params/)
+    expect(checkJsonRpc({ jsonrpc: '2.0', method: 'x', params: { _meta: null } })).toMatch(/params._meta/)
+    expect(checkJsonRpc({ jsonrpc: '2.0', id: 1, result: { _meta: 3 } })).toMatch(/result._meta/)
   })
 })

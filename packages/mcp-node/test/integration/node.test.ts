@@ -136,6 +136,27 @@ describe('nodes in this process', () => {
     await client.close()
   })
 
+  it('a lone peer whose own tools serve is healthy (health.requirePeers makes it degraded), counts tools as tools/list does, and stops at once', async () => {
+    const echo = ({ text }: { text: string }): Promise<CallToolResult> => Promise.resolve({ content: [{ type: 'text', text }] })
+    const lone = createMcpNode({ http: { enabled: false } })
+    const strict = createMcpNode({ http: { enabled: false }, health: { requirePeers: true } })
+    for (const n of [lone, strict]) {
+      nodes.push(n)
+      n.registerTool('echo', { inputSchema: { text: z.string() } }, echo)
+      await n.start()
+      await n.waitForTool('local__echo', { timeoutMs: 20_000 })
+    }
+    const client = await lone.connectClient()
+    const listed = (await client.listTools()).tools.length
+    await client.close()
+    expect(lone.health()).toMatchObject({ status: 'ok', reasons: [], peers: 0, tools: listed })
+    expect(strict.health()).toMatchObject({ status: 'degraded', reasons: [expect.stringMatching(/no connected peers/) as string] })
+    // Nothing to withdraw from in the DHT: no wait for a put that nobody can store.
+    const t0 = performance.now()
+    await lone.stop()
+    expect(performance.now() - t0).toBeLessThan(2_900)
+  })
+
   it('stops gracefully: withdraws from the mesh, finishes calls in flight, then closes', async () => {
     const b = createMcpNode({ http: { enabled: false }, heartbeatIntervalMs: 5_000, upstreams: [{ name: 'calc', type: 'stdio', command: process.execPath, args: [calcServer] }] })
     nodes.push(b)

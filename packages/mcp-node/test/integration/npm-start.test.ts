@@ -3,8 +3,9 @@
 // and Ctrl-C stopping every process it started. It runs the built CLI (dist/), as users do;
 // the build of this package is refreshed first when its sources are newer.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
@@ -60,9 +61,11 @@ function parsePrinted (stdout: string): Printed {
 }
 
 let child: ReturnType<typeof spawn> | undefined
+let dataDir: string
 const clients: Client[] = []
 
 beforeAll(() => {
+  dataDir = mkdtempSync(join(tmpdir(), 'p2p-mcp-npm-start-'))
   const cli = join(pkg, 'dist', 'cli.js')
   const stale = !existsSync(cli) || Math.max(newest(join(pkg, 'src')), newest(join(pkg, 'tsup.config.ts'))) > statSync(cli).mtimeMs
   if (stale) {
@@ -72,6 +75,7 @@ beforeAll(() => {
 })
 
 afterAll(async () => {
+  rmSync(dataDir, { recursive: true, force: true })
   await Promise.allSettled(clients.map(async (c) => { await c.close() }))
   if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
 })
@@ -81,7 +85,7 @@ describe('npm start', () => {
     const proc = spawn(process.execPath, [join(root, 'scripts', 'start.mjs')], {
       cwd: root,
       // Port 0: a free port, so that a developer's own `npm start` on 7400 does not matter.
-      env: { ...process.env, P2P_MCP_PORT: '0' },
+      env: { ...process.env, P2P_MCP_PORT: '0', P2P_MCP_DATA_DIR: dataDir },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     child = proc
@@ -138,10 +142,9 @@ describe('npm start', () => {
     await stdio.connect(transport)
     const stdioPid = transport.pid
     expect(stdioPid).not.toBeNull()
-    await until('the whole mesh over stdio', async () => {
-      const n = (await stdio.listTools()).tools.map((t) => t.name)
-      return n.includes('calc__add') && n.includes('notes__list_notes') ? true : undefined
-    }, 30_000, 200)
+    // A desktop client lists tools once, at start: the first answer has the whole mesh.
+    const first = (await stdio.listTools()).tools.map((t) => t.name)
+    expect(first).toEqual(expect.arrayContaining(['mesh__status', 'calc__add', 'notes__list_notes']))
     const listed = await stdio.callTool({ name: 'notes__list_notes', arguments: {} })
     expect(JSON.stringify(listed.content)).toContain('from the smoke test')
     await stdio.close()
@@ -153,8 +156,9 @@ describe('npm start', () => {
     expect(exit).toEqual({ code: 0, signal: null })
     expect(stdout).toMatch(/stopped\.\n$/)
     expect(tree.filter(alive)).toEqual([])
-    // Its temporary directory (peer keys, the stdio client's config) is removed.
-    expect(existsSync(dirname(pasted.args[pasted.args.length - 1]!))).toBe(false)
+    // The data directory (peer keys, the stdio client's config) is kept: the printed config survives a restart.
+    expect(pasted.args[pasted.args.length - 1]).toBe(join(dataDir, 'stdio-peer.json'))
+    expect(existsSync(join(dataDir, 'stdio-peer.json'))).toBe(true)
     expect(stderr).not.toMatch(/exited \(|Error/)
   })
 })

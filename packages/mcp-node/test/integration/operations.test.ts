@@ -48,7 +48,6 @@ describe('p2p-mcp CLI', () => {
     expect(first.status).toBe(503)
     expect(first.body.status).toBe('degraded')
     expect(first.body.reasons).toEqual(expect.arrayContaining([
-      'no connected peers',
       expect.stringMatching(/^no tools served/) as string,
       expect.stringMatching(/bootstrap peer .* unreachable after \d+ attempts \(retrying\)/) as string,
     ]))
@@ -72,10 +71,9 @@ describe('p2p-mcp CLI', () => {
     const client = new Client({ name: 'desktop', version: '1.0.0' })
     await client.connect(new StdioClientTransport({ command: process.execPath, args: ['--import', hooks, cli, 'start', '-c', file], stderr: 'ignore' }))
     try {
-      const names = await until('calc over stdio', async () => {
-        const n = (await client.listTools()).tools.map((t) => t.name)
-        return n.includes('calc__add') ? n : undefined
-      }, 20_000, 200)
+      // A desktop client lists tools once: the first answer already has the mesh's tools.
+      const names = (await client.listTools()).tools.map((t) => t.name)
+      expect(names).toContain('calc__add')
       expect(names).not.toContain('calc__multiply')
       expect((await client.callTool({ name: 'calc__add', arguments: { a: 1, b: 2 } })).structuredContent).toEqual({ sum: 3 })
     } finally {

@@ -67,6 +67,7 @@ describe('who may join', () => {
     }, 20_000)
     expect(h.status).toBe('degraded')
     expect(h.bootstrap[0]?.connected).toBe(false)
+    expect(h.bootstrap[0]?.error).toMatch(/same swarm key \(psk\)/)
     expect(other.libp2p.getConnections(x.libp2p.peerId)).toHaveLength(0)
     expect(x.libp2p.getPeers().map(String)).not.toContain(other.peerId)
     expect(other.catalog.tool('local__echo')).toBeUndefined()
