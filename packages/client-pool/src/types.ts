@@ -378,3 +378,6 @@ export interface ClientPoolEvents {
 }
 
 export type { Transport }
+
+/** Dispatches a pool event (internal: the pool's parts report through it). */
+export type Emit = <K extends keyof ClientPoolEvents>(type: K, detail: ClientPoolEvents[K]['detail']) => void

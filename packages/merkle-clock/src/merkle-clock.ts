@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { MemoryBlockStore } from './block-store.js'
 import { DEFAULT_FETCH_CONCURRENCY, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_MERGE_EVENTS, DEFAULT_MAX_PARENTS } from './constants.js'
-import { FetchError, InvalidEventError, InvalidOptionError, TooManyEventsError, UnknownEventError } from './errors.js'
+import { FetchError, InvalidEventError, InvalidParametersError, TooManyEventsError, UnknownEventError } from './errors.js'
 import { asEventCid, compareCids, decodeEvent, encodeSortedEvent, sortCids, verifyEvent } from './event.js'
 import type { AbortOptions, BlockStore, ClockEvent, ClockOrder, EventBlock, Logger, MergeOptions, MergeResult, MerkleClockInit } from './types.js'
 
@@ -29,7 +29,7 @@ const NOOP_LOGGER: Logger = { debug: noop, info: noop, warn: noop, error: noop }
 
 function positiveInteger (option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback
-  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidOptionError(option, value, 'a positive integer')
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidParametersError(option, value, 'a positive integer')
   return value
 }
 

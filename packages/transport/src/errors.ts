@@ -66,9 +66,9 @@ export class SessionLimitError extends Error {
 }
 
 /** An option or a connect/serve spec is invalid; `field` names it. */
-export class InvalidOptionError extends TypeError {
-  override name = 'InvalidOptionError'
-  readonly code = 'ERR_INVALID_OPTION'
+export class InvalidParametersError extends TypeError {
+  override name = 'InvalidParametersError'
+  readonly code = 'ERR_INVALID_PARAMETERS'
   readonly field: string
 
   constructor (field: string, value: unknown, expected: string, options?: ErrorOptions) {
