@@ -8,6 +8,7 @@ import { InvalidParametersError } from './errors.js'
 import { BALANCER_NAMES, createPicker } from './pickers.js'
 import { RetryBudget } from './retry-budget.js'
 import type { SessionHost } from './session.js'
+import { noopLogger } from './logger.js'
 import type { ClientPoolInit, HealthCheckInit, Logger, Picker } from './types.js'
 
 export interface HealthSettings { intervalMs: number, timeoutMs: number, healthyThreshold: number, unhealthyThreshold: number, probe: NonNullable<HealthCheckInit['probe']> }
@@ -38,8 +39,6 @@ export interface PoolOptions {
   toolAnnotations: Readonly<Record<string, ToolAnnotations>>
 }
 
-const noop = (): void => {}
-const noopLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop }
 const defaultProbe = async (client: Client, { signal, timeoutMs }: { signal: AbortSignal, timeoutMs: number }): Promise<unknown> =>
   await client.ping({ signal, timeout: timeoutMs })
 

@@ -13,6 +13,7 @@ import {
   StaleRecordError, isRecordError,
 } from './errors.js'
 import { providerCid, recordKey } from './keys.js'
+import { noopLogger } from './logger.js'
 import { compareScores, matches, scoreOf } from './ranking.js'
 import { decodeRecord, encodeRecord } from './record.js'
 import type { RecordSigner } from './record.js'
@@ -66,8 +67,6 @@ interface Entry {
   source: ProviderSource
 }
 
-const noop = (): void => {}
-const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop }
 
 function errorText (err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
@@ -171,7 +170,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     this.book = new SequenceBook(positiveInteger('maxTrackedPeers', init.maxTrackedPeers, DEFAULT_MAX_TRACKED_PEERS))
     this.loadFn = init.load
     this.now = init.now ?? Date.now
-    const base = init.logger ?? (components.logger === undefined ? silentLogger : fromComponentLogger(components.logger))
+    const base = init.logger ?? (components.logger === undefined ? noopLogger : fromComponentLogger(components.logger))
     this.log = base.child?.({ component: 'dht-registry' }) ?? base
     this.selfId = components.peerId.toString()
     const signer = init.privateKey ?? components.privateKey

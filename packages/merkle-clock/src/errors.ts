@@ -137,3 +137,8 @@ export class InvalidParametersError extends RangeError {
     super(`option ${option} is ${describe(value)}; expected ${expected}`)
   }
 }
+
+/** The message of anything thrown (an `Error`'s message, else its string form). */
+export function errorMessage (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

@@ -85,3 +85,8 @@ function describe (value: unknown): string {
   }
   return String(value)
 }
+
+/** The message of anything thrown (an `Error`'s message, else its string form). */
+export function errorMessage (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
