@@ -1,4 +1,4 @@
-import type { NodeHealth } from './node.js'
+import type { NodeHealth } from './health.js'
 
 /** What `waitForMesh()` reads of a node. */
 export interface MeshReadiness {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { bootstrapErrorText, waitForMesh, type MeshReadiness } from '../src/mesh-ready.js'
-import type { NodeHealth } from '../src/node.js'
+import type { NodeHealth } from '../src/health.js'
 
 /** A node whose state the test sets, with real event dispatch. */
 function fakeNode (): MeshReadiness & { connected: boolean, isSettled: boolean, emit: (type: 'mesh:changed' | 'peer:connect') => void } {
