@@ -18,6 +18,6 @@ export {
   CompactedError, InvalidConfigError, NodeStoppedError, PayloadTooLargeError, ProposalDroppedError, RaftProtocolError, TimeoutError, UnavailableError
 } from './errors.js'
 export type {
-  ConfChange, ConfState, Entry, HardState, LogReader, Logger, Message, MessageType, Mutation, NodeId, RaftCoreInit, RaftStorage, RaftTransport,
+  ConfChange, ConfState, Entry, HardState, LogReader, Logger, Message, MessageType, NodeId, RaftCoreInit, RaftStorage, RaftTransport,
   Ready, ReadState, Role, Snapshot, SnapshotMeta, StateMachine
 } from './types.js'

@@ -6,7 +6,7 @@ import type { RaftStatus } from './core/raft-core.js'
 import { InvalidConfigError, NodeStoppedError, PayloadTooLargeError, TimeoutError } from './errors.js'
 import type { ConfChange, Entry, Logger, Message, NodeId, RaftCoreInit, RaftStorage, RaftTransport, Ready, StateMachine } from './types.js'
 
-export interface RaftNodeInit extends Omit<RaftCoreInit, 'storage' | 'mutation'> {
+export interface RaftNodeInit extends Omit<RaftCoreInit, 'storage'> {
   /** Durable log and hard state (MemoryStorage here; a file WAL later). */
   storage: RaftStorage
   /** Carries messages to the other nodes. */
