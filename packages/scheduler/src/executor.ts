@@ -147,8 +147,9 @@ export class Executor {
   stop (options: { deregister?: boolean } = {}): void {
     if (this.timer !== undefined) clearInterval(this.timer)
     this.timer = undefined
-    for (const h of this.held.values()) h.controller?.abort(new TaskAbortedError(h.a.key, 'executor stopped'))
+    const held = [...this.held.values()]
     this.held.clear()
+    for (const h of held) h.controller?.abort(new TaskAbortedError(h.a.key, 'executor stopped'))
     this.inFlight = 0
     while (this.queue.pop() !== undefined) { /* drain */ }
     if (this.running && options.deregister === true) this.propose({ type: 'deregister', executor: this.id })

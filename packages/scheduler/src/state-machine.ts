@@ -740,6 +740,8 @@ export class SchedulerState implements ReplicatedModule {
       workflows: [...this.workflows.values()].map(w => workflowRecord(w)),
       tasks: [...this.tasks.values()].map(t => taskRecord(t)),
       requests: [...this.requests],
+      // Not derivable: a retry whose backoff ended waits for the next tick, not for the next command.
+      delayed: [...this.delayed],
     }
     return new TextEncoder().encode(JSON.stringify(data))
   }
@@ -747,7 +749,7 @@ export class SchedulerState implements ReplicatedModule {
   restore (bytes: Uint8Array): void {
     let data: {
       v: number, nowMs: number, seq: number, counters: SchedulerCounters, executors: Array<Omit<ExecutorRecord, 'capSet' | 'assigned'> & { assigned: string[] }>,
-      workflows: WorkflowRecord[], tasks: Task[], requests: Array<[string, string]>
+      workflows: WorkflowRecord[], tasks: Task[], requests: Array<[string, string]>, delayed: string[]
     }
     try {
       data = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
@@ -766,7 +768,7 @@ export class SchedulerState implements ReplicatedModule {
     this.waiting = new Map()
     this.queue = new FibonacciHeap<QueueKey, string>({ compare: compareQueueKeys })
     this.queued = new Map()
-    this.delayed = new Set()
+    this.delayed = new Set(data.delayed)
     for (const [key, t] of this.tasks) {
       let open = 0
       for (const d of t.dependsOn) {
@@ -776,10 +778,7 @@ export class SchedulerState implements ReplicatedModule {
         if (this.tasks.get(dk)!.state !== 'completed') open++
       }
       this.waiting.set(key, open)
-      if (t.state === 'queued') {
-        if (t.notBeforeMs > this.nowMs) this.delayed.add(key)
-        else this.enqueue(t)
-      }
+      if (t.state === 'queued' && !this.delayed.has(key)) this.enqueue(t)
     }
   }
 
