@@ -484,9 +484,9 @@ export interface SeedResult {
 }
 
 /** One seed: the scheduler under the consensus simulator's faults, then drained without faults. */
-export function runSchedulerSeed (seed: number, simulate: typeof import('@p2p-mcp/consensus/sim').simulate, steps = DEFAULT_SIM_STEPS): SeedResult {
+export function runSchedulerSeed (seed: number, simulate: typeof import('@p2p-mcp/consensus/sim').simulate, steps = DEFAULT_SIM_STEPS, options: { faults?: 'none' } = {}): SeedResult {
   const sim = new SchedulerSim(seed, steps)
-  const r = simulate({ seed, workload: sim.workload(), clients: sim.clientCount, steps, checkLinearizability: false })
+  const r = simulate({ seed, workload: sim.workload(), clients: sim.clientCount, steps, checkLinearizability: false, faults: options.faults })
   sim.drain()
   const s = sim.report()
   // The consensus simulator caps a run at 400,000 events; a run that hits the cap is cut short
