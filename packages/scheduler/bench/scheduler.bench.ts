@@ -1,4 +1,3 @@
-/* eslint-disable no-console -- a benchmark reports on stdout */
 // Benchmarks of the scheduler (after `pnpm --filter @p2p-mcp/scheduler... build`):
 //   node bench/scheduler.bench.ts [--tasks 20000] [--raft-tasks 3000] [--sim-seeds 5]
 // A. the state machine alone: tasks per second through apply (submit, assignment, start,
@@ -97,7 +96,7 @@ async function raftBench (): Promise<{ tasksPerSec: number, firstStartMs: number
     const ex: Executor = new Executor({
       id: ids[i]!, view: machines[i]!.state, tickMs: 50, maxConcurrentTasks: 16, maxAssigned: 64,
       propose: cmd => node.propose(enc.encode(JSON.stringify({ at: Date.now(), cmd }))).catch(() => undefined),
-      callTool: async () => { if (firstStart === 0) firstStart = performance.now(); return { content: [] } },
+      callTool: () => { if (firstStart === 0) firstStart = performance.now(); return Promise.resolve({ content: [] }) },
     })
     node.addEventListener('applied', () => { ex.reconcile() })
     ex.start()

@@ -158,7 +158,7 @@ export function parseWorkflow (input: unknown, maxTasks = Infinity): ParsedWorkf
     const issue = r.error.issues[0]!
     throw new InvalidWorkflowError(fieldPath(issue.path), issue.message, { cause: r.error })
   }
-  const spec = r.data as WorkflowSpec
+  const spec: WorkflowSpec = r.data
   if (spec.tasks.length > maxTasks) throw new InvalidWorkflowError('tasks', `${spec.tasks.length} tasks exceed maxTasksPerWorkflow ${maxTasks}; split the workflow`)
   const ids = new Map<string, number>()
   spec.tasks.forEach((t, i) => {

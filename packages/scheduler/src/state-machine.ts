@@ -752,7 +752,7 @@ export class SchedulerState implements ReplicatedModule {
       workflows: WorkflowRecord[], tasks: Task[], requests: Array<[string, string]>, delayed: string[]
     }
     try {
-      data = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+      data = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as typeof data
     } catch (err) {
       throw new SnapshotFormatError('not UTF-8 JSON', { cause: err })
     }

@@ -19,7 +19,6 @@ export const WorkflowTag = {
   WEB_SCRAPING: 'web-scraping',
   DATA_PROCESSING: 'data-processing',
 } as const
-// eslint-disable-next-line @typescript-eslint/no-redeclare
 export type WorkflowTag = typeof WorkflowTag[keyof typeof WorkflowTag]
 
 /** How a failed call is retried. */

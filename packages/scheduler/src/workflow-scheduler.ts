@@ -67,8 +67,12 @@ export class WorkflowScheduler {
   }
 
   /** The seed's async `submit_workflow`. */
-  async submitWorkflow (workflow: WorkflowSpec, options: { requestId?: string, principal?: string } = {}): Promise<string> {
-    return this.scheduleWorkflow(workflow, options)
+  submitWorkflow (workflow: WorkflowSpec, options: { requestId?: string, principal?: string } = {}): Promise<string> {
+    try {
+      return Promise.resolve(this.scheduleWorkflow(workflow, options))
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
+    }
   }
 
   getWorkflowStatus (workflowId: string, options: { tasks?: boolean } = {}): WorkflowStatus | undefined {

@@ -4,7 +4,7 @@ import { BoostedQueue, starvationBoundIntervals } from '../src/index.js'
 
 const NUM_RUNS = Number(process.env.FC_NUM_RUNS ?? 300)
 const SEED = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : Date.now() % 2 ** 31
-// eslint-disable-next-line no-console -- printed so that a failing run can be replayed with FC_SEED
+// Printed so that a failing run can be replayed with FC_SEED.
 console.log(`boosted-queue properties: FC_SEED=${SEED} FC_NUM_RUNS=${NUM_RUNS}`)
 const params = { numRuns: NUM_RUNS, seed: SEED }
 

@@ -162,7 +162,7 @@ describe('SchedulerState', () => {
     run({ type: 'register', executor: 'idle', capabilities: [] })
     const r = run({ type: 'steal', executor: 'idle' })
     expect(r).toMatchObject({ ok: true })
-    expect((r as { stolen: string[] }).stolen.length).toBe(4)
+    expect((r as unknown as { stolen: string[] }).stolen.length).toBe(4)
     expect(sm.getTask('w', 't0')!.owner).toBe('busy') // started: never stolen
     expect(run({ type: 'steal', executor: 'idle' })).toMatchObject({ ok: false, code: 'nothing-to-steal' })
   })
