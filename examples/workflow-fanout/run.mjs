@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+/* eslint-disable no-console -- an example program reports on stdout */
+/* global queueMicrotask, setInterval, clearInterval */
 // A fan-out/fan-in workflow over two MCP servers, scheduled by @p2p-mcp/scheduler:
 //   sq1..sq4 = calc__multiply(i, i)   (fan-out, run in parallel)
 //   s12, s34 = calc__add of pairs, total = calc__add(s12, s34)   (fan-in through $ref)
