@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { MAX_CONFIG_BYTES } from './constants.js'
 import { ConfigError } from './errors.js'
+import { ControlPlaneConfigSchema, DEFAULT_CONTROL_PLANE_CONFIG } from './control-plane/config-schema.js'
 
 const nonEmpty = z.string().min(1)
 const serverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a server name: 1 to 64 letters, digits, . _ -, starting with a letter or digit')
@@ -69,6 +70,7 @@ export const McpNodeConfigSchema = z.strictObject({
     tools: z.record(z.string(), ms).default({}),
   }).default({ defaultMs: 60_000, tools: {} }),
   policy: PolicySchema.default({ default: 'allow', rules: [] }),
+  controlPlane: ControlPlaneConfigSchema.default(() => DEFAULT_CONTROL_PLANE_CONFIG),
   heartbeatIntervalMs: z.number().int().min(50).max(3_600_000).default(2_000),
   balancer: z.enum(['peak-ewma', 'least-request', 'round-robin', 'weighted-round-robin', 'ring-hash']).default('peak-ewma'),
   pageSize: z.number().int().min(1).max(10_000).default(100),

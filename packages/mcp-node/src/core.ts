@@ -20,7 +20,7 @@ export interface NodeCore {
   meshTools: () => Tool[]
   meshResources: () => Resource[]
   readMeshResource: (uri: string) => ReadResourceResult | undefined
-  callMeshTool: (name: string) => Promise<CallToolResult>
+  callMeshTool: (name: string, args: Record<string, unknown> | undefined, principal: string) => Promise<CallToolResult>
   timeoutOf: (tool: string) => number
   callStarted: () => void
   callFinished: (tool: string, peer: string, outcome: string, seconds: number) => void

@@ -31,7 +31,9 @@ import { DATASTORE_DIR, isLoopbackAddr, loadOrCreateKey, loadPsk } from './ident
 import { childOf, noopLogger, type Logger } from './logger.js'
 import { NodeMetrics } from './metrics.js'
 import { OrderedTransport } from './ordered-transport.js'
-import { Policy } from './policy.js'
+import type { Policy } from './policy.js'
+import { LayeredPolicy } from './control-plane/layered-policy.js'
+import { PeerControl } from './control-plane/peer-control.js'
 import { FrontSession, type SessionView } from './session.js'
 import { LocalUpstream, type UpstreamSpec } from './upstream.js'
 
@@ -91,6 +93,8 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
   private selfServe: MemoryServed | undefined
   private unserve: Unserve | undefined
   private http: HttpFrontDoor | undefined
+  /** The control plane (after `start()`). */
+  control: PeerControl | undefined
   private stdio: Served | undefined
   private datastore: FsDatastore | undefined
   private starting: Promise<void> | undefined
@@ -111,7 +115,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
     this.config = parseConfig(config)
     this.log = options.logger ?? noopLogger
     this.localServerName = options.localServerName ?? 'local'
-    this.policy = new Policy(this.config.policy)
+    this.policy = new LayeredPolicy(this.config.policy)
     this.catalog = new MeshCatalog(childOf(this.log, { component: 'catalog' }))
     this.metrics = new NodeMetrics({
       peers: () => this.node?.getPeers().length ?? 0,
@@ -325,6 +329,12 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
       this.bootstrapState.push({ addr, peer, connected: false, attempts: 0 })
     }
     if (this.bootstrapState.length > 0) void this.bootstrapRound()
+    // The control plane starts in the background: the data plane never waits for it.
+    this.control = new PeerControl({
+      libp2p: node, config: c.controlPlane, dataDir: c.dataDir, bootstrapPeers: this.bootstrapState.flatMap((b) => (b.peer === undefined ? [] : [b.peer])),
+      stdioOnly: c.stdio && !c.http.enabled, localPolicy: c.policy, policy: this.policy as LayeredPolicy, metrics: this.metrics.registry, logger: this.log,
+    })
+    await this.control.start()
 
     if (c.http.enabled) {
       this.http = await startHttpFrontDoor({
@@ -389,6 +399,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
     await this.selfServe?.close()
     await Promise.allSettled([...this.pools.values()].map(async (p) => { await p.close({ signal: AbortSignal.timeout(1_000) }) }))
     await Promise.allSettled([...this.upstreams.values()].map(async (u) => { await u.stop() }))
+    await this.control?.stop()
     await this.registry?.stop()
     await this.node?.stop()
     await this.datastore?.close()
@@ -612,7 +623,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
   }
 
   meshTools (): Tool[] {
-    return [{
+    return [...(this.control?.tools() ?? []), {
       name: `${MESH_SERVER}__status`,
       title: 'Mesh status',
       description: 'This peer, its health, the peers of the mesh with their load, the servers with their replicas and pool state, and which replica served how many calls of each tool.',
@@ -625,6 +636,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
     return [
       { uri: 'mesh://peers', name: `${MESH_SERVER}__peers`, title: 'Peers of the mesh', mimeType: 'application/json' },
       { uri: 'mesh://tools', name: `${MESH_SERVER}__tools`, title: 'Tools of the mesh and who served them', mimeType: 'application/json' },
+      ...(this.control?.resources() ?? []),
     ]
   }
 
@@ -669,16 +681,19 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
       upstreams: [...this.upstreams.values()].map((u) => ({ name: u.name, status: u.status, restarts: u.restarts, tools: u.tools.length, inFlight: u.inFlight })),
       sessions: this.sessions.size,
       inFlightCalls: this.inFlightCalls,
+      controlPlane: this.control?.plane.status(),
     }
   }
 
-  callMeshTool (_name: string): Promise<CallToolResult> {
+  async callMeshTool (name: string, args: Record<string, unknown> | undefined, principal: string): Promise<CallToolResult> {
+    if (this.control?.has(name) === true) return await this.control.callTool(name, args, principal)
     const status = this.status()
-    return Promise.resolve({ content: [{ type: 'text', text: JSON.stringify(status, null, 2) }], structuredContent: status })
+    return await Promise.resolve({ content: [{ type: 'text', text: JSON.stringify(status, null, 2) }], structuredContent: status })
   }
 
   readMeshResource (uri: string): ReadResourceResult | undefined {
     if (uri === 'mesh://peers') return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify(this.peers(), null, 2) }] }
+    if (uri === 'mesh://control' && this.control !== undefined) return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify(this.control.plane.status(), null, 2) }] }
     if (uri === 'mesh://tools') return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify(this.tools(), null, 2) }] }
     return undefined
   }

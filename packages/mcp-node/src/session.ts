@@ -316,7 +316,7 @@ export class FrontSession {
     if (r.kind === 'mesh') {
       if (params.name.startsWith(`${MESH_SERVER}__`) && core.meshTools().some((t) => t.name === params.name)) {
         this.checkPolicy(params.name)
-        return await core.callMeshTool(params.name)
+        return await core.callMeshTool(params.name, params.arguments, this.init.principal)
       }
       const t = core.catalog.tool(params.name)
       if (t === undefined) throw new McpError(ErrorCode.InvalidParams, `unknown tool ${JSON.stringify(params.name)}; tools/list names the tools of the mesh`)

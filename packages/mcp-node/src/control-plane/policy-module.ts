@@ -34,6 +34,11 @@ const PolicyCommandSchema = z.discriminatedUnion('op', [
 
 export type PolicyCommand = z.input<typeof PolicyCommandSchema>
 
+/** Whether `principal` matches one of the policy's admin patterns. */
+export function isAdmin (p: ReplicatedPolicy, principal: string): boolean {
+  return p.admins.some((a) => globToRegExp(a).test(principal))
+}
+
 /**
  * The `policy` module: seeded once from the bootstrapping peer's config, then changed only by
  * admins. Admin membership is checked here, in apply, against the replicated admin list, so
@@ -59,7 +64,7 @@ export class PolicyModule implements ReplicatedModule {
   }
 
   isAdmin (principal: string): boolean {
-    return this.state.admins.some((a) => globToRegExp(a).test(principal))
+    return isAdmin(this.state, principal)
   }
 
   apply (command: unknown, ctx: ApplyContext): unknown {
