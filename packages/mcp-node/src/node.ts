@@ -623,13 +623,13 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
   }
 
   meshTools (): Tool[] {
-    return [...(this.control?.tools() ?? []), {
+    return [{
       name: `${MESH_SERVER}__status`,
       title: 'Mesh status',
       description: 'This peer, its health, the peers of the mesh with their load, the servers with their replicas and pool state, and which replica served how many calls of each tool.',
       inputSchema: { type: 'object', properties: {} },
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-    }]
+    }, ...(this.control?.tools() ?? [])]
   }
 
   meshResources (): Resource[] {
