@@ -1,11 +1,12 @@
 import type { Libp2p } from '@libp2p/interface'
 import type { RaftStorage, RaftTransport } from '@p2p-mcp/consensus'
 import { MemoryStorage } from '@p2p-mcp/consensus'
-import type { CallToolResult, Resource, Tool } from '@modelcontextprotocol/sdk/types.js'
+import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { z } from 'zod'
 import { PolicySchema, type PolicyConfig } from '../config.js'
 import type { Logger } from '../logger.js'
+import type { BuiltinResource, BuiltinTool, NodeModule, NodeModuleFactory } from '../module.js'
 import { childOf } from '../logger.js'
 import { firstIssue } from './codec-json.js'
 import type { ControlPlaneConfig } from './config-schema.js'
@@ -17,8 +18,8 @@ import type { LayeredPolicy } from './layered-policy.js'
 import { isAdmin, type ReplicatedPolicy } from './policy-module.js'
 import type { ReplicatedModule } from './types.js'
 
-export interface PeerControlInit {
-  libp2p: Libp2p
+/** What the node passes to the control-plane module besides its components. */
+export interface ControlPlaneModuleInit {
   config: ControlPlaneConfig
   dataDir: string | undefined
   /** Peer ids of the bootstrap addresses. */
@@ -30,12 +31,16 @@ export interface PeerControlInit {
   /** What `tools/call` checks; receives the replicated policy. */
   policy: LayeredPolicy
   metrics: Registry
-  logger: Logger
   modules?: ReplicatedModule[]
   /** Raft log store; `<dataDir>/control/raft` is passed. @default memory */
   openStorage?: (dir: string | undefined) => Promise<RaftStorage>
   /** Raft transport. @default the interim libp2p transport */
   raftTransport?: RaftTransport
+}
+
+export interface PeerControlInit extends ControlPlaneModuleInit {
+  libp2p: Libp2p
+  logger: Logger
 }
 
 const PolicySetArgs = z.strictObject({
@@ -75,9 +80,6 @@ const TOOLS: Tool[] = [
   },
 ]
 
-const RESOURCES: Resource[] = [
-  { uri: 'mesh://control', name: 'mesh__control', title: 'Control plane status', mimeType: 'application/json' },
-]
 
 function result (value: unknown, isError = false): CallToolResult {
   return {
@@ -112,7 +114,12 @@ export class PeerControl {
       voterEligible: !c.ephemeral && !init.stdioOnly,
       dataDir: init.dataDir,
       hasBootstrap: bootstrap.length > 0,
-      joinCandidates: () => [...new Set([...bootstrap, ...node.getPeers().map((p) => p.toString())])],
+      // Connected peers only, bootstrap peers first: a dial by peer id alone would wait on a
+      // peer-routing lookup, and libp2p merges it with the bootstrapper's dial of the same peer.
+      joinCandidates: () => {
+        const connected = new Set(node.getPeers().map((p) => p.toString()))
+        return [...new Set([...bootstrap.filter((b) => connected.has(b)), ...connected])]
+      },
       connected: (peer) => node.getPeers().some((p) => p.toString() === peer),
       addrs: () => node.getMultiaddrs().map((a) => a.toString()).slice(0, 16),
       link: libp2pControlLink(node, { timeoutMs: c.timeoutMs }),
@@ -188,10 +195,24 @@ export class PeerControl {
     await this.plane.stop()
   }
 
-  tools (): Tool[] { return TOOLS }
-  resources (): Resource[] { return RESOURCES }
+  /** The built-in tools this module adds to the `mesh` server. */
+  builtinTools (): BuiltinTool[] {
+    return TOOLS.map((tool) => ({ tool, call: async (args, ctx) => await this.callTool(tool.name, args, ctx.principal) }))
+  }
 
-  has (tool: string): boolean { return TOOLS.some((t) => t.name === tool) }
+  builtinResources (): BuiltinResource[] {
+    return [{
+      resource: { uri: 'mesh://control', name: 'mesh__control', title: 'Control plane status', mimeType: 'application/json' },
+      read: () => ({ contents: [{ uri: 'mesh://control', mimeType: 'application/json', text: JSON.stringify(this.plane.status(), null, 2) }] }),
+    }]
+  }
+
+  healthReasons (): string[] {
+    const s = this.plane.status()
+    if (s.halted !== undefined) return [`control plane halted: ${s.halted}`]
+    if (s.phase === 'joining') return ['control plane: not joined yet (no bootstrap peer answered with its group)']
+    return []
+  }
 
   async callTool (name: string, args: Record<string, unknown> | undefined, principal: string): Promise<CallToolResult> {
     try {
@@ -214,6 +235,26 @@ export class PeerControl {
       return result({ error: 'UnknownToolError', message: `${name} is not a control-plane tool` }, true)
     } catch (err) {
       return errorResult(err as Error)
+    }
+  }
+}
+
+/**
+ * The control plane as a node module: a Raft group of peers holding membership, policy and a
+ * key-value store (see docs/architecture.md). Adds `mesh__control_status`,
+ * `mesh__policy_get`, `mesh__policy_set` and `mesh://control`; installs the replicated
+ * policy into the policy the node enforces on `tools/call`.
+ */
+export function controlPlane (init: ControlPlaneModuleInit): NodeModuleFactory {
+  return (components): NodeModule => {
+    const pc = new PeerControl({ ...init, libp2p: components.libp2p, logger: components.logger })
+    return {
+      name: 'control-plane',
+      tools: pc.builtinTools(),
+      resources: pc.builtinResources(),
+      start: async () => { await pc.start() },
+      stop: async () => { await pc.stop() },
+      healthReasons: () => pc.healthReasons(),
     }
   }
 }
