@@ -1,8 +1,9 @@
 /* eslint-disable no-console -- a command-line script reports on stdout */
 // Runs many simulator seeds; resumable: results are appended to a JSON-lines file and seeds
 // already in it are skipped. Usage:
-//   node scripts/seeds.ts [--from 1] [--count 2000] [--out seeds-results.jsonl] [--mutation <m>] [--profile <p>] [--nodes <n>]
-// Needs a build first (pnpm --filter @p2p-mcp/consensus build).
+//   node scripts/seeds.ts [--from 1] [--count 2000] [--out seeds-results.jsonl] [--profile <p>] [--nodes <n>]
+// Needs a build first (pnpm --filter @p2p-mcp/consensus build). Mutation runs (deliberately
+// broken cores) are in test/mutations.test.ts: the mutant core is a test-only subclass.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs'
 import { simulate } from '../dist/sim/index.js'
 
@@ -11,7 +12,6 @@ for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.repla
 const from = Number(args.get('from') ?? 1)
 const count = Number(args.get('count') ?? 2000)
 const out = args.get('out') ?? 'seeds-results.jsonl'
-const mutation = args.get('mutation') as Parameters<typeof simulate>[0]['mutation']
 const profile = args.get('profile') as Parameters<typeof simulate>[0]['profile']
 const nodes = args.has('nodes') ? Number(args.get('nodes')) : undefined
 
@@ -29,7 +29,7 @@ const totals: Record<string, number> = {}
 for (let seed = from; seed < from + count; seed++) {
   if (done.has(seed)) continue
   const t = performance.now()
-  const r = simulate({ seed, mutation, profile, nodes })
+  const r = simulate({ seed, profile, nodes })
   ran++
   if (!r.ok) failed++
   for (const [k, v] of Object.entries(r.stats)) if (typeof v === 'number') totals[k] = (totals[k] ?? 0) + v

@@ -15,9 +15,10 @@ export { RaftNode } from './raft-node.js'
 export type { AppliedChange, LeaderChange, ProposeOptions, RaftNodeInit } from './raft-node.js'
 export { MemoryNetwork } from './transport/memory-transport.js'
 export {
-  CompactedError, InvalidConfigError, NodeStoppedError, PayloadTooLargeError, ProposalDroppedError, RaftProtocolError, TimeoutError, UnavailableError
+  CompactedError, CorruptLogError, DataDirLockedError, DecodeError, DiskFullError, InvalidConfigError, NodeStoppedError, PayloadTooLargeError,
+  ProposalDroppedError, RaftProtocolError, TimeoutError, UnavailableError
 } from './errors.js'
 export type {
-  ConfChange, ConfState, Entry, HardState, LogReader, Logger, Message, MessageType, Mutation, NodeId, RaftCoreInit, RaftStorage, RaftTransport,
+  ConfChange, ConfState, Entry, HardState, LogReader, Logger, Message, MessageType, NodeId, RaftCoreInit, RaftStorage, RaftTransport,
   Ready, ReadState, Role, Snapshot, SnapshotMeta, StateMachine
 } from './types.js'

@@ -105,9 +105,6 @@ export interface Ready {
   mustSync: boolean
 }
 
-/** Deliberate defects for proving that the simulator catches them. Never set in production. */
-export type Mutation = 'commit-old-term-by-count' | 'ack-before-persist' | 'double-vote' | 'skip-up-to-date-check'
-
 /** The synchronous read side of a log store (the core calls it inside step/ready). */
 export interface LogReader {
   initialState(): { hardState: HardState, conf: ConfState }
@@ -226,6 +223,4 @@ export interface RaftCoreInit {
    * @default true
    */
   proposalForwarding?: boolean
-  /** Test-only: a deliberate defect. */
-  mutation?: Mutation | undefined
 }

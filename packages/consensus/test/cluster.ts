@@ -1,6 +1,8 @@
 import { RaftCore } from '../src/core/raft-core.js'
 import { MemoryStorage } from '../src/storage/memory-storage.js'
 import type { Entry, Message, RaftCoreInit, ReadState } from '../src/types.js'
+import { MutantCore } from './support/mutant-core.js'
+import type { Mutation } from './support/mutant-core.js'
 
 /**
  * A synchronous test network of cores: each Ready is persisted at once, messages are queued
@@ -17,15 +19,19 @@ export class Cluster {
   drop: ((m: Message) => boolean) | undefined
   private queue: Message[] = []
   private readonly opts: Partial<RaftCoreInit>
+  private readonly mutation: Mutation | undefined
 
-  constructor (ids: string[], opts: Partial<RaftCoreInit> = {}, learners: string[] = []) {
-    this.opts = opts
+  constructor (ids: string[], opts: Partial<RaftCoreInit> & { mutation?: Mutation | undefined } = {}, learners: string[] = []) {
+    const { mutation, ...rest } = opts
+    this.opts = rest
+    this.mutation = mutation
     for (const id of [...ids, ...learners]) this.addNode(id, new MemoryStorage({ voters: ids, learners }))
   }
 
   addNode (id: string, store: MemoryStorage): RaftCore {
     this.stores.set(id, store)
-    const core = new RaftCore({ electionTicks: 10, heartbeatTicks: 1, ...this.opts, id, storage: store, seed: this.cores.size + 1 })
+    const init: RaftCoreInit = { electionTicks: 10, heartbeatTicks: 1, ...this.opts, id, storage: store, seed: this.cores.size + 1 }
+    const core = this.mutation === undefined ? new RaftCore(init) : new MutantCore(init, this.mutation)
     this.cores.set(id, core)
     if (!this.applied.has(id)) this.applied.set(id, [])
     if (!this.reads.has(id)) this.reads.set(id, [])

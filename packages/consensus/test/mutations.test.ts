@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { simulate } from '../src/sim/simulate.js'
 import type { SimulateOptions } from '../src/sim/simulate.js'
-import type { Mutation } from '../src/types.js'
+import { mutantFactory } from './support/mutant-core.js'
+import type { Mutation } from './support/mutant-core.js'
 
 /** Runs seeds until the first violation; the harness must bite within `bound` seeds. */
 function firstCaught (mutation: Mutation, bound: number, extra: Partial<SimulateOptions> = {}): { seed: number, violation: string } | undefined {
   for (let seed = 1; seed <= bound; seed++) {
-    const r = simulate({ seed, mutation, checkTimeoutMs: 5_000, ...extra })
+    const r = simulate({ seed, createCore: mutantFactory(mutation), checkTimeoutMs: 5_000, ...extra })
     if (!r.ok) return { seed, violation: r.violations[0]! }
   }
   return undefined

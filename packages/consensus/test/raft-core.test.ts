@@ -4,6 +4,7 @@ import { InvalidConfigError, ProposalDroppedError, RaftProtocolError } from '../
 import { MemoryStorage } from '../src/storage/memory-storage.js'
 import type { Entry } from '../src/types.js'
 import { Cluster } from './cluster.js'
+import { MutantCore } from './support/mutant-core.js'
 
 const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `n${i + 1}`)
 const ent = (index: number, term: number): Entry => ({ index, term, type: 'normal', data: new TextEncoder().encode(`${index}@${term}`) })
@@ -617,7 +618,7 @@ describe('reads (checklist 38-39)', () => {
 
 describe('mutations are visible in the core', () => {
   it('double-vote grants a second vote in the same term', () => {
-    const core = new RaftCore({ id: 'n1', storage: new MemoryStorage({ voters: ids(3) }), mutation: 'double-vote' })
+    const core = new MutantCore({ id: 'n1', storage: new MemoryStorage({ voters: ids(3) }) }, 'double-vote')
     core.step({ type: 'vote', from: 'n2', to: 'n1', term: 1, index: 0, logTerm: 0 })
     core.step({ type: 'vote', from: 'n3', to: 'n1', term: 1, index: 0, logTerm: 0 })
     expect(core.ready().messages.filter(m => m.reject === false)).toHaveLength(2)

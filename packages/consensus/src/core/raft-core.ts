@@ -4,7 +4,7 @@ import {
 import { InvalidConfigError, ProposalDroppedError, RaftProtocolError } from '../errors.js'
 import { applyChange, entrySize } from '../storage/memory-storage.js'
 import type {
-  ConfChange, ConfState, Entry, HardState, Message, MessageType, Mutation, NodeId, RaftCoreInit, Ready, ReadState, Role, Snapshot
+  ConfChange, ConfState, Entry, HardState, Message, MessageType, NodeId, RaftCoreInit, Ready, ReadState, Role, Snapshot
 } from '../types.js'
 import { Progress } from './progress.js'
 import { hashString, prng } from './prng.js'
@@ -60,7 +60,6 @@ export class RaftCore {
   private readonly maxInflightBytes: number
   private readonly maxUncommittedBytes: number
   private readonly forwarding: boolean
-  readonly mutation: Mutation | undefined
   private readonly random: () => number
 
   private electionElapsed = 0
@@ -94,7 +93,6 @@ export class RaftCore {
     this.maxInflightBytes = init.maxInflightBytes ?? 0
     this.maxUncommittedBytes = init.maxUncommittedBytes ?? 0
     this.forwarding = init.proposalForwarding ?? true
-    this.mutation = init.mutation
     this.random = prng(init.seed ?? hashString(init.id))
 
     this.log = new RaftLog(init.storage)
@@ -192,12 +190,7 @@ export class RaftCore {
       case 'vote':
       case 'preVote': {
         const resp = m.type === 'vote' ? 'voteResp' : 'preVoteResp'
-        const canVote = this.vote === m.from ||
-          (this.vote === '' && this.lead === '') ||
-          (m.type === 'preVote' && m.term > this.term) ||
-          this.mutation === 'double-vote'
-        const upToDate = this.mutation === 'skip-up-to-date-check' || this.log.isUpToDate(m.index ?? 0, m.logTerm ?? 0)
-        if (canVote && upToDate) {
+        if (this.mayGrantVote(m) && this.candidateUpToDate(m)) {
           this.send({ type: resp, to: m.from, term: m.term, reject: false })
           if (m.type === 'vote') {
             this.electionElapsed = 0
@@ -544,7 +537,7 @@ export class RaftCore {
     const fresh = entries.map(e => ({ ...e }))
     this.appendEntries(fresh)
     for (const e of fresh) if (e.type === 'conf') this.pendingConfIndex = e.index
-    if (this.mutation === 'ack-before-persist') this.maybeCommit()
+    if (this.acksBeforePersist()) this.maybeCommit()
     this.bcastAppend()
   }
 
@@ -565,8 +558,8 @@ export class RaftCore {
       this.uncommittedBytes += entrySize(e)
     }
     this.log.append(entries)
-    // The mutation also counts the leader's own unsynced write (etcd#14370's shape).
-    if (this.mutation === 'ack-before-persist') this.prs.get(this.id)?.maybeUpdate(index)
+    // A defective host would count the leader's own unsynced write (etcd#14370's shape).
+    if (this.acksBeforePersist()) this.prs.get(this.id)?.maybeUpdate(index)
   }
 
   private maybeCommit (): boolean {
@@ -577,7 +570,7 @@ export class RaftCore {
     const idx = matches[Math.floor(matches.length / 2)]!
     if (idx <= this.log.committed) return false
     // Figure 8: only entries of the current term are committed by counting replicas.
-    if (this.mutation !== 'commit-old-term-by-count' && this.log.term(idx) !== this.term) return false
+    if (!this.mayCommitByCount(idx)) return false
     this.log.commitTo(idx)
     if (!this.committedInTerm) {
       this.committedInTerm = true
@@ -799,11 +792,36 @@ export class RaftCore {
     else this.bcastAppend()
   }
 
+  // ---------------------------------------------------------------- rules a test subclass may break
+
+  /**
+   * One vote per term (Figure 2), and a PreVote may be granted while we know no leader or
+   * for a higher term. Protected so that a test subclass can break it on purpose.
+   */
+  protected mayGrantVote (m: Message): boolean {
+    return this.vote === m.from || (this.vote === '' && this.lead === '') || (m.type === 'preVote' && m.term > this.term)
+  }
+
+  /** §5.4.1: the candidate's log is at least as up to date as ours. */
+  protected candidateUpToDate (m: Message): boolean {
+    return this.log.isUpToDate(m.index ?? 0, m.logTerm ?? 0)
+  }
+
+  /** Figure 8: a leader commits by counting replicas only entries of its own term. */
+  protected mayCommitByCount (index: number): boolean {
+    return this.log.term(index) === this.term
+  }
+
+  /** Whether every message may leave before the write it depends on is durable (never, in a correct core). */
+  protected acksBeforePersist (): boolean {
+    return false
+  }
+
   // ---------------------------------------------------------------- plumbing
 
   private send (m: Omit<Message, 'from' | 'term'> & { term?: number }): void {
     const full: Message = { ...m, from: this.id, term: m.term ?? this.term }
-    if (this.mutation === 'ack-before-persist' || (this.role === 'leader' && EARLY_TYPES.has(full.type))) this.early.push(full)
+    if (this.acksBeforePersist() || (this.role === 'leader' && EARLY_TYPES.has(full.type))) this.early.push(full)
     else this.msgs.push(full)
   }
 
