@@ -73,3 +73,52 @@ export class RaftProtocolError extends Error {
   override name = 'RaftProtocolError'
   readonly code = 'ERR_RAFT_PROTOCOL'
 }
+
+/** Bytes from a peer or a file could not be decoded. Drop the message (or refuse the file); nothing else is affected. */
+export class DecodeError extends Error {
+  override name = 'DecodeError'
+  readonly code = 'ERR_DECODE'
+  readonly offset: number
+
+  constructor (what: string, offset: number, reason: string) {
+    super(`cannot decode ${what} at byte ${offset}: ${reason}`)
+    this.offset = offset
+  }
+}
+
+/**
+ * A complete WAL record or snapshot failed its checksum, or the log has a hole: the data may
+ * already have been acknowledged, so the node refuses to start rather than guess.
+ */
+export class CorruptLogError extends Error {
+  override name = 'CorruptLogError'
+  readonly code = 'ERR_CORRUPT_LOG'
+  readonly file: string
+  readonly offset: number
+
+  constructor (file: string, offset: number, reason: string) {
+    super(`${file} is corrupt at byte ${offset}: ${reason}. The node refuses to start: restore this member from a backup, or remove it from the cluster and add it back with an empty data directory (the other members replicate the log to it)`)
+    this.file = file
+    this.offset = offset
+  }
+}
+
+/** The disk is full (ENOSPC): new proposals are refused until space is freed; the node stays up and retries the write. */
+export class DiskFullError extends Error {
+  override name = 'DiskFullError'
+  readonly code = 'ERR_DISK_FULL'
+
+  constructor (path: string, options?: ErrorOptions) {
+    super(`no space left on the device holding ${path}: proposals are refused until space is freed (the node keeps running and retries its pending write)`, options)
+  }
+}
+
+/** Another process (or another storage in this process) holds the data directory's lock. */
+export class DataDirLockedError extends Error {
+  override name = 'DataDirLockedError'
+  readonly code = 'ERR_DATA_DIR_LOCKED'
+
+  constructor (dir: string, pid: number, self: boolean) {
+    super(`data directory ${dir} is locked by process ${pid}${self ? ' (this process)' : ''}: stop that node first, or give this one another directory`)
+  }
+}

@@ -15,7 +15,8 @@ export { RaftNode } from './raft-node.js'
 export type { AppliedChange, LeaderChange, ProposeOptions, RaftNodeInit } from './raft-node.js'
 export { MemoryNetwork } from './transport/memory-transport.js'
 export {
-  CompactedError, InvalidConfigError, NodeStoppedError, PayloadTooLargeError, ProposalDroppedError, RaftProtocolError, TimeoutError, UnavailableError
+  CompactedError, CorruptLogError, DataDirLockedError, DecodeError, DiskFullError, InvalidConfigError, NodeStoppedError, PayloadTooLargeError,
+  ProposalDroppedError, RaftProtocolError, TimeoutError, UnavailableError
 } from './errors.js'
 export type {
   ConfChange, ConfState, Entry, HardState, LogReader, Logger, Message, MessageType, NodeId, RaftCoreInit, RaftStorage, RaftTransport,

@@ -71,7 +71,8 @@ const NOOP_LOGGER: Logger = { debug () {}, info () {}, warn () {}, error () {} }
  *
  * Events: `leader` (CustomEvent<LeaderChange>) whenever the known leader or term changes;
  * `applied` (CustomEvent<AppliedChange>) after each batch of committed entries (or a
- * snapshot) is applied, once the core has advanced (configuration changes included).
+ * snapshot) is applied, once the core has advanced (configuration changes included);
+ * `failed` (CustomEvent<Error>) when storage fails beyond a full disk and the node stops.
  */
 export class RaftNode extends EventTarget {
   readonly id: NodeId
@@ -95,6 +96,9 @@ export class RaftNode extends EventTarget {
   private lastLeader: NodeId = ''
   private lastTerm = -1
   private idle: Array<() => void> = []
+  /** A Ready whose write failed with DiskFullError: retried every tick, nothing after it runs. */
+  private pendingReady: Ready | undefined
+  private diskFull: Error | undefined
 
   constructor (init: RaftNodeInit) {
     super()
@@ -154,6 +158,7 @@ export class RaftNode extends EventTarget {
   /** Replicates `data`; resolves with the state machine's result once applied here. */
   async propose (data: Uint8Array, options: ProposeOptions = {}): Promise<unknown> {
     if (data.byteLength > this.maxProposalBytes) throw new PayloadTooLargeError(data.byteLength, this.maxProposalBytes)
+    if (this.diskFull !== undefined) throw this.diskFull
     return await this.wait(this.proposals, options, ctx => { this.core.propose(data, ctx) }, 'propose()')
   }
 
@@ -229,23 +234,43 @@ export class RaftNode extends EventTarget {
     if (this.running || !this.started) return
     this.running = true
     this.run().catch((err: unknown) => {
-      this.log.error('raft loop failed', err)
+      // Storage failed in a way the node cannot recover from (EIO, a closed store): stop,
+      // rather than carry on with a Ready that was neither persisted nor advanced.
+      this.log.error('raft loop failed; stopping the node: %s', (err as Error).message)
+      this.dispatchEvent(new CustomEvent<Error>('failed', { detail: err as Error }))
+      void this.stop()
     }).finally(() => {
       this.running = false
       for (const f of this.idle.splice(0)) f()
-      if (this.started && this.core.hasReady()) this.kick()
+      // A write that hit a full disk is retried on the next tick, not in a tight loop.
+      if (this.started && this.pendingReady === undefined && this.core.hasReady()) this.kick()
     })
   }
 
   private async run (): Promise<void> {
-    while (this.started && this.core.hasReady()) {
-      const rd = this.core.ready()
+    while (this.started && (this.pendingReady !== undefined || this.core.hasReady())) {
+      const retry = this.pendingReady
+      const rd = retry ?? this.core.ready()
       const appliedBefore = this.applied
-      this.notifyLeader(rd)
-      // A leader's appends and heartbeats don't depend on its own write (thesis §10.2.1).
-      if (rd.earlyMessages.length > 0) this.transport.send(rd.earlyMessages)
+      if (retry === undefined) {
+        this.notifyLeader(rd)
+        // A leader's appends and heartbeats don't depend on its own write (thesis §10.2.1).
+        if (rd.earlyMessages.length > 0) this.transport.send(rd.earlyMessages)
+      }
       if (rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined) {
-        await this.storage.persist({ entries: rd.entries, hardState: rd.hardState, snapshot: rd.snapshot }, { sync: rd.mustSync })
+        try {
+          await this.storage.persist({ entries: rd.entries, hardState: rd.hardState, snapshot: rd.snapshot }, { sync: rd.mustSync })
+        } catch (err) {
+          if ((err as Error).name !== 'DiskFullError') throw err
+          // Keep the node up: refuse proposals, keep this Ready and retry it every tick.
+          if (this.diskFull === undefined) this.log.error('storage is full; proposals are refused until the write succeeds: %s', (err as Error).message)
+          this.diskFull = err as Error
+          this.pendingReady = rd
+          return
+        }
+        if (this.diskFull !== undefined) this.log.info('storage writable again')
+        this.pendingReady = undefined
+        this.diskFull = undefined
       }
       // Votes and append acknowledgements only once durable.
       if (rd.messages.length > 0) this.transport.send(rd.messages)

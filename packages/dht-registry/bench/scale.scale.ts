@@ -126,7 +126,7 @@ for (const n of sizes) {
         lost += times.filter((x) => x === Number.POSITIVE_INFINITY).length
         allVisible.push(Math.max(...times))
         perPeer.push(...times)
-        stored.push((await published).dhtStored)
+        stored.push((await (await published).dht).stored)
       }
 
       // 2. find() from the cache

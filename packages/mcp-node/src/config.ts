@@ -3,7 +3,8 @@ import { extname } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { MAX_CONFIG_BYTES } from './constants.js'
-import { ConfigError } from './errors.js'
+import { ConfigError, errorMessage } from './errors.js'
+import { ControlPlaneConfigSchema, DEFAULT_CONTROL_PLANE_CONFIG } from './control-plane/config-schema.js'
 
 const nonEmpty = z.string().min(1)
 const serverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a server name: 1 to 64 letters, digits, . _ -, starting with a letter or digit')
@@ -52,6 +53,18 @@ const HttpSchema = z.strictObject({
   maxSessions: z.number().int().min(1).default(1024),
 })
 
+const patterns = z.array(nonEmpty).default(['*'])
+
+/** Which built-in `mesh__*` tools each front door lists (`*` and `?` patterns); the policy filters them further. */
+export const MeshToolsSchema = z.strictObject({
+  stdio: patterns,
+  http: patterns,
+  /** Sessions of other peers (and this peer's own route sessions). */
+  libp2p: patterns,
+  /** `connectClient()` sessions in this process. */
+  local: patterns,
+})
+
 /** The whole configuration, as a file holds it (JSON or YAML). */
 export const McpNodeConfigSchema = z.strictObject({
   name: nonEmpty.optional(),
@@ -69,6 +82,8 @@ export const McpNodeConfigSchema = z.strictObject({
     tools: z.record(z.string(), ms).default({}),
   }).default({ defaultMs: 60_000, tools: {} }),
   policy: PolicySchema.default({ default: 'allow', rules: [] }),
+  controlPlane: ControlPlaneConfigSchema.default(() => DEFAULT_CONTROL_PLANE_CONFIG),
+  meshTools: MeshToolsSchema.default(() => MeshToolsSchema.parse({})),
   heartbeatIntervalMs: z.number().int().min(50).max(3_600_000).default(2_000),
   balancer: z.enum(['peak-ewma', 'least-request', 'round-robin', 'weighted-round-robin', 'ring-hash']).default('peak-ewma'),
   pageSize: z.number().int().min(1).max(10_000).default(100),
@@ -79,6 +94,7 @@ export type McpNodeConfigInput = z.input<typeof McpNodeConfigSchema>
 export type McpNodeConfig = z.output<typeof McpNodeConfigSchema>
 export type UpstreamConfig = z.output<typeof UpstreamConfigSchema>
 export type PolicyConfig = z.output<typeof PolicySchema>
+export type MeshToolsConfig = z.output<typeof MeshToolsSchema>
 
 /** Validates a configuration object; throws `ConfigError` naming the first wrong field. */
 export function parseConfig (input: unknown): McpNodeConfig {
@@ -103,7 +119,7 @@ export async function loadConfigFile (path: string): Promise<McpNodeConfig> {
   try {
     size = (await stat(path)).size
   } catch (err) {
-    throw new ConfigError('(file)', `cannot read ${path}: ${(err as Error).message}`, { cause: err })
+    throw new ConfigError('(file)', `cannot read ${path}: ${errorMessage(err)}`, { cause: err })
   }
   if (size > MAX_CONFIG_BYTES) throw new ConfigError('(file)', `${path} is ${size} bytes, more than ${MAX_CONFIG_BYTES}`)
   const text = await readFile(path, 'utf8')
@@ -111,7 +127,7 @@ export async function loadConfigFile (path: string): Promise<McpNodeConfig> {
   try {
     data = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 })
   } catch (err) {
-    throw new ConfigError('(file)', `${path} is not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { cause: err })
+    throw new ConfigError('(file)', `${path} is not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${errorMessage(err)}`, { cause: err })
   }
   return parseConfig(data)
 }

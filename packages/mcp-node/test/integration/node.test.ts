@@ -58,7 +58,7 @@ describe('nodes in this process', () => {
     await until('calc back', async () => ((await client.listTools()).tools.some((t) => t.name === 'calc__whoami') ? true : undefined), 20_000)
     const again = await client.callTool({ name: 'calc__whoami', arguments: {} })
     expect((again.structuredContent as { pid: number }).pid).not.toBe(pid)
-    expect(node.upstreams.get('calc')?.restarts).toBeGreaterThanOrEqual(1)
+    expect(node.health().upstreams.find((u) => u.name === 'calc')?.restarts).toBeGreaterThanOrEqual(1)
     await client.close()
   })
 
@@ -99,14 +99,12 @@ describe('nodes in this process', () => {
       return seen.includes(': keep-alive') ? true : undefined
     }, 5_000, 0)
     controller.abort()
-    // pagination: 4 tools (mesh__status and local__a..c) in pages of 2
+    // pagination: 7 tools (mesh__status, the 3 control-plane tools and local__a..c) in pages of 2
     const client = await node.connectClient()
-    const first = await client.listTools()
-    expect(first.tools).toHaveLength(2)
-    expect(first.nextCursor).toBeDefined()
-    const second = await client.listTools({ cursor: first.nextCursor! })
-    expect([...first.tools, ...second.tools].map((t) => t.name)).toEqual(['mesh__status', 'local__a', 'local__b', 'local__c'])
-    expect(second.nextCursor).toBeUndefined()
+    const pages = [await client.listTools()]
+    while (pages.at(-1)!.nextCursor !== undefined) pages.push(await client.listTools({ cursor: pages.at(-1)!.nextCursor! }))
+    expect(pages.map((p) => p.tools.length)).toEqual([2, 2, 2, 1])
+    expect(pages.flatMap((p) => p.tools).map((t) => t.name)).toEqual(['mesh__status', 'mesh__control_status', 'mesh__policy_get', 'mesh__policy_set', 'local__a', 'local__b', 'local__c'])
     await client.callTool({ name: 'local__a', arguments: {} })
     const metrics = await (await fetch(url.replace(/\/mcp$/, '/metrics'), { headers: { authorization: `Bearer ${token}` } })).text()
     expect(metrics).toMatch(/p2p_mcp_tool_calls_total\{tool="local__a",peer="[^"]+",outcome="ok"\} 1/)
@@ -149,7 +147,7 @@ describe('nodes in this process', () => {
     const call = client.callTool({ name: 'calc__slow_count', arguments: { n: 6, delayMs: 100 } }, undefined, { onprogress: (p) => { progress.push(p.progress) } })
     await until('the call under way on B', () => (progress.length >= 1 ? true : undefined), 5_000, 10)
     const gone = new Promise<void>((resolve) => {
-      const check = (): void => { if (a.catalog.tool('calc__slow_count') === undefined) { a.removeEventListener('mesh:changed', check); resolve() } }
+      const check = (): void => { if (!a.tools().some((t) => t.name === 'calc__slow_count')) { a.removeEventListener('mesh:changed', check); resolve() } }
       a.addEventListener('mesh:changed', check)
     })
     const stopped = b.stop({ graceMs: 5_000 })
