@@ -11,7 +11,7 @@ import { bootstrapErrorText } from './mesh-ready.js'
 interface BootstrapPeer { addr: string, peer: string, connected: boolean, attempts: number, error?: string }
 
 /** The peer id at the end of a bootstrap multiaddr; a `ConfigError` when there is none. */
-function peerOf (addr: string): string {
+export function peerOf (addr: string): string {
   let peer: string | undefined
   try { peer = multiaddr(addr).getComponents().findLast((x) => x.name === 'p2p')?.value } catch (err) {
     throw new ConfigError('bootstrap', `${addr} is not a multiaddr: ${errorMessage(err)}`)

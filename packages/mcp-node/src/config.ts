@@ -7,6 +7,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SSE_KEEPALIVE_MS, MAX_CONFIG_BYTES,
 } from './constants.js'
 import { ConfigError, errorMessage } from './errors.js'
+import { ControlPlaneConfigSchema, DEFAULT_CONTROL_PLANE_CONFIG } from './control-plane/config-schema.js'
 
 const nonEmpty = z.string().min(1)
 const serverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a server name: 1 to 64 letters, digits, . _ -, starting with a letter or digit')
@@ -88,6 +89,7 @@ export const McpNodeConfigSchema = z.strictObject({
     tools: z.record(z.string(), ms).default({}),
   }).default({ defaultMs: DEFAULT_REQUEST_TIMEOUT_MS, tools: {} }),
   policy: PolicySchema.default({ default: 'allow', rules: [] }),
+  controlPlane: ControlPlaneConfigSchema.default(() => DEFAULT_CONTROL_PLANE_CONFIG),
   meshTools: MeshToolsSchema.default(() => MeshToolsSchema.parse({})),
   heartbeatIntervalMs: z.number().int().min(50).max(3_600_000).default(DEFAULT_HEARTBEAT_INTERVAL_MS),
   /** Retries of a failed call on another replica (only of calls that are safe to repeat). */

@@ -11,7 +11,7 @@ import { dialMcp, serveMcp, type Unserve } from '@p2p-mcp/transport'
 import { serve, type MemoryServed, type Served } from '@p2p-mcp/transport/node'
 import { FsDatastore } from 'datastore-fs'
 import { TypedEventEmitter } from 'main-event'
-import { Bootstrapper } from './bootstrap.js'
+import { Bootstrapper, peerOf } from './bootstrap.js'
 import { MeshCatalog, type CatalogChange } from './catalog.js'
 import { parseConfig, type McpNodeConfig, type McpNodeConfigInput } from './config.js'
 import { DEFAULT_SHUTDOWN_GRACE_MS, MESH_SERVER } from './constants.js'
@@ -28,7 +28,8 @@ import { MeshTools } from './mesh-tools.js'
 import { NodeMetrics } from './metrics.js'
 import type { NodeComponents, NodeModule, NodeModuleFactory } from './module.js'
 import { OrderedTransport } from './ordered-transport.js'
-import { Policy } from './policy.js'
+import { LayeredPolicy } from './control-plane/layered-policy.js'
+import { controlPlane } from './control-plane/peer-control.js'
 import { Publisher } from './publisher.js'
 import { MeshRouter } from './router.js'
 import type { SessionView } from './session.js'
@@ -56,8 +57,14 @@ export interface McpNodeEvents {
  * The features this peer is made of, in start order (see docs/architecture.md: a new
  * feature is a module in its own file or folder, added here).
  */
-function features (): NodeModuleFactory[] {
-  return [meshStatus()]
+function features (c: McpNodeConfig, policy: LayeredPolicy, metrics: NodeMetrics): NodeModuleFactory[] {
+  return [
+    meshStatus(),
+    controlPlane({
+      config: c.controlPlane, dataDir: c.dataDir, bootstrapPeers: c.bootstrap.map(peerOf), stdioOnly: c.stdio && !c.http.enabled,
+      localPolicy: c.policy, policy, metrics: metrics.registry,
+    }),
+  ]
 }
 
 /** What exists only while the node runs. */
@@ -84,7 +91,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
   readonly config: McpNodeConfig
   readonly metrics: NodeMetrics
   private log: Logger
-  private readonly policy: Policy
+  private readonly policy: LayeredPolicy
   private readonly catalog: MeshCatalog
   private readonly builtins: MeshTools
   private readonly upstreams = new Map<string, LocalUpstream>()
@@ -99,7 +106,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     this.config = parseConfig(config)
     this.log = options.logger ?? noopLogger
     this.localServer = new LocalServer(options.localServerName ?? 'local')
-    this.policy = new Policy(this.config.policy)
+    this.policy = new LayeredPolicy(this.config.policy)
     this.catalog = new MeshCatalog(childOf(this.log, { component: 'catalog' }))
     this.builtins = new MeshTools(this.config.meshTools)
     this.metrics = new NodeMetrics({
@@ -278,7 +285,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     registry.addEventListener('provider:added', (e) => { this.log.info({ provider: e.detail.peerId, servers: e.detail.descriptor.servers.map((x) => x.name) }, 'provider joined the mesh') })
     await libp2p.start()
 
-    for (const factory of features()) {
+    for (const factory of features(c, this.policy, this.metrics)) {
       const module = factory(components)
       await module.start?.()
       running.modules.push(module)

@@ -99,14 +99,12 @@ describe('nodes in this process', () => {
       return seen.includes(': keep-alive') ? true : undefined
     }, 5_000, 0)
     controller.abort()
-    // pagination: 4 tools (mesh__status and local__a..c) in pages of 2
+    // pagination: 7 tools (mesh__status, the 3 control-plane tools and local__a..c) in pages of 2
     const client = await node.connectClient()
-    const first = await client.listTools()
-    expect(first.tools).toHaveLength(2)
-    expect(first.nextCursor).toBeDefined()
-    const second = await client.listTools({ cursor: first.nextCursor! })
-    expect([...first.tools, ...second.tools].map((t) => t.name)).toEqual(['mesh__status', 'local__a', 'local__b', 'local__c'])
-    expect(second.nextCursor).toBeUndefined()
+    const pages = [await client.listTools()]
+    while (pages.at(-1)!.nextCursor !== undefined) pages.push(await client.listTools({ cursor: pages.at(-1)!.nextCursor! }))
+    expect(pages.map((p) => p.tools.length)).toEqual([2, 2, 2, 1])
+    expect(pages.flatMap((p) => p.tools).map((t) => t.name)).toEqual(['mesh__status', 'mesh__control_status', 'mesh__policy_get', 'mesh__policy_set', 'local__a', 'local__b', 'local__c'])
     await client.callTool({ name: 'local__a', arguments: {} })
     const metrics = await (await fetch(url.replace(/\/mcp$/, '/metrics'), { headers: { authorization: `Bearer ${token}` } })).text()
     expect(metrics).toMatch(/p2p_mcp_tool_calls_total\{tool="local__a",peer="[^"]+",outcome="ok"\} 1/)

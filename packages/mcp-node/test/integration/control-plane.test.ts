@@ -1,0 +1,100 @@
+// The control plane end to end: three `p2p-mcp start` processes on 127.0.0.1 form a Raft group
+// with nothing but bootstrap addresses; a policy change made at A is enforced at C; a peer left
+// without a quorum refuses writes with NoQuorumError and keeps serving tool calls.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { calcServer, startPeer, until, type Peer } from './peers.js'
+
+const ALICE = 'alice-token-0123456789abcdef'
+const BOB = 'bob-token-0123456789abcdefgh'
+let dir: string
+const peers: Record<string, Peer> = {}
+const clients: Client[] = []
+
+const calc = (replica: string): Record<string, unknown> => ({ name: 'calc', type: 'stdio', command: process.execPath, args: [calcServer], env: { REPLICA_ID: replica } })
+const http = { tokens: [{ token: ALICE, subject: 'alice' }, { token: BOB, subject: 'bob' }] }
+const fast = { stabilizationMs: 2_000, deadVoterMs: 60_000, tickIntervalMs: 500, timeoutMs: 3_000 }
+
+function config (name: string, bootstrap: string[]): Record<string, unknown> {
+  return {
+    name, dataDir: join(dir, name), bootstrap, heartbeatIntervalMs: 500, logLevel: 'info', http, upstreams: [calc(name)],
+    controlPlane: { ...fast, admins: ['alice'] },
+  }
+}
+
+async function connect (peer: Peer, token: string): Promise<Client> {
+  const client = new Client({ name: 'control-e2e', version: '1.0.0' })
+  await client.connect(new StreamableHTTPClientTransport(new URL(peer.http!), { requestInit: { headers: { authorization: `Bearer ${token}` } } }))
+  clients.push(client)
+  return client
+}
+
+async function status (client: Client): Promise<{ voters: string[], learners: string[], leader: string, cluster: string, policyVersion: number }> {
+  const r = await client.callTool({ name: 'mesh__control_status', arguments: {} })
+  return r.structuredContent as never
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mcp-node-control-'))
+  peers.A = await startPeer(dir, 'A', config('A', []))
+  const boot = [peers.A.multiaddrs[0]!]
+  ;[peers.B, peers.C] = await Promise.all([startPeer(dir, 'B', config('B', boot)), startPeer(dir, 'C', config('C', boot))])
+})
+
+afterAll(async () => {
+  await Promise.allSettled(clients.map(async (cl) => { await cl.close() }))
+  await Promise.allSettled(Object.values(peers).map(async (p) => { await p.kill('SIGTERM') }))
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('control plane across processes', () => {
+  it('three peers with only bootstrap addresses form one group of 3 voters', async () => {
+    const a = await connect(peers.A!, ALICE)
+    const s = await until('3 voters', async () => { const x = await status(a); return x.voters.length === 3 ? x : undefined }, 30_000)
+    expect(new Set(s.voters)).toEqual(new Set([peers.A!.peerId, peers.B!.peerId, peers.C!.peerId]))
+    const c = await connect(peers.C!, ALICE)
+    expect((await status(c)).cluster).toBe(s.cluster)
+  })
+
+  it('a policy change through mesh__policy_set at A is enforced on tools/call at C within 1 s; only admins may change it', async () => {
+    const a = await connect(peers.A!, ALICE)
+    const bobAtC = await connect(peers.C!, BOB)
+    await until('calc at C', async () => ((await bobAtC.listTools()).tools.some((t) => t.name === 'calc__add') ? true : undefined), 30_000)
+    expect((await bobAtC.callTool({ name: 'calc__add', arguments: { a: 1, b: 2 } })).isError).not.toBe(true)
+    const bobAtA = await connect(peers.A!, BOB)
+    const refused = await bobAtA.callTool({ name: 'mesh__policy_set', arguments: { policy: { default: 'allow', rules: [] } } })
+    expect(refused.isError).toBe(true)
+    expect(JSON.stringify(refused.content)).toMatch(/NotAdminError/)
+    const set = await a.callTool({ name: 'mesh__policy_set', arguments: { policy: { default: 'allow', rules: [{ principal: 'bob', deny: ['calc__add'] }] } } })
+    expect(set.isError, JSON.stringify(set.content)).not.toBe(true)
+    const changedAt = Date.now()
+    const refusedAt = await until('bob refused at C', async () => {
+      try { await bobAtC.callTool({ name: 'calc__add', arguments: { a: 1, b: 2 } }); return undefined } catch (err) { return (err as Error).message.includes('not allowed') ? Date.now() : undefined }
+    }, 10_000, 20)
+    process.stdout.write(`policy change at A enforced at C after ${refusedAt - changedAt} ms\n`)
+    expect(refusedAt - changedAt).toBeLessThan(1_000)
+    // other tools stay allowed
+    expect((await bobAtC.callTool({ name: 'calc__multiply', arguments: { a: 2, b: 3 } })).isError).not.toBe(true)
+  })
+
+  it('a peer without a quorum refuses writes with NoQuorumError and keeps serving tool calls; the others catch it up when back', async () => {
+    const a = await connect(peers.A!, ALICE)
+    await Promise.all([peers.B!.kill('SIGKILL'), peers.C!.kill('SIGKILL')])
+    const w = await a.callTool({ name: 'mesh__policy_set', arguments: { policy: { default: 'allow', rules: [] } } })
+    expect(w.isError).toBe(true)
+    expect(JSON.stringify(w.content)).toMatch(/NoQuorumError/)
+    const call = await a.callTool({ name: 'calc__add', arguments: { a: 20, b: 22 } })
+    expect(call.isError).not.toBe(true)
+    expect(JSON.stringify(call.content)).toMatch(/42/)
+    const boot = [peers.A!.multiaddrs[0]!]
+    ;[peers.B, peers.C] = await Promise.all([startPeer(dir, 'B', config('B', boot)), startPeer(dir, 'C', config('C', boot))])
+    await until('a write commits again', async () => {
+      const r = await a.callTool({ name: 'mesh__policy_set', arguments: { policy: { default: 'allow', rules: [{ principal: 'bob', deny: ['calc__add'] }] } } })
+      return r.isError === true ? undefined : r
+    }, 30_000, 250)
+  })
+})
