@@ -582,7 +582,6 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
       } catch (err) {
         b.connected = false
         b.attempts++
-        b.error = (err as Error).message
         pending++
         maxAttempts = Math.max(maxAttempts, b.attempts)
         b.error = bootstrapErrorText(err, c.psk !== undefined)
