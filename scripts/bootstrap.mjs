@@ -131,7 +131,8 @@ function findToolchain () {
 
 const tc = findToolchain()
 const env = cleanEnv(tc.binPath)
-const pnpm = (args) => run(tc.pnpm[0], tc.pnpm.slice(1).concat(args), { env })
+// Install and build write to stderr; the task itself (the last call) to stdout.
+const pnpm = (args, stdio = ['inherit', 2, 'inherit']) => run(tc.pnpm[0], tc.pnpm.slice(1).concat(args), { env, stdio })
 
 // Install only when the lockfile or a manifest changed since the last successful install.
 const stampFile = join(ROOT, 'node_modules', '.bootstrap-stamp')
@@ -210,4 +211,4 @@ function runDirect (file, args) {
 const script = rootPkg.scripts[task + ':run']
 const direct = /^node ([\w./-]+)$/.exec(script)
 if (direct) runDirect(direct[1], taskArgs)
-else process.exit(pnpm(['run', task + ':run'].concat(taskArgs)))
+else process.exit(pnpm(['run', task + ':run'].concat(taskArgs), 'inherit'))
