@@ -1,6 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import type { RaftStorage, RaftTransport } from '@p2p-mcp/consensus'
 import { MemoryStorage } from '@p2p-mcp/consensus'
+import { FileStorage } from '@p2p-mcp/consensus/node'
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { z } from 'zod'
@@ -32,7 +33,7 @@ export interface ControlPlaneModuleInit {
   policy: LayeredPolicy
   metrics: Registry
   modules?: ReplicatedModule[]
-  /** Raft log store; `<dataDir>/control/raft` is passed. @default memory */
+  /** Raft log store; `<dataDir>/control/raft` is passed (undefined without a data dir). @default FileStorage there, memory without a data dir */
   openStorage?: (dir: string | undefined) => Promise<RaftStorage>
   /** Raft transport. @default the interim libp2p transport */
   raftTransport?: RaftTransport
@@ -106,7 +107,7 @@ export class PeerControl {
     const self = node.peerId.toString()
     const c = init.config
     const bootstrap = init.bootstrapPeers
-    const openStorage = init.openStorage ?? (async () => new MemoryStorage())
+    const openStorage = init.openStorage ?? (async (dir: string | undefined) => (dir === undefined ? new MemoryStorage() : await FileStorage.open({ dir, logger: childOf(this.log, { component: 'wal' }) })))
     const timedStorage = async (dir: string | undefined): Promise<RaftStorage> => this.timed(await openStorage(dir))
     this.plane = new ControlPlane({
       self,

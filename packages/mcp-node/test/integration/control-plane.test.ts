@@ -97,4 +97,19 @@ describe('control plane across processes', () => {
       return r.isError === true ? undefined : r
     }, 30_000, 250)
   })
+
+  it('restarting every peer keeps the group, its log and the policy (durable in each data dir)', async () => {
+    const before = await status(await connect(peers.A!, ALICE))
+    await Promise.all(Object.values(peers).map(async (p) => { await p.kill('SIGTERM') }))
+    peers.A = await startPeer(dir, 'A', config('A', []))
+    const boot = [peers.A.multiaddrs[0]!]
+    ;[peers.B, peers.C] = await Promise.all([startPeer(dir, 'B', config('B', boot)), startPeer(dir, 'C', config('C', boot))])
+    const a = await connect(peers.A, ALICE)
+    const after = await until('a leader again', async () => { const x = await status(a); return x.leader !== '' && x.voters.length === 3 ? x : undefined }, 30_000)
+    expect(after.cluster).toBe(before.cluster)
+    expect(after.policyVersion).toBe(before.policyVersion)
+    const bobAtC = await connect(peers.C!, BOB)
+    await until('calc at C', async () => ((await bobAtC.listTools()).tools.some((t) => t.name === 'calc__multiply') ? true : undefined), 30_000)
+    await expect(bobAtC.callTool({ name: 'calc__add', arguments: { a: 1, b: 2 } })).rejects.toThrow(/not allowed/)
+  })
 })
