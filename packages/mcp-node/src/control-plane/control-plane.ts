@@ -287,7 +287,9 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
     return {
       start: async (onMessage) => {
         await t.start((m) => {
-          const known = this.inConfPeers().has(m.from) || this.members.get(m.from) !== undefined
+          // Members that left (or were dropped by a force-new-cluster) are strangers too.
+          const member = this.members.get(m.from)
+          const known = this.inConfPeers().has(m.from) || (member !== undefined && member.leftAtMs === undefined)
           if (!known && this.inConf()) { this.log.debug('dropped a raft %s from %s: not a member of cluster %s', m.type, m.from, this.clusterId); return }
           onMessage(m)
         })
@@ -523,6 +525,7 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
       case 'members': return this.members.list()
       case 'kv': return this.kv.get(q.ns, q.key) ?? null
       case 'kvList': return this.kv.list(q.ns, q.prefix ?? '')
+      case 'snapshot': return { v: 1, cluster: this.clusterId, index: this.sm.appliedIndex, timeMs: this.sm.timeMs, snapshot: Buffer.from(this.sm.snapshot()).toString('base64') }
     }
   }
 

@@ -79,8 +79,14 @@ const TOOLS: Tool[] = [
     },
     annotations: { readOnlyHint: false, idempotentHint: false, destructiveHint: true, openWorldHint: false },
   },
+  {
+    name: 'mesh__control_snapshot',
+    title: 'Back up the control plane',
+    description: 'A snapshot of the control plane\'s replicated state (members, policy, kv and every module) after a linearizable read, for `p2p-mcp control force-new-cluster --from <backup>`. Admins only.',
+    inputSchema: { type: 'object', properties: {} },
+    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  },
 ]
-
 
 function result (value: unknown, isError = false): CallToolResult {
   return {
@@ -219,12 +225,13 @@ export class PeerControl {
     try {
       switch (name) {
         case 'mesh__control_status': return result(await this.plane.leaderStatus())
-        case 'mesh__policy_get': {
+        case 'mesh__policy_get':
+        case 'mesh__control_snapshot': {
           const p = await this.plane.read<ReplicatedPolicy>({ what: 'policy' })
           if (!isAdmin(p, principal)) {
             return result({ error: 'NotAdminError', message: `principal ${JSON.stringify(principal)} is not a policy admin` }, true)
           }
-          return result(p)
+          return result(name === 'mesh__policy_get' ? p : await this.plane.read({ what: 'snapshot' }, { stale: true }))
         }
         case 'mesh__policy_set': {
           const parsed = PolicySetArgs.safeParse(args ?? {})
