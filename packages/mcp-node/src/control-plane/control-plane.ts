@@ -47,6 +47,11 @@ export interface ControlPlaneInit {
   link: ControlLink
   /** Carries Raft messages (`/p2p-mcp/raft/1.0.0` in a peer; a MemoryNetwork in tests). */
   raftTransport: RaftTransport
+  /**
+   * Called with the peers Raft may talk to (voters, learners, active members, and the group
+   * a joiner was told of) whenever they may have changed: the transport's member filter.
+   */
+  onRaftPeers?: (peers: string[]) => void
   /** Opens the Raft log store in `dir` (`<dataDir>/control/raft`), or in memory when there is no data dir. @default MemoryStorage */
   openStorage?: (dir: string | undefined) => Promise<RaftStorage>
   /** Policy that seeds the replicated one when this peer creates the group. */
@@ -271,15 +276,29 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
       ...(create && empty ? { peers: [this.self] } : {}),
       logger: this.log,
     })
+    this.raft.addEventListener('applied', () => { this.publishRaftPeers() })
     this.raft.addEventListener('leader', (evt) => {
       const e = evt as CustomEvent<LeaderChange>
       this.knownLeader = e.detail.leader
       this.health.clear()
       this.safeDispatchEvent('leader', { detail: e.detail })
     })
+    this.publishRaftPeers()
     await this.raft.start()
     this.phase = this.sm.halted === undefined ? 'member' : 'halted'
     if (create && empty) this.raft.campaign()
+  }
+
+  private lastRaftPeers = ''
+
+  private publishRaftPeers (): void {
+    if (this.init.onRaftPeers === undefined) return
+    const active = this.members.list().filter((m) => m.leftAtMs === undefined).map((m) => m.peerId)
+    const peers = [...new Set([...this.inConfPeers(), ...active, ...this.knownVoters, ...(this.knownLeader === '' ? [] : [this.knownLeader])])].filter((p) => p !== this.self).sort()
+    const key = peers.join(',')
+    if (key === this.lastRaftPeers) return
+    this.lastRaftPeers = key
+    this.init.onRaftPeers(peers)
   }
 
   /** Raft messages from peers that are not in our group are dropped: two groups never merge. */
@@ -337,6 +356,7 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
         if (res.type === 'joined') {
           this.knownLeader = res.leader
           this.knownVoters = res.voters
+          this.publishRaftPeers()
           if (this.phase === 'joining') {
             const file: ClusterFile = { cluster: res.cluster, createdBy: '', bootstrapped: false }
             await this.writeClusterFile(file)

@@ -1,6 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import type { RaftStorage, RaftTransport } from '@p2p-mcp/consensus'
 import { MemoryStorage } from '@p2p-mcp/consensus'
+import { Libp2pRaftTransport, libp2pRaftTransport } from '@p2p-mcp/consensus/libp2p'
 import { FileStorage } from '@p2p-mcp/consensus/node'
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
@@ -14,7 +15,6 @@ import type { ControlPlaneConfig } from './config-schema.js'
 import { DEFAULT_RAFT_TICK_MS } from './constants.js'
 import { libp2pControlLink, serveControl } from './control-link.js'
 import { ControlPlane } from './control-plane.js'
-import { interimRaftTransport } from './interim-raft-transport.js'
 import type { LayeredPolicy } from './layered-policy.js'
 import { isAdmin, type ReplicatedPolicy } from './policy-module.js'
 import type { ReplicatedModule } from './types.js'
@@ -35,7 +35,7 @@ export interface ControlPlaneModuleInit {
   modules?: ReplicatedModule[]
   /** Raft log store; `<dataDir>/control/raft` is passed (undefined without a data dir). @default FileStorage there, memory without a data dir */
   openStorage?: (dir: string | undefined) => Promise<RaftStorage>
-  /** Raft transport. @default the interim libp2p transport */
+  /** Raft transport. @default `@p2p-mcp/consensus/libp2p` on this peer's libp2p node */
   raftTransport?: RaftTransport
 }
 
@@ -115,6 +115,7 @@ export class PeerControl {
     const bootstrap = init.bootstrapPeers
     const openStorage = init.openStorage ?? (async (dir: string | undefined) => (dir === undefined ? new MemoryStorage() : await FileStorage.open({ dir, logger: childOf(this.log, { component: 'wal' }) })))
     const timedStorage = async (dir: string | undefined): Promise<RaftStorage> => this.timed(await openStorage(dir))
+    const transport = init.raftTransport ?? libp2pRaftTransport(node, { members: [], logger: childOf(this.log, { component: 'raft-transport' }) })
     this.plane = new ControlPlane({
       self,
       enabled: c.enabled,
@@ -130,7 +131,8 @@ export class PeerControl {
       connected: (peer) => node.getPeers().some((p) => p.toString() === peer),
       addrs: () => node.getMultiaddrs().map((a) => a.toString()).slice(0, 16),
       link: libp2pControlLink(node, { timeoutMs: c.timeoutMs }),
-      raftTransport: init.raftTransport ?? interimRaftTransport(node, { logger: childOf(this.log, { component: 'raft-transport' }) }),
+      raftTransport: transport,
+      onRaftPeers: (peers) => { if (transport instanceof Libp2pRaftTransport) transport.setMembers(peers) },
       openStorage: timedStorage,
       seedPolicy: init.localPolicy,
       admins: c.admins,
