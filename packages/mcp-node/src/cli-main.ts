@@ -8,6 +8,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { pino } from 'pino'
 import { loadConfigFile } from './config.js'
 import type { McpNodeConfig } from './config.js'
+import { CONTROL_USAGE, controlCommand, policyCommand } from './control-plane/cli-commands.js'
 
 const USAGE = `usage: p2p-mcp <command> [options]
 
@@ -18,6 +19,7 @@ commands:
   tools  [-c <config> | --url <url>]       the tools of the mesh
   call   <tool> [json-arguments] [-c <config> | --url <url>]
   keygen-psk [file]                        a new private-network (swarm) key, written to file (mode 0600) or printed
+${CONTROL_USAGE}
 
 options:
   -c, --config <file>   JSON or YAML configuration
@@ -101,6 +103,7 @@ async function main (): Promise<void> {
       allowPositionals: true,
       options: {
         config: { type: 'string', short: 'c' }, url: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        out: { type: 'string' }, from: { type: 'string' }, 'expect-version': { type: 'string' },
       },
     })
   } catch (err) {
@@ -170,6 +173,11 @@ async function main (): Promise<void> {
         fail(1, (err as Error).message)
       }
       return
+    }
+    case 'control':
+    case 'policy': {
+      const helpers = { fail, print, client: async () => await client(values), config: async () => await config(values.config) }
+      return command === 'control' ? await controlCommand(rest[0], values, helpers) : await policyCommand(rest[0], rest[1], values, helpers)
     }
     default: fail(2, `unknown command ${JSON.stringify(command)}\n${USAGE}`)
   }
