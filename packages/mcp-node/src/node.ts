@@ -126,7 +126,8 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
 
   /** This peer's id (after `start()`). */
   get peerId (): string {
-    return this.libp2p.peerId.toString()
+    if (this.running === undefined) throw new NodeNotStartedError('peerId')
+    return this.running.components.peerId
   }
 
   /** The libp2p node (after `start()`). */
