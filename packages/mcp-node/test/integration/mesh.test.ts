@@ -63,9 +63,12 @@ afterAll(async () => {
 describe('a mesh of three peer processes', () => {
   it('serves every peer\'s tools on A and calls one hosted only on C', async () => {
     const client = await connect(a.http!)
-    const names = await until('the tools of B and C on A', async () => {
+    const names = await until('the tools of B and C on A, calc from both', async () => {
       const n = await toolNames(client)
-      return n.includes('calc__add') && n.includes('notes__list_notes') ? n : undefined
+      // C hosts calc and notes: wait for B's calc too (a loaded machine hears B later).
+      const st = (await client.callTool({ name: 'mesh__status', arguments: {} })).structuredContent as { servers: Array<{ name: string, replicas: string[] }> }
+      const replicas = st.servers.find((x) => x.name === 'calc')?.replicas.length ?? 0
+      return n.includes('calc__add') && n.includes('notes__list_notes') && replicas === 2 ? n : undefined
     })
     expect(names).toEqual(expect.arrayContaining(['mesh__status', 'calc__add', 'calc__multiply', 'calc__slow_count', 'notes__list_notes']))
     // denied by policy for alice: not listed
