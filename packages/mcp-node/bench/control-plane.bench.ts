@@ -1,4 +1,3 @@
-/* eslint-disable no-console -- a benchmark that reports on stdout */
 // Control-plane benchmarks, one run:
 //  A. proposal latency (p50/p99) of a kv put, from the leader, a follower voter and a learner,
 //     one writer at a time (idle) and 64 concurrent writers; side by side with the bare

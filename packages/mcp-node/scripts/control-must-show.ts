@@ -50,7 +50,7 @@ async function connect (peer: Peer, token = ALICE): Promise<Client> {
 
 interface Status { cluster: string, leader: string, term: number, voters: string[], learners: string[], policyVersion: number }
 async function status (c: Client): Promise<Status> {
-  return (await c.callTool({ name: 'mesh__control_status', arguments: {} })).structuredContent as unknown as Status
+  return (await c.callTool({ name: 'mesh__control_status', arguments: {} })).structuredContent as Status
 }
 
 const policyOf = (marker: string): Record<string, unknown> => ({ default: 'allow', rules: [{ principal: marker, deny: ['none__*'] }] })
