@@ -6,7 +6,7 @@
 //     libp2p TCP 127.0.0.1 with the consensus FileStorage (fsync on) in a temp dir.
 //  B. time to form the group from a cold start with 3, 5 and 10 `p2p-mcp start` processes:
 //     to 3 voters, and to the final voter count (5 for 5 and 10 peers; stabilizationMs 2000).
-//   node --import ../testkit/src/ts-hooks.ts bench/control-plane.bench.ts   (BENCH_OPS, BENCH_SIZES=3,5,10)
+//   node --import ../testkit/src/ts-hooks.ts bench/control-plane.bench.ts   (BENCH_OPS, BENCH_SIZES=3,5,10; BENCH_SIZES= skips B)
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,7 +22,7 @@ import { libp2pControlLink, serveControl } from '../src/control-plane/control-li
 import { startPeer, until, type Peer } from '../test/integration/peers.js'
 
 const OPS = Number(process.env.BENCH_OPS ?? 300)
-const SIZES = (process.env.BENCH_SIZES ?? '3,5,10').split(',').map(Number)
+const SIZES = (process.env.BENCH_SIZES ?? '3,5,10').split(',').filter((x) => x !== '').map(Number)
 const CONCURRENCY = 64
 
 function pct (xs: number[], p: number): number {
