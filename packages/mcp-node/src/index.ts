@@ -6,8 +6,10 @@
  * restarted with backoff, Streamable HTTP URLs), publishes them through
  * `@p2p-mcp/dht-registry`, and serves the union of the mesh over stdio, Streamable HTTP
  * and `/p2p-mcp/mcp/1.0.0`, with one upstream session per downstream session through
- * `@p2p-mcp/client-pool`, per-principal tool policy enforced on `tools/call`, honest
- * health, Prometheus metrics and the `p2p-mcp` CLI.
+ * `@p2p-mcp/client-pool`, per-principal tool policy enforced on `tools/call`, a
+ * self-forming control plane (a Raft group of peers on `@p2p-mcp/consensus` holding members,
+ * the replicated policy and a key-value store, extensible by modules), honest health,
+ * Prometheus metrics and the `p2p-mcp` CLI.
  */
 export { createMcpNode, McpNode } from './node.js'
 export type { McpNodeOptions, McpNodeEvents } from './node.js'
@@ -23,6 +25,19 @@ export type { UpstreamSpec, InProcessUpstreamSpec, UpstreamStatus } from './upst
 export type { SessionView } from './session.js'
 export type { Logger } from './logger.js'
 export { ConfigError, DuplicateUpstreamError, NodeNotStartedError, PolicyDeniedError } from './errors.js'
+export { ControlPlane } from './control-plane/control-plane.js'
+export type { ControlPlaneInit, ControlPlaneEvents, ControlPhase, ControlStatus } from './control-plane/control-plane.js'
+export type { ApplyContext, ReplicatedModule, MemberRole } from './control-plane/types.js'
+export type { ControlPlaneConfig } from './control-plane/config-schema.js'
+export type { ReplicatedPolicy } from './control-plane/policy-module.js'
+export type { KvEntry, KvEvent } from './control-plane/kv-module.js'
+export type { MemberRecord } from './control-plane/members-module.js'
+export { forceNewCluster } from './control-plane/recovery.js'
+export type { ControlBackup, ForceNewClusterOptions, ForceNewClusterResult } from './control-plane/recovery.js'
+export { CONTROL_PROTOCOL } from './control-plane/constants.js'
+export {
+  ClusterMismatchError, CommandRejectedError, ControlDecodeError, ControlPlaneHaltedError, ControlPlaneUnavailableError, NoQuorumError,
+} from './control-plane/errors.js'
 export {
   MAX_TOOL_NAME_LENGTH, MESH_SERVER, NAME_SEPARATOR, POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX,
 } from './constants.js'

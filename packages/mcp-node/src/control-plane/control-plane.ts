@@ -263,7 +263,7 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
     this.clusterFile = file
     this.clusterId = file.cluster
     const dir = this.controlDir()
-    this.storage = await (this.init.openStorage ?? (async () => new MemoryStorage()))(dir === undefined ? undefined : join(dir, 'raft'))
+    this.storage = this.init.openStorage === undefined ? new MemoryStorage() : await this.init.openStorage(dir === undefined ? undefined : join(dir, 'raft'))
     const empty = this.storage.lastIndex() === 0 && this.storage.initialState().conf.voters.length === 0
     this.raft = new RaftNode({
       id: this.self,

@@ -35,6 +35,8 @@ export interface ControlPlaneModuleInit {
   modules?: ReplicatedModule[]
   /** Raft log store; `<dataDir>/control/raft` is passed (undefined without a data dir). @default FileStorage there, memory without a data dir */
   openStorage?: (dir: string | undefined) => Promise<RaftStorage>
+  /** Called once the control plane started: how other modules (the scheduler) reach it to propose and read. */
+  onStarted?: (plane: ControlPlane) => void
   /** Raft transport. @default `@p2p-mcp/consensus/libp2p` on this peer's libp2p node */
   raftTransport?: RaftTransport
 }
@@ -197,6 +199,7 @@ export class PeerControl {
   async start (): Promise<void> {
     this.unserve = await serveControl(this.init.libp2p, async (req, from) => await this.plane.handle(req, from), { logger: this.log, timeoutMs: this.init.config.timeoutMs })
     await this.plane.start()
+    this.init.onStarted?.(this.plane)
   }
 
   async stop (): Promise<void> {

@@ -108,7 +108,7 @@ describe('control plane across processes', () => {
     const after = await until('a leader again', async () => { const x = await status(a); return x.leader !== '' && x.voters.length === 3 ? x : undefined }, 30_000)
     expect(after.cluster).toBe(before.cluster)
     expect(after.policyVersion).toBe(before.policyVersion)
-    const bobAtC = await connect(peers.C!, BOB)
+    const bobAtC = await connect(peers.C, BOB)
     await until('calc at C', async () => ((await bobAtC.listTools()).tools.some((t) => t.name === 'calc__multiply') ? true : undefined), 30_000)
     await expect(bobAtC.callTool({ name: 'calc__add', arguments: { a: 1, b: 2 } })).rejects.toThrow(/not allowed/)
   })
