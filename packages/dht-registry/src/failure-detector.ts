@@ -11,8 +11,9 @@ import type { Logger } from './types.js'
 /**
  * What a peer is to this one. `alive`: heard from within `missedHeartbeats` intervals, or its
  * connection answered the last probe; `suspect`: silent that long and the probe has not answered
- * yet (it stays in every view); `dead`: silent and the probe failed (no connection could be
- * opened, or it was reset), or silent past `suspectTimeoutHeartbeats` with probes timing out.
+ * (it stays in every view): the probe is in flight, timed out, or failed while a connection to
+ * the peer stays open; `dead`: silent and the probe failed fast with no connection left (refused,
+ * reset, nothing listening), or silent past `suspectTimeoutHeartbeats`.
  */
 export type PeerLiveness = 'alive' | 'suspect' | 'dead'
 
@@ -27,7 +28,7 @@ export interface LivenessEventDetail {
   /** Silence when the state changed: ms since the last heartbeat that counted. */
   silentMs: number
   /** For `peer:dead`: why. */
-  reason?: 'probe-refused' | 'probe-timeout' | 'no-probe' | 'suspect-timeout'
+  reason?: 'probe-refused' | 'no-probe' | 'suspect-timeout' | 'reported'
 }
 
 export interface FailureDetectorEvents {
@@ -140,6 +141,29 @@ export class FailureDetector extends TypedEventEmitter<FailureDetectorEvents> {
     }
   }
 
+  /**
+   * The last libp2p connection to `peerId` closed: probe it now rather than after its silence.
+   * A crashed process closes its sockets, so this finds it dead within one probe.
+   */
+  connectionClosed (peerId: string): void {
+    const w = this.watches.get(peerId)
+    if (w === undefined || w.state === 'dead' || w.probing || this.probes >= this.maxConcurrentProbes || this.isConnected(peerId)) return
+    void this.probe(peerId, w, true)
+  }
+
+  /**
+   * Another peer reports `peerId` dead. Taken unless this peer has its own evidence: a connection
+   * to it is open, or it heartbeated within the last interval.
+   */
+  reportDead (peerId: string): boolean {
+    const w = this.watches.get(peerId)
+    if (w === undefined || w.state === 'dead') return false
+    const now = this.now()
+    if (this.isConnected(peerId) || this.silenceOf(w, now) < w.intervalMs) return false
+    this.declareDead(peerId, w, now, 'reported')
+    return true
+  }
+
   /** Stops watching a peer (it left on its own, or its record expired). */
   forget (peerId: string): void {
     this.watches.delete(peerId)
@@ -201,7 +225,7 @@ export class FailureDetector extends TypedEventEmitter<FailureDetectorEvents> {
     return this.missedHeartbeats * w.intervalMs
   }
 
-  private async probe (peerId: string, w: Watch): Promise<void> {
+  private async probe (peerId: string, w: Watch, afterClose = false): Promise<void> {
     const probe = this.probeFn
     if (probe === undefined) return
     w.probing = true
@@ -213,8 +237,9 @@ export class FailureDetector extends TypedEventEmitter<FailureDetectorEvents> {
       await probe(peerId, AbortSignal.any([timeout, this.lifecycle.signal]))
       outcome = 'answered'
     } catch (err) {
-      // a probe that timed out on a connection that stays open is not proof of death (a saturated peer)
-      outcome = timeout.aborted && this.isConnected(peerId) ? 'timeout' : 'refused'
+      // only a failure with no connection left and no time-out is proof of death: a time-out may be our own
+      // saturation or a slow peer, and a failure while a connection stays open is not the peer's silence
+      outcome = timeout.aborted || this.isConnected(peerId) ? 'timeout' : 'refused'
       this.log.debug('probe of %s: %s (%s)', peerId, outcome, err instanceof Error ? err.message : String(err))
     } finally {
       w.probing = false
@@ -230,7 +255,8 @@ export class FailureDetector extends TypedEventEmitter<FailureDetectorEvents> {
       }
     } else if (outcome === 'refused') {
       // a heartbeat may have arrived while the probe ran
-      if (this.silenceOf(w, now) >= this.suspectAfter(w)) this.declareDead(peerId, w, now, timeout.aborted ? 'probe-timeout' : 'probe-refused')
+      // two signals after a close: the connection went and a new one is refused
+      if (afterClose || this.silenceOf(w, now) >= this.suspectAfter(w)) this.declareDead(peerId, w, now, 'probe-refused')
     }
     // a timeout leaves it suspect: the next check probes again, until suspectTimeoutHeartbeats
   }

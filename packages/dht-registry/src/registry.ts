@@ -13,7 +13,10 @@ import {
   MIN_SWEEP_INTERVAL_MS, RECORD_VERSION, REGISTRY_TOPIC, SYNC_MAX_INBOUND_STREAMS, SYNC_PROTOCOL,
 } from './constants.js'
 import { FailureDetector } from './failure-detector.js'
+import type { LivenessEventDetail } from './failure-detector.js'
 import { silentLogger } from './logger.js'
+import { decodeObituary, encodeObituary } from './obituary.js'
+import type { Obituary } from './obituary.js'
 import { DescriptorSchema, LoadSchema } from './descriptor.js'
 import {
   InvalidDescriptorError, InvalidParametersError, MissingServiceError, RecordTooLargeError, RegistryNotStartedError,
@@ -130,6 +133,11 @@ export interface RegistryComponents {
   }
   /** Probes silent peers; without it silence alone decides. */
   ping?: { ping: (target: PeerId | Multiaddr[], options?: AbortOptions) => Promise<number> }
+  /** libp2p's events: `peer:disconnect` makes the failure detector probe a provider at once. */
+  events?: {
+    addEventListener: (type: 'peer:disconnect', listener: (evt: CustomEvent<PeerId>) => void) => void
+    removeEventListener: (type: 'peer:disconnect', listener: (evt: CustomEvent<PeerId>) => void) => void
+  }
 }
 
 /** Our logger on top of libp2p's component logger (debug-style: one function, plus `error`). */
@@ -173,10 +181,12 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
   private readonly reannounceTimers = new Set<ReturnType<typeof setTimeout>>()
   private readonly book: SequenceBook
   private readonly validated = new WeakMap<Uint8Array, Descriptor>()
+  private readonly validatedObituaries = new WeakMap<Uint8Array, Obituary>()
   private readonly counters: Omit<RegistryStats, 'providers'> = {
     gossipAccepted: 0, gossipRejected: 0, gossipIgnored: 0, heartbeatsSent: 0, cacheFinds: 0, dhtFinds: 0,
     dhtProvidersSeen: 0, dhtGets: 0, dhtGetFailures: 0, dhtPuts: 0,
     syncRounds: 0, syncRepairs: 0, syncFailures: 0, syncBytesIn: 0, reannouncements: 0, deadPeers: 0, staleAfterDeath: 0,
+    obituariesSent: 0, obituariesTaken: 0,
   }
 
   private started = false
@@ -267,13 +277,26 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     await ping.ping(addrs, { signal })
   }
 
-  private readonly onDead = (evt: CustomEvent<{ peerId: string }>): void => {
-    const e = this.entries.get(evt.detail.peerId)
+  private readonly onDead = (evt: CustomEvent<LivenessEventDetail>): void => {
+    const { peerId, reason } = evt.detail
+    const e = this.entries.get(peerId)
     if (e === undefined) return
     this.counters.deadPeers++
-    this.bury(evt.detail.peerId, e)
-    this.remove(evt.detail.peerId, e, 'missed-heartbeats')
-    if (this.ownsLiveness) this.liveness.forget(evt.detail.peerId)
+    this.bury(peerId, e)
+    this.remove(peerId, e, 'missed-heartbeats')
+    if (this.ownsLiveness) this.liveness.forget(peerId)
+    // found dead here: tell the mesh, so that peers without a connection to it need not wait for their own silence
+    if (reason !== 'reported' && this.started) {
+      this.counters.obituariesSent++
+      this.c.pubsub.publish(REGISTRY_TOPIC, encodeObituary({ peerId, seq: e.descriptor.seq })).catch((err: unknown) => {
+        this.log.debug('obituary of %s not sent: %s', peerId, errorText(err))
+      })
+    }
+  }
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const peerId = evt.detail.toString()
+    if (this.entries.has(peerId)) this.liveness.connectionClosed(peerId)
   }
 
   private bury (peerId: string, e: Entry): void {
@@ -321,6 +344,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     this.sweepTimer = setInterval(() => { this.sweep() }, sweepMs)
     this.sweepTimer.unref?.()
     this.liveness.addEventListener('peer:dead', this.onDead)
+    this.c.events?.addEventListener('peer:disconnect', this.onDisconnect)
     if (this.ownsLiveness) this.liveness.start()
     const { registrar } = this.c
     if (registrar !== undefined && this.c.connectionManager !== undefined && this.antiEntropyIntervalMs > 0) {
@@ -342,6 +366,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     clearInterval(this.syncTimer)
     this.syncTimer = undefined
     this.liveness.removeEventListener('peer:dead', this.onDead)
+    this.c.events?.removeEventListener('peer:disconnect', this.onDisconnect)
     if (this.ownsLiveness) this.liveness.stop()
     else for (const peerId of this.entries.keys()) this.liveness.forget(peerId)
     if (this.handlingSync) {
@@ -617,6 +642,25 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
       this.rejected(from.toString(), 'gossip', new TypeError('unsigned gossip message'))
       return TopicValidatorResult.Reject
     }
+    let obituary: Obituary | undefined
+    try {
+      obituary = decodeObituary(msg.data)
+    } catch (err) {
+      this.rejected(msg.from.toString(), 'gossip', err)
+      return TopicValidatorResult.Reject
+    }
+    if (obituary !== undefined) {
+      if (obituary.peerId === this.selfId) {
+        // reported dead while alive: say so at once
+        void this.heartbeat()
+        return TopicValidatorResult.Ignore
+      }
+      const known = this.entries.get(obituary.peerId)
+      // not forwarded when it changes nothing here: the first copies spread, the rest die out
+      if (known === undefined || known.descriptor.seq > obituary.seq) return TopicValidatorResult.Ignore
+      this.validatedObituaries.set(msg.data, obituary)
+      return TopicValidatorResult.Accept
+    }
     let d: Descriptor
     try {
       d = await decodeRecord(msg.data, {
@@ -642,6 +686,13 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
   private readonly onGossip = (evt: CustomEvent<Message>): void => {
     const msg = evt.detail
     if (msg.topic !== REGISTRY_TOPIC) return
+    const obituary = this.validatedObituaries.get(msg.data)
+    if (obituary !== undefined) {
+      this.validatedObituaries.delete(msg.data)
+      const known = this.entries.get(obituary.peerId)
+      if (known !== undefined && known.descriptor.seq <= obituary.seq && this.liveness.reportDead(obituary.peerId)) this.counters.obituariesTaken++
+      return
+    }
     const d = this.validated.get(msg.data)
     if (d === undefined) return
     this.validated.delete(msg.data)
@@ -847,6 +898,7 @@ export function createRegistry (node: Libp2p<RegistryServiceMap>, init: Registry
     registrar: { handle: async (p, h, o) => { await node.handle(p, h, o) }, unhandle: async (p) => { await node.unhandle(p) } },
     connectionManager: { openStream: async (p, proto, o) => node.dialProtocol(p, proto, o), getConnections: (p) => node.getConnections(p) },
     ...(node.services.ping === undefined ? {} : { ping: node.services.ping }),
+    events: node,
     ...(node.services.registrySigner === undefined ? {} : { privateKey: node.services.registrySigner }),
   }
   return new DhtRegistry(components, init, false)
