@@ -16,6 +16,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
+import { mulberry32 } from '@p2p-mcp/testkit/random'
 import { it } from 'vitest'
 import type { Registry } from '../src/index.js'
 import { connect, createPeer, registryWithPubsub, stopAll, waitFor, waitForGossipMesh } from '../test/integration/helpers.js'
@@ -40,15 +41,6 @@ function quantile (xs: number[], q: number): number {
 const r1 = (x: number): number => Math.round(x * 10) / 10
 const r3 = (x: number): number => Math.round(x * 1000) / 1000
 
-function mulberry32 (seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6D2B79F5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Ms until `check(r)` holds at every registry, or Infinity at those where it did not within `timeoutMs`. */
 async function untilAll (registries: Registry[], check: (r: Registry) => boolean, timeoutMs: number): Promise<number[]> {

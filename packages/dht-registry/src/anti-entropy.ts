@@ -1,7 +1,7 @@
 import { lpStream } from '@libp2p/utils'
 import { MAX_SYNC_REQUEST_BYTES, RECORD_VERSION } from './constants.js'
 import { MalformedRecordError } from './errors.js'
-import type { Logger } from './types.js'
+import type { Logger } from './logger.js'
 import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
 
 /**

@@ -4,9 +4,9 @@ import {
   MAX_PROBE_TIMEOUT_MS, MIN_PROBE_TIMEOUT_MS,
 } from './constants.js'
 import { InvalidParametersError } from './errors.js'
-import { silentLogger } from './logger.js'
+import { noopLogger } from './logger.js'
 import { positiveInteger } from './validate.js'
-import type { Logger } from './types.js'
+import type { Logger } from './logger.js'
 
 /**
  * What a peer is to this one. `alive`: heard from within `missedHeartbeats` intervals, or its
@@ -116,7 +116,7 @@ export class FailureDetector extends TypedEventEmitter<FailureDetectorEvents> {
     this.isConnected = init.isConnected ?? (() => false)
     this.checkIntervalMs = positiveInteger('checkIntervalMs', init.checkIntervalMs, Math.min(1_000, Math.max(25, Math.floor(this.heartbeatIntervalMs / 4))))
     this.now = init.now ?? Date.now
-    this.log = init.logger ?? silentLogger
+    this.log = init.logger ?? noopLogger
   }
 
   /**

@@ -14,7 +14,6 @@ import {
 } from './constants.js'
 import { FailureDetector } from './failure-detector.js'
 import type { LivenessEventDetail } from './failure-detector.js'
-import { silentLogger } from './logger.js'
 import { decodeObituary, encodeObituary } from './obituary.js'
 import type { Obituary } from './obituary.js'
 import { DescriptorSchema, LoadSchema } from './descriptor.js'
@@ -23,6 +22,7 @@ import {
   StaleRecordError, isRecordError,
 } from './errors.js'
 import { providerCid, recordKey } from './keys.js'
+import { noopLogger } from './logger.js'
 import { compareScores, matches, scoreOf } from './ranking.js'
 import { decodeRecord, encodeRecord } from './record.js'
 import type { RecordSigner } from './record.js'
@@ -222,7 +222,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     this.book = new SequenceBook(positiveInteger('maxTrackedPeers', init.maxTrackedPeers, DEFAULT_MAX_TRACKED_PEERS))
     this.loadFn = init.load
     this.now = init.now ?? Date.now
-    const base = init.logger ?? (components.logger === undefined ? silentLogger : fromComponentLogger(components.logger))
+    const base = init.logger ?? (components.logger === undefined ? noopLogger : fromComponentLogger(components.logger))
     this.log = base.child?.({ component: 'dht-registry' }) ?? base
     this.selfId = components.peerId.toString()
     const signer = init.privateKey ?? components.privateKey

@@ -1,4 +1,5 @@
 import type { FailureDetector } from './failure-detector.js'
+import type { Logger } from './logger.js'
 import type {
   AccessPolicySchema, DescriptorSchema, LoadSchema, PromptEntrySchema, ResourcesSchema, ResourceTemplateEntrySchema,
   ServerEntrySchema, SlaSchema, ToolAnnotationsSchema, ToolEntrySchema,
@@ -18,14 +19,7 @@ export type AccessPolicy = z.output<typeof AccessPolicySchema>
 export type Load = z.output<typeof LoadSchema>
 export type Sla = z.output<typeof SlaSchema>
 
-/** A logger: libp2p's component logger and a pino child both fit behind it. */
-export interface Logger {
-  debug: (msg: string, ...args: unknown[]) => void
-  info: (msg: string, ...args: unknown[]) => void
-  warn: (msg: string, ...args: unknown[]) => void
-  error: (msg: string, ...args: unknown[]) => void
-  child?: (bindings: Record<string, unknown>) => Logger
-}
+export type { Logger } from './logger.js'
 
 /** A tool as given to `publish()`: give its schemas (hashed for you) or their hashes. */
 export interface ToolInput {

@@ -4,6 +4,7 @@
  * before the next heartbeat, a dead peer removed from every view, a slow peer (heartbeats held
  * back, connection healthy) kept. Times are printed; the assertions use generous margins.
  */
+import { mulberry32 } from '@p2p-mcp/testkit/random'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { REGISTRY_TOPIC } from '../../src/index.js'
@@ -16,15 +17,6 @@ const HEARTBEAT_MS = 500
 /** The bound for removal: three heartbeats and a second. */
 const REMOVAL_BOUND_MS = 3 * HEARTBEAT_MS + 1_000
 
-function mulberry32 (seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6D2B79F5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const has = (r: Registry, id: string): boolean => r.providers().some((p) => p.peerId === id)
 
