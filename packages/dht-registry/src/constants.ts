@@ -49,3 +49,52 @@ export const MAX_SWEEP_INTERVAL_MS = 1_000
 
 /** Ping stream limits raised from libp2p's 1/2, which a DHT's liveness pings exceed in dense meshes. */
 export const PING_MAX_STREAMS = 8
+
+/** Heartbeat intervals of silence after which a suspect whose probes time out on an open connection is dead. */
+export const DEFAULT_SUSPECT_TIMEOUT_HEARTBEATS = 20
+
+/** Probes of silent peers in flight at once (each a libp2p ping, dialing when not connected). */
+export const DEFAULT_MAX_CONCURRENT_PROBES = 16
+
+/** Bounds of the default probe time limit (the peer's heartbeat interval). */
+export const MIN_PROBE_TIMEOUT_MS = 250
+export const MAX_PROBE_TIMEOUT_MS = 5_000
+
+/** Anti-entropy: request-response protocol that compares digests of the provider set and repairs a difference. */
+export const SYNC_PROTOCOL = '/p2p-mcp/registry-sync/1.0.0'
+
+/** Longest period of anti-entropy rounds; the default is half a heartbeat interval up to this. */
+export const MAX_ANTI_ENTROPY_INTERVAL_MS = 1_000
+
+/** Time limit of one anti-entropy exchange. */
+export const DEFAULT_SYNC_TIMEOUT_MS = 5_000
+
+/** Largest anti-entropy request (a version and a digest). */
+export const MAX_SYNC_REQUEST_BYTES = 256
+
+/** Inbound anti-entropy streams served at once per connection (libp2p's per-protocol limit). */
+export const SYNC_MAX_INBOUND_STREAMS = 4
+
+/** Delays after a publish that changed what this peer serves at which it announces again. */
+export const DEFAULT_REANNOUNCE_DELAYS_MS: readonly number[] = [150, 600]
+
+/**
+ * Gossipsub parameters for registry meshes of tens to thousands of peers (see docs/scale.md):
+ * degree 6 (4..10) keeps a message within log_5(N) + 1 hops and each peer's forwarding bounded;
+ * flood publish sends the publisher's own announcements to every topic peer it knows, so a
+ * publish does not wait for the mesh; a 200 ms gossipsub heartbeat gossips IHAVE for the last
+ * three windows (600 ms) and keeps messages six windows (1.2 s) for IWANT, so a message that
+ * a mesh link dropped is asked for again within a few hundred ms.
+ */
+export const REGISTRY_GOSSIP = {
+  D: 6,
+  Dlo: 4,
+  Dhi: 10,
+  Dout: 2,
+  Dlazy: 6,
+  gossipFactor: 0.25,
+  heartbeatInterval: 200,
+  mcacheLength: 6,
+  mcacheGossip: 3,
+  floodPublish: true,
+} as const

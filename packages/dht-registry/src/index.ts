@@ -11,6 +11,10 @@
  * that stop heartbeating drop out; events tell when providers come, change and go.
  */
 export { createRegistry, registry } from './registry.js'
+export { FailureDetector } from './failure-detector.js'
+export type {
+  FailureDetectorEvents, FailureDetectorInit, LivenessEventDetail, PeerLiveness, ProbeFn, ProbeOutcome,
+} from './failure-detector.js'
 export { serverFromListing } from './mcp-listing.js'
 export type { McpListing } from './mcp-listing.js'
 export { registryServices, registrySigner, registryValidator, registrySelector } from './services.js'
@@ -20,7 +24,7 @@ export { recordKey, providerCid } from './keys.js'
 export { hammingDistance, compareScores } from './ranking.js'
 export { DescriptorSchema, descriptorJsonSchema } from './descriptor.js'
 export {
-  DHT_PROTOCOL, RECORD_NAMESPACE, REGISTRY_TOPIC, RECORD_VERSION, SIGNATURE_DOMAIN, DEFAULT_MAX_RECORD_BYTES,
+  DHT_PROTOCOL, RECORD_NAMESPACE, REGISTRY_TOPIC, RECORD_VERSION, SIGNATURE_DOMAIN, DEFAULT_MAX_RECORD_BYTES, SYNC_PROTOCOL, REGISTRY_GOSSIP,
 } from './constants.js'
 export {
   CanonicalJsonError, InvalidDescriptorError, InvalidParametersError, InvalidSignatureError, MalformedRecordError,

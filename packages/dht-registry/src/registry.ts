@@ -1,12 +1,21 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { hash53, pullSync, serveSync, setDigest } from './anti-entropy.js'
+import type { SyncLimits, SyncSource } from './anti-entropy.js'
 import { canonicalJson, schemaHash } from './canonical-json.js'
 import {
   DEFAULT_DHT_GET_CONCURRENCY, DEFAULT_DHT_PUBLISH_TIMEOUT_MS, DEFAULT_DHT_TIMEOUT_MS, DEFAULT_FIND_LIMIT, DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_TRACKED_PEERS, DEFAULT_MISSED_HEARTBEATS,
-  DEFAULT_RECORD_TTL_MS, MAX_SWEEP_INTERVAL_MS, MIN_SWEEP_INTERVAL_MS, RECORD_VERSION, REGISTRY_TOPIC,
+  DEFAULT_REANNOUNCE_DELAYS_MS, DEFAULT_RECORD_TTL_MS, DEFAULT_SYNC_TIMEOUT_MS, MAX_ANTI_ENTROPY_INTERVAL_MS, MAX_SWEEP_INTERVAL_MS,
+  MIN_SWEEP_INTERVAL_MS, RECORD_VERSION, REGISTRY_TOPIC, SYNC_MAX_INBOUND_STREAMS, SYNC_PROTOCOL,
 } from './constants.js'
+import { FailureDetector } from './failure-detector.js'
+import type { LivenessEventDetail } from './failure-detector.js'
+import { decodeObituary, encodeObituary } from './obituary.js'
+import type { Obituary } from './obituary.js'
 import { DescriptorSchema, LoadSchema } from './descriptor.js'
 import {
   InvalidDescriptorError, InvalidParametersError, MissingServiceError, RecordTooLargeError, RegistryNotStartedError,
@@ -25,7 +34,7 @@ import type {
 } from './types.js'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import { serviceDependencies } from '@libp2p/interface'
-import type { AbortOptions, ComponentLogger, ContentRouting, Libp2p, PeerId } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Connection, ContentRouting, Libp2p, PeerId, Stream, StreamHandler } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { CID } from 'multiformats/cid'
@@ -37,6 +46,8 @@ export type RegistryServiceMap = {
   pubsub: GossipSub
   /** Signs with the node's key; absent only when `init.privateKey` is given. */
   registrySigner?: RecordSigner
+  /** Probes silent providers (the failure detector); without it silence alone decides. */
+  ping?: { ping: (target: PeerId | Multiaddr[], options?: AbortOptions) => Promise<number> }
 }
 
 /** A running registry: publish this peer's descriptor, find providers, hear of changes. */
@@ -55,6 +66,11 @@ export interface Registry extends TypedEventEmitter<RegistryEvents> {
   find: (query: FindQuery, options?: FindOptions) => Promise<ProviderMatch[]>
   /** Every provider in the cache (including this peer once published). */
   providers: () => ProviderMatch[]
+  /**
+   * The failure detector that decides when a provider is dead (heartbeats + libp2p connection
+   * state): share it with whatever else needs one definition of a dead peer.
+   */
+  readonly liveness: FailureDetector
   /** This peer's current descriptor, once published. */
   readonly descriptor: Descriptor | undefined
   stats: () => RegistryStats
@@ -63,7 +79,10 @@ export interface Registry extends TypedEventEmitter<RegistryEvents> {
 interface Entry {
   descriptor: Descriptor
   fingerprint: string
-  lastHeardAt: number
+  /** Hash of the fingerprint, for the anti-entropy digest. */
+  content: number
+  /** The signed record as received, for anti-entropy. */
+  bytes: Uint8Array
   source: ProviderSource
 }
 
@@ -102,6 +121,23 @@ export interface RegistryComponents {
   contentRouting: Pick<ContentRouting, 'provide'>
   dht: KadDHT
   pubsub: GossipSub
+  /** Serves the anti-entropy protocol; without it (and `connectionManager`) there is no anti-entropy. */
+  registrar?: {
+    handle: (protocol: string, handler: StreamHandler, options?: { maxInboundStreams?: number }) => Promise<void>
+    unhandle: (protocol: string) => Promise<void>
+  }
+  /** Opens anti-entropy streams and tells the failure detector whether a connection is open. */
+  connectionManager?: {
+    openStream: (peer: PeerId, protocol: string, options?: AbortOptions) => Promise<Stream>
+    getConnections: (peer?: PeerId) => Connection[]
+  }
+  /** Probes silent peers; without it silence alone decides. */
+  ping?: { ping: (target: PeerId | Multiaddr[], options?: AbortOptions) => Promise<number> }
+  /** libp2p's events: `peer:disconnect` makes the failure detector probe a provider at once. */
+  events?: {
+    addEventListener: (type: 'peer:disconnect', listener: (evt: CustomEvent<PeerId>) => void) => void
+    removeEventListener: (type: 'peer:disconnect', listener: (evt: CustomEvent<PeerId>) => void) => void
+  }
 }
 
 /** Our logger on top of libp2p's component logger (debug-style: one function, plus `error`). */
@@ -130,11 +166,27 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
   private readonly signer: RecordSigner
 
   private readonly entries = new Map<string, Entry>()
+  /** Peers declared dead, with the issue time of their last record: older records must not bring them back. */
+  private readonly tombstones = new Map<string, number>()
+  readonly liveness: FailureDetector
+  private readonly ownsLiveness: boolean
+  private readonly antiEntropyIntervalMs: number
+  private readonly reannounceDelaysMs: readonly number[]
+  private readonly syncLimits: SyncLimits
+  private digestCache: string | undefined
+  private ownContent: number | undefined
+  private syncTimer: ReturnType<typeof setInterval> | undefined
+  private syncing = false
+  private handlingSync = false
+  private readonly reannounceTimers = new Set<ReturnType<typeof setTimeout>>()
   private readonly book: SequenceBook
   private readonly validated = new WeakMap<Uint8Array, Descriptor>()
+  private readonly validatedObituaries = new WeakMap<Uint8Array, Obituary>()
   private readonly counters: Omit<RegistryStats, 'providers'> = {
     gossipAccepted: 0, gossipRejected: 0, gossipIgnored: 0, heartbeatsSent: 0, cacheFinds: 0, dhtFinds: 0,
     dhtProvidersSeen: 0, dhtGets: 0, dhtGetFailures: 0, dhtPuts: 0,
+    syncRounds: 0, syncRepairs: 0, syncFailures: 0, syncBytesIn: 0, reannouncements: 0, deadPeers: 0, staleAfterDeath: 0,
+    obituariesSent: 0, obituariesTaken: 0,
   }
 
   private started = false
@@ -179,6 +231,81 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
       throw new InvalidParametersError('the signing key', signer.publicKey.toString(), `the key of this node (${this.selfId})`)
     }
     this.signer = signer
+    const ae = init.antiEntropyIntervalMs ?? Math.min(MAX_ANTI_ENTROPY_INTERVAL_MS, Math.max(MIN_SWEEP_INTERVAL_MS, Math.floor(this.heartbeatIntervalMs / 2)))
+    this.antiEntropyIntervalMs = nonNegativeInteger('antiEntropyIntervalMs', ae, 0)
+    this.reannounceDelaysMs = (init.reannounceDelaysMs ?? DEFAULT_REANNOUNCE_DELAYS_MS).map((d, i) => nonNegativeInteger(`reannounceDelaysMs[${i}]`, d, 0))
+    this.syncLimits = { maxRecordBytes: this.maxRecordBytes, maxRecords: positiveInteger('maxTrackedPeers', init.maxTrackedPeers, DEFAULT_MAX_TRACKED_PEERS), timeoutMs: DEFAULT_SYNC_TIMEOUT_MS }
+    this.ownsLiveness = init.failureDetector === undefined
+    this.liveness = init.failureDetector ?? new FailureDetector({
+      heartbeatIntervalMs: this.heartbeatIntervalMs,
+      missedHeartbeats: this.missedHeartbeats,
+      ...(init.suspectTimeoutHeartbeats === undefined ? {} : { suspectTimeoutHeartbeats: init.suspectTimeoutHeartbeats }),
+      ...(init.probeTimeoutMs === undefined ? {} : { probeTimeoutMs: init.probeTimeoutMs }),
+      ...(components.ping === undefined ? {} : { probe: this.probe }),
+      isConnected: (peerId) => this.connectionsTo(peerId).some((c) => c.status === 'open'),
+      now: this.now,
+      logger: this.log,
+    })
+  }
+
+  private connectionsTo (peerId: string): Connection[] {
+    const cm = this.c.connectionManager
+    if (cm === undefined) return []
+    try {
+      return cm.getConnections(peerIdFromString(peerId))
+    } catch {
+      return []
+    }
+  }
+
+  /** Pings a silent provider over its connection, or dials the addresses of its last record. */
+  private readonly probe = async (peerId: string, signal: AbortSignal): Promise<void> => {
+    const ping = this.c.ping
+    if (ping === undefined) return
+    if (this.connectionsTo(peerId).some((c) => c.status === 'open')) {
+      await ping.ping(peerIdFromString(peerId), { signal })
+      return
+    }
+    const addrs = (this.entries.get(peerId)?.descriptor.multiaddrs ?? []).flatMap((a) => {
+      try {
+        return [multiaddr(a)]
+      } catch {
+        return []
+      }
+    })
+    if (addrs.length === 0) throw new Error(`no address of ${peerId} to probe`)
+    await ping.ping(addrs, { signal })
+  }
+
+  private readonly onDead = (evt: CustomEvent<LivenessEventDetail>): void => {
+    const { peerId, reason } = evt.detail
+    const e = this.entries.get(peerId)
+    if (e === undefined) return
+    this.counters.deadPeers++
+    this.bury(peerId, e)
+    this.remove(peerId, e, 'missed-heartbeats')
+    if (this.ownsLiveness) this.liveness.forget(peerId)
+    // found dead here: tell the mesh, so that peers without a connection to it need not wait for their own silence
+    if (reason !== 'reported' && this.started) {
+      this.counters.obituariesSent++
+      this.c.pubsub.publish(REGISTRY_TOPIC, encodeObituary({ peerId, seq: e.descriptor.seq })).catch((err: unknown) => {
+        this.log.debug('obituary of %s not sent: %s', peerId, errorText(err))
+      })
+    }
+  }
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const peerId = evt.detail.toString()
+    if (this.entries.has(peerId)) this.liveness.connectionClosed(peerId)
+  }
+
+  private bury (peerId: string, e: Entry): void {
+    this.tombstones.delete(peerId)
+    this.tombstones.set(peerId, e.descriptor.issuedAt)
+    if (this.tombstones.size > this.syncLimits.maxRecords) {
+      const oldest = this.tombstones.keys().next().value
+      if (oldest !== undefined) this.tombstones.delete(oldest)
+    }
   }
 
   get descriptor (): Descriptor | undefined {
@@ -188,28 +315,22 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
   start (): Promise<void> {
     // as a service, libp2p starts every service at once: pubsub may not run yet (see afterStart)
     if (this.asService) return Promise.resolve()
-    try {
-      this.startNow()
-      return Promise.resolve()
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
-    }
+    return this.startNow()
   }
 
-  stop (): Promise<void> {
-    this.stopNow()
-    return Promise.resolve()
+  async stop (): Promise<void> {
+    await this.stopNow()
   }
 
   /** libp2p calls this once every service of the node runs. */
-  afterStart (): void {
-    if (this.asService) this.startNow()
+  async afterStart (): Promise<void> {
+    if (this.asService) await this.startNow()
   }
 
   readonly [Symbol.toStringTag] = '@p2p-mcp/dht-registry'
   readonly [serviceDependencies]: string[] = ['@libp2p/kad-dht', '@libp2p/pubsub']
 
-  private startNow (): void {
+  private async startNow (): Promise<void> {
     if (this.started) return
     const { pubsub, dht } = this.c
     if (pubsub === undefined) throw new MissingServiceError('pubsub')
@@ -222,16 +343,38 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     const sweepMs = Math.min(MAX_SWEEP_INTERVAL_MS, Math.max(MIN_SWEEP_INTERVAL_MS, Math.floor(this.heartbeatIntervalMs / 4)))
     this.sweepTimer = setInterval(() => { this.sweep() }, sweepMs)
     this.sweepTimer.unref?.()
+    this.liveness.addEventListener('peer:dead', this.onDead)
+    this.c.events?.addEventListener('peer:disconnect', this.onDisconnect)
+    if (this.ownsLiveness) this.liveness.start()
+    const { registrar } = this.c
+    if (registrar !== undefined && this.c.connectionManager !== undefined && this.antiEntropyIntervalMs > 0) {
+      this.handlingSync = true
+      await registrar.handle(SYNC_PROTOCOL, (stream) => { void serveSync(stream, this.syncSource, this.syncLimits, this.log) }, { maxInboundStreams: SYNC_MAX_INBOUND_STREAMS })
+      this.syncTimer = setInterval(() => { void this.antiEntropyRound() }, this.antiEntropyIntervalMs)
+      this.syncTimer.unref?.()
+    }
     if (this.content !== undefined) this.startAnnouncing()
   }
 
-  private stopNow (): void {
+  private async stopNow (): Promise<void> {
     if (!this.started) return
     this.started = false
     this.lifecycle.abort()
     this.stopAnnouncing()
     clearInterval(this.sweepTimer)
     this.sweepTimer = undefined
+    clearInterval(this.syncTimer)
+    this.syncTimer = undefined
+    this.liveness.removeEventListener('peer:dead', this.onDead)
+    this.c.events?.removeEventListener('peer:disconnect', this.onDisconnect)
+    if (this.ownsLiveness) this.liveness.stop()
+    else for (const peerId of this.entries.keys()) this.liveness.forget(peerId)
+    if (this.handlingSync) {
+      this.handlingSync = false
+      await this.c.registrar?.unhandle(SYNC_PROTOCOL).catch((err: unknown) => { this.log.debug('unhandle failed: %s', errorText(err)) })
+    }
+    this.tombstones.clear()
+    this.digestCache = undefined
     const { pubsub } = this.c
     pubsub.removeEventListener('message', this.onGossip)
     if (pubsub.topicValidators.get(REGISTRY_TOPIC) === this.validateGossip) pubsub.topicValidators.delete(REGISTRY_TOPIC)
@@ -251,6 +394,61 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
 
   stats (): RegistryStats {
     return { providers: this.entries.size, ...this.counters }
+  }
+
+  /** What the anti-entropy protocol reads and writes. */
+  private readonly syncSource: SyncSource = {
+    digest: () => {
+      this.digestCache ??= setDigest(this.liveContents())
+      return this.digestCache
+    },
+    records: () => {
+      const out: Uint8Array[] = []
+      if (this.own !== undefined && this.own.withdrawn !== true && this.ownBytes !== undefined) out.push(this.ownBytes)
+      for (const e of this.entries.values()) out.push(e.bytes)
+      return out
+    },
+    ingest: async (records, from) => {
+      let accepted = 0
+      for (const bytes of records) {
+        try {
+          const d = await decodeRecord(bytes, { maxRecordBytes: this.maxRecordBytes, now: this.now(), maxClockSkewMs: this.maxClockSkewMs })
+          if (this.accept(d, 'sync', bytes)) accepted++
+        } catch (err) {
+          if (isRecordError(err)) this.rejected(from, 'sync', err)
+        }
+      }
+      return accepted
+    },
+  }
+
+  private * liveContents (): Generator<[string, number]> {
+    if (this.own !== undefined && this.own.withdrawn !== true && this.ownContent !== undefined) yield [this.selfId, this.ownContent]
+    for (const [peerId, e] of this.entries) yield [peerId, e.content]
+  }
+
+  /** One anti-entropy round with a random connected peer. */
+  private async antiEntropyRound (): Promise<void> {
+    const cm = this.c.connectionManager
+    if (cm === undefined || this.syncing || !this.started) return
+    const peers = [...new Set(cm.getConnections().filter((c) => c.status === 'open').map((c) => c.remotePeer.toString()))]
+    if (peers.length === 0) return
+    const peer = peers[Math.floor(Math.random() * peers.length)]!
+    this.syncing = true
+    try {
+      this.counters.syncRounds++
+      const r = await pullSync(async (p, o) => cm.openStream(p, SYNC_PROTOCOL, o), peerIdFromString(peer), this.syncSource, this.syncLimits, { signal: this.lifecycle.signal })
+      this.counters.syncBytesIn += r.bytes
+      if (r.accepted > 0) {
+        this.counters.syncRepairs++
+        this.log.debug('anti-entropy with %s took %d of %d records', peer, r.accepted, r.received)
+      }
+    } catch (err) {
+      this.counters.syncFailures++
+      this.log.debug('anti-entropy with %s failed: %s', peer, errorText(err))
+    } finally {
+      this.syncing = false
+    }
   }
 
   providers (): ProviderMatch[] {
@@ -299,6 +497,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     }
     this.startAnnouncing()
     await this.announce()
+    if (previous === undefined || canonicalJson(previous) !== canonicalJson(this.content)) this.scheduleReannouncements()
     const dht = Promise.all([this.putInDht(options), this.provideKeys(descriptor, options)])
       .then(([put, provide]) => ({ stored: put.stored, failed: put.failed, provided: provide.provided, provideFailed: provide.failed }))
       .catch((err: unknown) => {
@@ -422,7 +621,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
         try {
           const d = await decodeRecord(value, { expectedPeerId: id, maxRecordBytes: this.maxRecordBytes, now: this.now(), maxClockSkewMs: this.maxClockSkewMs })
           done.abort()
-          return this.accept(d, 'dht') ? d : undefined
+          return this.accept(d, 'dht', value) ? d : undefined
         } catch (err) {
           lastError = err
           if (isRecordError(err)) this.rejected(from.toString(), 'dht', err)
@@ -442,6 +641,25 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     if (msg.type !== 'signed') {
       this.rejected(from.toString(), 'gossip', new TypeError('unsigned gossip message'))
       return TopicValidatorResult.Reject
+    }
+    let obituary: Obituary | undefined
+    try {
+      obituary = decodeObituary(msg.data)
+    } catch (err) {
+      this.rejected(msg.from.toString(), 'gossip', err)
+      return TopicValidatorResult.Reject
+    }
+    if (obituary !== undefined) {
+      if (obituary.peerId === this.selfId) {
+        // reported dead while alive: say so at once
+        void this.heartbeat()
+        return TopicValidatorResult.Ignore
+      }
+      const known = this.entries.get(obituary.peerId)
+      // not forwarded when it changes nothing here: the first copies spread, the rest die out
+      if (known === undefined || known.descriptor.seq > obituary.seq) return TopicValidatorResult.Ignore
+      this.validatedObituaries.set(msg.data, obituary)
+      return TopicValidatorResult.Accept
     }
     let d: Descriptor
     try {
@@ -468,13 +686,20 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
   private readonly onGossip = (evt: CustomEvent<Message>): void => {
     const msg = evt.detail
     if (msg.topic !== REGISTRY_TOPIC) return
+    const obituary = this.validatedObituaries.get(msg.data)
+    if (obituary !== undefined) {
+      this.validatedObituaries.delete(msg.data)
+      const known = this.entries.get(obituary.peerId)
+      if (known !== undefined && known.descriptor.seq <= obituary.seq && this.liveness.reportDead(obituary.peerId)) this.counters.obituariesTaken++
+      return
+    }
     const d = this.validated.get(msg.data)
     if (d === undefined) return
     this.validated.delete(msg.data)
-    if (this.accept(d, 'gossip')) this.counters.gossipAccepted++
+    if (this.accept(d, 'gossip', msg.data)) this.counters.gossipAccepted++
   }
 
-  private rejected (from: string, via: 'gossip' | 'dht', err: unknown): void {
+  private rejected (from: string, via: 'gossip' | 'dht' | 'sync', err: unknown): void {
     if (via === 'gossip') this.counters.gossipRejected++
     const error = err instanceof Error ? err : new Error(String(err))
     this.log.debug('rejected %s record from %s: %s', via, from, errorText(error))
@@ -482,17 +707,30 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
   }
 
   /** Takes a verified descriptor into the cache; false when it is not newer than what is known. */
-  private accept (d: Descriptor, source: ProviderSource): boolean {
+  private accept (d: Descriptor, source: ProviderSource, bytes: Uint8Array): boolean {
     if (d.peerId === this.selfId || !this.started) return false
+    const buried = this.tombstones.get(d.peerId)
+    // a record issued before the silence that killed the peer is a late copy, not a sign of life
+    if (buried !== undefined && d.issuedAt <= buried + this.missedHeartbeats * d.heartbeatIntervalMs) {
+      this.counters.staleAfterDeath++
+      return false
+    }
     if (!this.book.offer(d.peerId, d.seq)) return false
     const existing = this.entries.get(d.peerId)
     if (existing !== undefined && d.seq <= existing.descriptor.seq) return false
+    this.tombstones.delete(d.peerId)
     if (d.withdrawn === true) {
       if (existing !== undefined) this.remove(d.peerId, existing, 'withdrawn')
       return true
     }
-    const entry: Entry = { descriptor: d, fingerprint: fingerprintOf(d), lastHeardAt: this.now(), source }
+    const now = this.now()
+    // gossip is a fresh push (a late one counts at most one interval back); DHT and sync copies count from when they were issued
+    const at = source === 'gossip' ? Math.max(d.issuedAt, now - d.heartbeatIntervalMs) : d.issuedAt
+    this.liveness.heartbeat(d.peerId, { intervalMs: d.heartbeatIntervalMs, at })
+    const fingerprint = existing !== undefined && existing.descriptor.seq === d.seq ? existing.fingerprint : fingerprintOf(d)
+    const entry: Entry = { descriptor: d, fingerprint, content: existing?.fingerprint === fingerprint ? existing.content : hash53(fingerprint), bytes, source }
     this.entries.set(d.peerId, entry)
+    if (existing === undefined || existing.content !== entry.content) this.digestCache = undefined
     if (existing === undefined) {
       this.safeDispatchEvent('provider:added', { detail: { peerId: d.peerId, descriptor: d, source } })
     } else if (existing.fingerprint !== entry.fingerprint) {
@@ -503,6 +741,8 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
 
   private remove (peerId: string, entry: Entry, reason: RemovalReason): void {
     this.entries.delete(peerId)
+    this.digestCache = undefined
+    if (reason !== 'missed-heartbeats') this.liveness.forget(peerId)
     this.safeDispatchEvent('provider:removed', { detail: { peerId, descriptor: entry.descriptor, source: entry.source, reason } })
   }
 
@@ -510,8 +750,8 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     const now = this.now()
     for (const [peerId, e] of this.entries) {
       if (e.descriptor.expiresAt <= now) this.remove(peerId, e, 'expired')
-      else if (now - e.lastHeardAt >= this.missedHeartbeats * e.descriptor.heartbeatIntervalMs) this.remove(peerId, e, 'missed-heartbeats')
     }
+
   }
 
   /** Builds and signs the next descriptor from the published content and the current load. */
@@ -538,6 +778,11 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     this.lastSeq = seq
     this.own = parsed.data
     this.ownBytes = bytes
+    const content = hash53(fingerprintOf(parsed.data))
+    if (content !== this.ownContent) {
+      this.ownContent = content
+      this.digestCache = undefined
+    }
     return parsed.data
   }
 
@@ -612,7 +857,23 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     this.republishTimer.unref?.()
   }
 
+  /** A changed publication is announced again a little later: one lost gossip message must not hide it until the next heartbeat. */
+  private scheduleReannouncements (): void {
+    for (const delay of this.reannounceDelaysMs) {
+      if (delay >= this.heartbeatIntervalMs) continue
+      const timer = setTimeout(() => {
+        this.reannounceTimers.delete(timer)
+        this.counters.reannouncements++
+        void this.heartbeat()
+      }, delay)
+      timer.unref?.()
+      this.reannounceTimers.add(timer)
+    }
+  }
+
   private stopAnnouncing (): void {
+    for (const t of this.reannounceTimers) clearTimeout(t)
+    this.reannounceTimers.clear()
     clearInterval(this.heartbeatTimer)
     clearInterval(this.republishTimer)
     this.heartbeatTimer = undefined
@@ -646,6 +907,10 @@ export function createRegistry (node: Libp2p<RegistryServiceMap>, init: Registry
     contentRouting: node.contentRouting,
     dht: node.services.dht,
     pubsub: node.services.pubsub,
+    registrar: { handle: async (p, h, o) => { await node.handle(p, h, o) }, unhandle: async (p) => { await node.unhandle(p) } },
+    connectionManager: { openStream: async (p, proto, o) => node.dialProtocol(p, proto, o), getConnections: (p) => node.getConnections(p) },
+    ...(node.services.ping === undefined ? {} : { ping: node.services.ping }),
+    events: node,
     ...(node.services.registrySigner === undefined ? {} : { privateKey: node.services.registrySigner }),
   }
   return new DhtRegistry(components, init, false)

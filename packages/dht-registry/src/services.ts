@@ -4,7 +4,7 @@ import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import {
   DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_RECORD_BYTES, DEFAULT_MAX_TRACKED_PEERS, DHT_PROTOCOL, PING_MAX_STREAMS,
-  RECORD_NAMESPACE,
+  RECORD_NAMESPACE, REGISTRY_GOSSIP,
 } from './constants.js'
 import { MalformedRecordError, StaleRecordError } from './errors.js'
 import { peerIdOfRecordKey } from './keys.js'
@@ -77,7 +77,11 @@ export function registrySelector (init: RecordValidatorInit = {}): SelectFn {
 export interface RegistryServicesInit extends RecordValidatorInit {
   /** kad-dht options. Defaults: protocol `/p2p-mcp/kad/1.0.0`, clientMode false, passthroughMapper, our validator and selector. */
   dht?: KadDHTInit
-  /** gossipsub options. Defaults: emitSelf false, allowPublishToZeroTopicPeers true, scoreParams.IPColocationFactorWeight 0. */
+  /**
+   * gossipsub options. Defaults: `REGISTRY_GOSSIP` (D 6, Dlo 4, Dhi 10, Dout 2, Dlazy 6, gossipFactor 0.25,
+   * heartbeatInterval 200 ms, mcacheLength 6, mcacheGossip 3, floodPublish true), emitSelf false,
+   * allowPublishToZeroTopicPeers true, scoreParams.IPColocationFactorWeight 0.
+   */
   pubsub?: Partial<GossipsubOpts>
   /** ping options. Defaults: maxInboundStreams 8, maxOutboundStreams 8. */
   ping?: PingInit
@@ -136,6 +140,7 @@ export function registryServices (init: RegistryServicesInit = {}): RegistryServ
       selectors: { ...init.dht?.selectors, [RECORD_NAMESPACE]: registrySelector(limits) },
     }),
     pubsub: gossipsub({
+      ...REGISTRY_GOSSIP,
       emitSelf: false,
       allowPublishToZeroTopicPeers: true,
       ...init.pubsub,

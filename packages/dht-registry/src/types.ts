@@ -1,3 +1,4 @@
+import type { FailureDetector } from './failure-detector.js'
 import type { Logger } from './logger.js'
 import type {
   AccessPolicySchema, DescriptorSchema, LoadSchema, PromptEntrySchema, ResourcesSchema, ResourceTemplateEntrySchema,
@@ -126,7 +127,7 @@ export interface ProviderScore {
 }
 
 /** Where a provider's descriptor came from. */
-export type ProviderSource = 'self' | 'gossip' | 'dht'
+export type ProviderSource = 'self' | 'gossip' | 'dht' | 'sync'
 
 export interface ProviderMatch {
   peerId: string
@@ -165,9 +166,9 @@ export interface RegistryEvents {
 }
 
 export interface RecordRejectedEventDetail {
-  /** The peer that sent it (gossip) or whose DHT record it was. */
+  /** The peer that sent it (gossip, sync) or whose DHT record it was. */
   from: string
-  via: 'gossip' | 'dht'
+  via: 'gossip' | 'dht' | 'sync'
   /** The error's name, e.g. `InvalidSignatureError`, `StaleRecordError`. */
   error: string
   message: string
@@ -186,6 +187,20 @@ export interface RegistryStats {
   dhtGets: number
   dhtGetFailures: number
   dhtPuts: number
+  /** Anti-entropy rounds started, rounds that brought something new, rounds that failed, bytes received. */
+  syncRounds: number
+  syncRepairs: number
+  syncFailures: number
+  syncBytesIn: number
+  /** Extra announcements sent shortly after a publish that changed what this peer serves. */
+  reannouncements: number
+  /** Providers removed because the failure detector declared them dead. */
+  deadPeers: number
+  /** Late records of a dead provider, issued before the silence that killed it, not taken. */
+  staleAfterDeath: number
+  /** Obituaries this peer sent (it found a provider dead) and took (another peer's report, without evidence of its own against it). */
+  obituariesSent: number
+  obituariesTaken: number
 }
 
 export interface RegistryInit {
@@ -215,4 +230,14 @@ export interface RegistryInit {
   privateKey?: PrivateKey
   /** Clock, in ms since the epoch (tests and simulations). @default Date.now */
   now?: () => number
+  /** Period of anti-entropy rounds (digest exchange with one random connected peer); 0 turns them off. @default heartbeatIntervalMs / 2, at most 1000 */
+  antiEntropyIntervalMs?: number
+  /** Delays after a publish that changed what this peer serves at which it is announced again (those not below heartbeatIntervalMs are skipped). @default [150, 600] */
+  reannounceDelaysMs?: number[]
+  /** Heartbeat intervals of silence after which a provider whose probes time out on an open connection is removed. @default 20 */
+  suspectTimeoutHeartbeats?: number
+  /** Time limit of one probe of a silent provider. @default its heartbeat interval, within 250..5000 ms */
+  probeTimeoutMs?: number
+  /** A failure detector shared with other parts of the node; the registry feeds it heartbeats and follows its `peer:dead`. The owner starts and stops it. @default one of the registry's own */
+  failureDetector?: FailureDetector
 }

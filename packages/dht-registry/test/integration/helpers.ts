@@ -10,6 +10,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { createRegistry, registryServices } from '../../src/index.js'
 import type { Registry, RegistryInit, RegistryServices, RegistryServicesInit } from '../../src/index.js'
+import type { GossipSub } from '@libp2p/gossipsub'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 
 export type RegistryNode = Libp2p<RegistryServices>
@@ -147,4 +148,17 @@ export async function waitForGossipMesh (peers: TestPeer[], n = 1, options: { me
 
 export async function stopAll (peers: TestPeer[]): Promise<void> {
   await Promise.allSettled(peers.map(async (p) => { await p.stop() }))
+}
+
+/** A registry on `node` that publishes and listens through `pubsub` (a wrapper that holds messages back, say). */
+export function registryWithPubsub (node: RegistryNode, pubsub: GossipSub, init: RegistryInit): Registry {
+  const view = new Proxy(node, {
+    get: (target, key) => {
+      if (key === 'services') return { ...target.services, pubsub }
+      const value: unknown = Reflect.get(target, key)
+      // libp2p's methods use private fields: call them on the node itself
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+    },
+  })
+  return createRegistry(view, init)
 }

@@ -42,7 +42,7 @@ describe('bad records are refused by the DHT validator and the gossip validator'
 
   beforeAll(async () => {
     victimKey = await generateKeyPair('Ed25519')
-    victim = await createPeer({ privateKey: victimKey, registry: { heartbeatIntervalMs: 60_000 } })
+    victim = await createPeer({ privateKey: victimKey, registry: { heartbeatIntervalMs: 60_000, reannounceDelaysMs: [] } })
     attacker = await createPeer({ registry: { heartbeatIntervalMs: 60_000 } })
     o1 = await createPeer({ registry: { heartbeatIntervalMs: 60_000 } })
     o2 = await createPeer({ registry: { heartbeatIntervalMs: 60_000 } })
