@@ -36,6 +36,8 @@ export interface ControlPlaneModuleInit {
   openStorage?: (dir: string | undefined) => Promise<RaftStorage>
   /** Raft transport. @default the interim libp2p transport */
   raftTransport?: RaftTransport
+  /** Hands the control plane to features that propose and read through it (the scheduler). */
+  onPlane?: (plane: ControlPlane) => void
 }
 
 export interface PeerControlInit extends ControlPlaneModuleInit {
@@ -248,6 +250,7 @@ export class PeerControl {
 export function controlPlane (init: ControlPlaneModuleInit): NodeModuleFactory {
   return (components): NodeModule => {
     const pc = new PeerControl({ ...init, libp2p: components.libp2p, logger: components.logger })
+    init.onPlane?.(pc.plane)
     return {
       name: 'control-plane',
       tools: pc.builtinTools(),
