@@ -238,9 +238,9 @@ class PeerScheduler {
   }
 
   private async propose (cmd: SchedulerCommand, id?: string): Promise<Record<string, unknown>> {
-    const r = await this.plane().propose('scheduler', cmd, id === undefined ? {} : { id }) as { ok: boolean, code?: string, message?: string, field?: string }
+    const r = await this.plane().propose('scheduler', cmd, id === undefined ? {} : { id }) as { ok: boolean, code?: string, message?: string, field?: string } & Record<string, unknown>
     if (!r.ok) throw Object.assign(new Error(r.message ?? 'refused'), { name: 'SchedulerRejectedError', code: r.code, field: r.field })
-    return r as Record<string, unknown>
+    return r
   }
 
   async callTool (name: string, args: Record<string, unknown>, principal: string, signal: AbortSignal): Promise<CallToolResult> {
