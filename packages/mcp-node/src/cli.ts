@@ -7,6 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { pino } from 'pino'
 import { loadConfigFile } from './config.js'
 import type { McpNodeConfig } from './config.js'
+import { WORKFLOW_USAGE, workflowCommand } from './scheduler/workflow-cli.js'
 
 const USAGE = `usage: p2p-mcp <command> [options]
 
@@ -17,6 +18,7 @@ commands:
   tools  [-c <config> | --url <url>]       the tools of the mesh
   call   <tool> [json-arguments] [-c <config> | --url <url>]
   keygen-psk                               print a new private-network (swarm) key
+${WORKFLOW_USAGE}
 
 options:
   -c, --config <file>   JSON or YAML configuration
@@ -98,6 +100,7 @@ async function main (): Promise<void> {
       allowPositionals: true,
       options: {
         config: { type: 'string', short: 'c' }, url: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        wait: { type: 'boolean' }, tasks: { type: 'boolean' }, status: { type: 'string' }, 'request-id': { type: 'string' },
       },
     })
   } catch (err) {
@@ -160,6 +163,7 @@ async function main (): Promise<void> {
       }
       return
     }
+    case 'workflow': return await workflowCommand(rest, { wait: values.wait, tasks: values.tasks, status: values.status, requestId: values['request-id'] }, async () => await client(values), fail)
     default: fail(2, `unknown command ${JSON.stringify(command)}\n${USAGE}`)
   }
 }

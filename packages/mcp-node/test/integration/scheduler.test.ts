@@ -6,13 +6,13 @@
 // the same at B and C. Two variants: a tool that honours the idempotency key (every key
 // exactly once in the ledger) and one only annotated idempotent (duplicates only for tasks in
 // flight on A when it died; counted and printed).
-import { readFile, mkdtemp, rm } from 'node:fs/promises'
+import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { root, startPeer, until, type Peer } from './peers.js'
+import { root, runCli, startPeer, until, type Peer } from './peers.js'
 
 const TOKEN = 'scheduler-token-0123456789abcdef'
 const ledgerServer = join(root, 'examples', 'ledger-server', 'server.mjs')
@@ -129,4 +129,19 @@ describe('workflows across processes', () => {
     }
     process.stdout.write(`plain variant: ${TASKS} keys, ${duplicated.length} executed twice (in flight on A when killed); first reassignment ${reassignMs} ms after SIGKILL\n`)
   }, 300_000)
+
+  it('the CLI submits a YAML workflow file and waits, reads its status and lists workflows', async () => {
+    const file = join(dir, 'wf.yaml')
+    await writeFile(file, 'id: cli-wf\ntasks:\n  - id: a\n    tool: ledger__append_dedup\n    honoursIdempotencyKey: true\n  - id: b\n    tool: ledger__append_dedup\n    honoursIdempotencyKey: true\n    dependsOn: [a]\n')
+    const url = ['--url', peers.C!.http!, '--token', TOKEN]
+    const submitted = await runCli(['workflow', 'submit', file, '--wait', '--request-id', 'cli-1', ...url], 120_000)
+    expect(submitted.code, submitted.stderr).toBe(0)
+    expect(JSON.parse(submitted.stdout)).toMatchObject({ workflowId: 'cli-wf', status: { state: 'completed', completed: 2 } })
+    const status = await runCli(['workflow', 'status', 'cli-wf', '--tasks', ...url])
+    expect(JSON.parse(status.stdout)).toMatchObject({ state: 'completed', tasks: [{ id: 'a', state: 'completed' }, { id: 'b', state: 'completed' }] })
+    const list = await runCli(['workflow', 'list', '--status', 'completed', ...url])
+    expect((JSON.parse(list.stdout) as { workflows: Array<{ id: string }> }).workflows.map((w) => w.id)).toEqual(expect.arrayContaining(['wf-dedup', 'wf-plain', 'cli-wf']))
+    const bad = await runCli(['workflow', 'status', ...url])
+    expect(bad.code).toBe(2)
+  }, 180_000)
 })
