@@ -459,7 +459,8 @@ function fnv (b: Uint8Array): string {
   return (h >>> 0).toString(16)
 }
 
-function mulberry (seed: number): () => number {
+/** The simulation's seeded PRNG (mulberry32). */
+export function mulberry (seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6D2B79F5) >>> 0
