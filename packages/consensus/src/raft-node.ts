@@ -61,6 +61,12 @@ interface Waiter {
   cleanup: () => void
 }
 
+function randomId (): string {
+  const b = new Uint32Array(2)
+  globalThis.crypto.getRandomValues(b)
+  return b[0]!.toString(36) + b[1]!.toString(36)
+}
+
 const NOOP_LOGGER: Logger = { debug () {}, info () {}, warn () {}, error () {} }
 
 /**
@@ -89,6 +95,12 @@ export class RaftNode extends EventTarget {
   private started = false
   private running = false
   private seq = 0
+  /**
+   * Request ids (entry ctx) must never repeat, restarts included: state machines apply each
+   * ctx once, so a restarted node reusing `id:1` would have its new writes acknowledged and
+   * silently skipped (found by the raft-kv SIGKILL test).
+   */
+  private readonly incarnation = randomId()
   private applied: number
   private readonly proposals = new Map<string, Waiter>()
   private readonly reads = new Map<string, Waiter>()
@@ -184,7 +196,7 @@ export class RaftNode extends EventTarget {
   private async wait (into: Map<string, Waiter>, options: ProposeOptions, submit: (ctx: string) => void, what: string): Promise<unknown> {
     if (!this.started) throw new NodeStoppedError()
     options.signal?.throwIfAborted()
-    const ctx = `${this.id}:${++this.seq}`
+    const ctx = `${this.id}:${this.incarnation}:${++this.seq}`
     const ms = options.timeoutMs ?? this.timeoutMs
     return await new Promise<unknown>((resolve, reject) => {
       const onAbort = (): void => {

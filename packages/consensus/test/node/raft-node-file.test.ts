@@ -88,6 +88,10 @@ describe('RaftNode on FileStorage', () => {
     await m.node.read()
     expect(m.storage.snapshot().meta.index).toBeGreaterThan(0)
     expect(m.sm.get('log')).toBe(expected)
+    // New writes after the restart are applied, not mistaken for the old incarnation's
+    // request ids (which the state machine applies once).
+    await m.node.propose(enc.encode(JSON.stringify({ op: 'append', key: 'log', value: 'after,' })))
+    expect(m.sm.get('log')).toBe(`${expected ?? ''}after,`)
     await stop(m)
   }, 30_000)
 })

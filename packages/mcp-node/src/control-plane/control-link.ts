@@ -15,8 +15,9 @@ export interface ControlLink {
 /** Answers one decoded request from `from` (authenticated by the connection). */
 export type ControlHandler = (req: ReturnType<typeof decodeRequest>, from: string) => Promise<ControlResponse>
 
-function errorFrame (err: Error): ControlResponse {
-  return { v: 1, type: 'error', name: err.name.slice(0, 128), code: String((err as { code?: unknown }).code ?? 'ERR_CONTROL').slice(0, 128), message: err.message.slice(0, 8192) }
+function errorFrame (err: Error & { code?: unknown }): ControlResponse {
+  const code = typeof err.code === 'string' ? err.code : 'ERR_CONTROL'
+  return { v: 1, type: 'error', name: err.name.slice(0, 128), code: code.slice(0, 128), message: err.message.slice(0, 8192) }
 }
 
 /** Serves `/p2p-mcp/control/1.0.0` on a libp2p node: one request and one response per stream. */

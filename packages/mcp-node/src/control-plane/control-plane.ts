@@ -47,6 +47,11 @@ export interface ControlPlaneInit {
   link: ControlLink
   /** Carries Raft messages (`/p2p-mcp/raft/1.0.0` in a peer; a MemoryNetwork in tests). */
   raftTransport: RaftTransport
+  /**
+   * Called with the peers Raft may talk to (voters, learners, active members, and the group
+   * a joiner was told of) whenever they may have changed: the transport's member filter.
+   */
+  onRaftPeers?: (peers: string[]) => void
   /** Opens the Raft log store in `dir` (`<dataDir>/control/raft`), or in memory when there is no data dir. @default MemoryStorage */
   openStorage?: (dir: string | undefined) => Promise<RaftStorage>
   /** Policy that seeds the replicated one when this peer creates the group. */
@@ -258,7 +263,7 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
     this.clusterFile = file
     this.clusterId = file.cluster
     const dir = this.controlDir()
-    this.storage = await (this.init.openStorage ?? (async () => new MemoryStorage()))(dir === undefined ? undefined : join(dir, 'raft'))
+    this.storage = this.init.openStorage === undefined ? new MemoryStorage() : await this.init.openStorage(dir === undefined ? undefined : join(dir, 'raft'))
     const empty = this.storage.lastIndex() === 0 && this.storage.initialState().conf.voters.length === 0
     this.raft = new RaftNode({
       id: this.self,
@@ -271,15 +276,29 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
       ...(create && empty ? { peers: [this.self] } : {}),
       logger: this.log,
     })
+    this.raft.addEventListener('applied', () => { this.publishRaftPeers() })
     this.raft.addEventListener('leader', (evt) => {
       const e = evt as CustomEvent<LeaderChange>
       this.knownLeader = e.detail.leader
       this.health.clear()
       this.safeDispatchEvent('leader', { detail: e.detail })
     })
+    this.publishRaftPeers()
     await this.raft.start()
     this.phase = this.sm.halted === undefined ? 'member' : 'halted'
     if (create && empty) this.raft.campaign()
+  }
+
+  private lastRaftPeers = ''
+
+  private publishRaftPeers (): void {
+    if (this.init.onRaftPeers === undefined) return
+    const active = this.members.list().filter((m) => m.leftAtMs === undefined).map((m) => m.peerId)
+    const peers = [...new Set([...this.inConfPeers(), ...active, ...this.knownVoters, ...(this.knownLeader === '' ? [] : [this.knownLeader])])].filter((p) => p !== this.self).sort()
+    const key = peers.join(',')
+    if (key === this.lastRaftPeers) return
+    this.lastRaftPeers = key
+    this.init.onRaftPeers(peers)
   }
 
   /** Raft messages from peers that are not in our group are dropped: two groups never merge. */
@@ -287,7 +306,9 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
     return {
       start: async (onMessage) => {
         await t.start((m) => {
-          const known = this.inConfPeers().has(m.from) || this.members.get(m.from) !== undefined
+          // Members that left (or were dropped by a force-new-cluster) are strangers too.
+          const member = this.members.get(m.from)
+          const known = this.inConfPeers().has(m.from) || (member !== undefined && member.leftAtMs === undefined)
           if (!known && this.inConf()) { this.log.debug('dropped a raft %s from %s: not a member of cluster %s', m.type, m.from, this.clusterId); return }
           onMessage(m)
         })
@@ -335,6 +356,7 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
         if (res.type === 'joined') {
           this.knownLeader = res.leader
           this.knownVoters = res.voters
+          this.publishRaftPeers()
           if (this.phase === 'joining') {
             const file: ClusterFile = { cluster: res.cluster, createdBy: '', bootstrapped: false }
             await this.writeClusterFile(file)
@@ -523,6 +545,7 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
       case 'members': return this.members.list()
       case 'kv': return this.kv.get(q.ns, q.key) ?? null
       case 'kvList': return this.kv.list(q.ns, q.prefix ?? '')
+      case 'snapshot': return { v: 1, cluster: this.clusterId, index: this.sm.appliedIndex, timeMs: this.sm.timeMs, snapshot: Buffer.from(this.sm.snapshot()).toString('base64') }
     }
   }
 

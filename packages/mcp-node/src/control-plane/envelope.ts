@@ -26,7 +26,7 @@ export function decodeEnvelope (data: Uint8Array): Envelope {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ControlDecodeError('log entry is not a JSON object')
   const o = value as Record<string, unknown>
   if (!Number.isSafeInteger(o.v) || (o.v as number) < 1) throw new ControlDecodeError(`envelope version ${JSON.stringify(o.v)} is not a positive integer`)
-  if ((o.v as number) > ENVELOPE_VERSION) return { v: o.v as number, id: String(o.id ?? ''), module: String(o.module ?? ''), cv: 0, at: 0, cmd: null }
+  if ((o.v as number) > ENVELOPE_VERSION) return { v: o.v as number, id: typeof o.id === 'string' ? o.id : '', module: typeof o.module === 'string' ? o.module : '', cv: 0, at: 0, cmd: null }
   if (typeof o.id !== 'string' || o.id.length === 0 || o.id.length > MAX_REQUEST_ID_LENGTH) throw new ControlDecodeError(`request id ${JSON.stringify(o.id)} is not a string of 1 to ${MAX_REQUEST_ID_LENGTH} characters`)
   if (typeof o.module !== 'string' || !MODULE_NAME.test(o.module)) throw new ControlDecodeError(`module ${JSON.stringify(o.module)} is not a module name`)
   if (!Number.isSafeInteger(o.cv) || (o.cv as number) < 1) throw new ControlDecodeError(`command version ${JSON.stringify(o.cv)} is not a positive integer`)

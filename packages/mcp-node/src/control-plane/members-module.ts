@@ -70,6 +70,18 @@ export class MembersModule implements ReplicatedModule {
     }
   }
 
+  /**
+   * Marks every member but `keep` as gone (disaster recovery only, outside the log): after a
+   * force-new-cluster the old members must join again as new ones.
+   */
+  forgetAllBut (keep: string, timeMs: number): void {
+    for (const m of this.members.values()) {
+      if (m.peerId === keep) { m.role = 'voter'; m.roleSinceMs = timeMs; continue }
+      m.leftAtMs ??= timeMs
+      m.role = 'client'
+    }
+  }
+
   snapshot (): Uint8Array { return toJsonBytes([...this.members.values()]) }
 
   restore (data: Uint8Array): void {

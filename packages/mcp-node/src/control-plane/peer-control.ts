@@ -1,6 +1,8 @@
 import type { Libp2p } from '@libp2p/interface'
 import type { RaftStorage, RaftTransport } from '@p2p-mcp/consensus'
 import { MemoryStorage } from '@p2p-mcp/consensus'
+import { Libp2pRaftTransport, libp2pRaftTransport } from '@p2p-mcp/consensus/libp2p'
+import { FileStorage } from '@p2p-mcp/consensus/node'
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { z } from 'zod'
@@ -13,7 +15,6 @@ import type { ControlPlaneConfig } from './config-schema.js'
 import { DEFAULT_RAFT_TICK_MS } from './constants.js'
 import { libp2pControlLink, serveControl } from './control-link.js'
 import { ControlPlane } from './control-plane.js'
-import { interimRaftTransport } from './interim-raft-transport.js'
 import type { LayeredPolicy } from './layered-policy.js'
 import { isAdmin, type ReplicatedPolicy } from './policy-module.js'
 import type { ReplicatedModule } from './types.js'
@@ -32,9 +33,9 @@ export interface ControlPlaneModuleInit {
   policy: LayeredPolicy
   metrics: Registry
   modules?: ReplicatedModule[]
-  /** Raft log store; `<dataDir>/control/raft` is passed. @default memory */
+  /** Raft log store; `<dataDir>/control/raft` is passed (undefined without a data dir). @default FileStorage there, memory without a data dir */
   openStorage?: (dir: string | undefined) => Promise<RaftStorage>
-  /** Raft transport. @default the interim libp2p transport */
+  /** Raft transport. @default `@p2p-mcp/consensus/libp2p` on this peer's libp2p node */
   raftTransport?: RaftTransport
   /** Hands the control plane to features that propose and read through it (the scheduler). */
   onPlane?: (plane: ControlPlane) => void
@@ -80,8 +81,14 @@ const TOOLS: Tool[] = [
     },
     annotations: { readOnlyHint: false, idempotentHint: false, destructiveHint: true, openWorldHint: false },
   },
+  {
+    name: 'mesh__control_snapshot',
+    title: 'Back up the control plane',
+    description: 'A snapshot of the control plane\'s replicated state (members, policy, kv and every module) after a linearizable read, for `p2p-mcp control force-new-cluster --from <backup>`. Admins only.',
+    inputSchema: { type: 'object', properties: {} },
+    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  },
 ]
-
 
 function result (value: unknown, isError = false): CallToolResult {
   return {
@@ -108,8 +115,9 @@ export class PeerControl {
     const self = node.peerId.toString()
     const c = init.config
     const bootstrap = init.bootstrapPeers
-    const openStorage = init.openStorage ?? (async () => new MemoryStorage())
+    const openStorage = init.openStorage ?? (async (dir: string | undefined) => (dir === undefined ? new MemoryStorage() : await FileStorage.open({ dir, logger: childOf(this.log, { component: 'wal' }) })))
     const timedStorage = async (dir: string | undefined): Promise<RaftStorage> => this.timed(await openStorage(dir))
+    const transport = init.raftTransport ?? libp2pRaftTransport(node, { members: [], logger: childOf(this.log, { component: 'raft-transport' }) })
     this.plane = new ControlPlane({
       self,
       enabled: c.enabled,
@@ -125,7 +133,8 @@ export class PeerControl {
       connected: (peer) => node.getPeers().some((p) => p.toString() === peer),
       addrs: () => node.getMultiaddrs().map((a) => a.toString()).slice(0, 16),
       link: libp2pControlLink(node, { timeoutMs: c.timeoutMs }),
-      raftTransport: init.raftTransport ?? interimRaftTransport(node, { logger: childOf(this.log, { component: 'raft-transport' }) }),
+      raftTransport: transport,
+      onRaftPeers: (peers) => { if (transport instanceof Libp2pRaftTransport) transport.setMembers(peers) },
       openStorage: timedStorage,
       seedPolicy: init.localPolicy,
       admins: c.admins,
@@ -220,12 +229,13 @@ export class PeerControl {
     try {
       switch (name) {
         case 'mesh__control_status': return result(await this.plane.leaderStatus())
-        case 'mesh__policy_get': {
+        case 'mesh__policy_get':
+        case 'mesh__control_snapshot': {
           const p = await this.plane.read<ReplicatedPolicy>({ what: 'policy' })
           if (!isAdmin(p, principal)) {
             return result({ error: 'NotAdminError', message: `principal ${JSON.stringify(principal)} is not a policy admin` }, true)
           }
-          return result(p)
+          return result(name === 'mesh__policy_get' ? p : await this.plane.read({ what: 'snapshot' }, { stale: true }))
         }
         case 'mesh__policy_set': {
           const parsed = PolicySetArgs.safeParse(args ?? {})

@@ -127,8 +127,8 @@ describe('autopilot', () => {
     fc.assert(fc.property(arb, (r) => {
       const voters = peers.slice(0, r.nVoters)
       const learners = peers.slice(r.nVoters, Math.min(8, r.nVoters + r.nLearners))
-      const members = peers.map((p, i) => member(p, i, r.eligible[i]!, r.active[i]!))
-      const health = new Map(peers.map((p, i) => [p, { lastContactMs: NOW - r.silentMs[i]!, healthySinceMs: r.silentMs[i]! > 3_000 || r.healthyMs[i] === undefined ? undefined : NOW - r.healthyMs[i]! }]))
+      const members = peers.map((p, i) => member(p, i, r.eligible[i], r.active[i]))
+      const health = new Map(peers.map((p, i) => [p, { lastContactMs: NOW - r.silentMs[i]!, healthySinceMs: r.silentMs[i]! > 3_000 || r.healthyMs[i] === undefined ? undefined : NOW - r.healthyMs[i] }]))
       const cfg = { ...config, maxVoters: r.maxVoters, pinnedVoters: r.pinned }
       const i: AutopilotInput = { nowMs: NOW, self: 'a', isLeader: true, pendingConfChange: false, voters, learners, members, health, config: cfg }
       const a = autopilot(i)

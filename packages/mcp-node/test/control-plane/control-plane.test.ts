@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ControlPlane } from '../../src/control-plane/control-plane.js'
+import type { ReplicatedModule } from '../../src/control-plane/types.js'
 import { MemoryCluster, until } from './memory-cluster.js'
 
 let cluster: MemoryCluster | undefined
@@ -82,5 +83,29 @@ describe('ControlPlane (in process)', { timeout: 60_000 }, () => {
     await cluster.kill(victim)
     await until('victim replaced', () => { const s = leaderOf(cluster!)?.status(); return s !== undefined && s.voters.length === 3 && !s.voters.includes(victim) }, 30_000)
     await expect(leaderOf(cluster)!.propose('kv', { op: 'put', ns: 'q', key: 'k', value: 1 })).resolves.toMatchObject({ ok: true })
+  })
+
+  it('a replica of an older release (no scheduler module) halts on a scheduler command instead of diverging; the others go on', async () => {
+    cluster = new MemoryCluster()
+    const sched = (): ReplicatedModule => {
+      let n = 0
+      return { name: 'scheduler', version: 1, apply: () => ({ ok: true, n: ++n }), snapshot: () => new TextEncoder().encode(String(n)), restore: (d) => { n = Number(new TextDecoder().decode(d) || 0) } }
+    }
+    const a = cluster.add('a', { modules: [sched()] })
+    await a.start()
+    await until('a leads', () => a.isLeader)
+    await cluster.add('b', { modules: [sched()] }, ['a']).start()
+    const old = cluster.add('old', {}, ['a'])
+    await old.start()
+    await until('3 voters', () => a.status().voters.length === 3)
+    const halted = new Promise<Error>((resolve) => { old.addEventListener('halted', (e) => { resolve(e.detail) }, { once: true }) })
+    await expect(a.propose('scheduler', { op: 'anything' })).resolves.toMatchObject({ ok: true, n: 1 })
+    const err = await halted
+    expect(err.name).toBe('ControlPlaneHaltedError')
+    expect(err.message).toMatch(/module "scheduler" is not known to this release/)
+    expect(old.status()).toMatchObject({ phase: 'halted' })
+    // two of three voters still commit
+    await expect(a.propose('kv', { op: 'put', ns: 'h', key: 'k', value: 1 })).resolves.toMatchObject({ ok: true })
+    expect(old.kv.get('h', 'k')).toBeUndefined()
   })
 })

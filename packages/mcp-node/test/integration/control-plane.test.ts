@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { calcServer, startPeer, until, type Peer } from './peers.js'
+import { calcServer, runCli, startPeer, until, type Peer } from './peers.js'
 
 const ALICE = 'alice-token-0123456789abcdef'
 const BOB = 'bob-token-0123456789abcdefgh'
@@ -96,5 +96,51 @@ describe('control plane across processes', () => {
       const r = await a.callTool({ name: 'mesh__policy_set', arguments: { policy: { default: 'allow', rules: [{ principal: 'bob', deny: ['calc__add'] }] } } })
       return r.isError === true ? undefined : r
     }, 30_000, 250)
+  })
+
+  it('restarting every peer keeps the group, its log and the policy (durable in each data dir)', async () => {
+    const before = await status(await connect(peers.A!, ALICE))
+    await Promise.all(Object.values(peers).map(async (p) => { await p.kill('SIGTERM') }))
+    peers.A = await startPeer(dir, 'A', config('A', []))
+    const boot = [peers.A.multiaddrs[0]!]
+    ;[peers.B, peers.C] = await Promise.all([startPeer(dir, 'B', config('B', boot)), startPeer(dir, 'C', config('C', boot))])
+    const a = await connect(peers.A, ALICE)
+    const after = await until('a leader again', async () => { const x = await status(a); return x.leader !== '' && x.voters.length === 3 ? x : undefined }, 30_000)
+    expect(after.cluster).toBe(before.cluster)
+    expect(after.policyVersion).toBe(before.policyVersion)
+    const bobAtC = await connect(peers.C, BOB)
+    await until('calc at C', async () => ((await bobAtC.listTools()).tools.some((t) => t.name === 'calc__multiply') ? true : undefined), 30_000)
+    await expect(bobAtC.callTool({ name: 'calc__add', arguments: { a: 1, b: 2 } })).rejects.toThrow(/not allowed/)
+  })
+
+  it('CLI: control status, policy get|set, control backup; force-new-cluster on a stopped peer after the others are lost for good', async () => {
+    const url = peers.A!.http!
+    const st = await runCli(['control', 'status', '--url', url, '--token', ALICE])
+    expect(st.code, st.stderr).toBe(0)
+    expect((JSON.parse(st.stdout) as { voters: string[] }).voters).toHaveLength(3)
+    const denied = await runCli(['policy', 'get', '--url', url, '--token', BOB])
+    expect(denied.code).toBe(1)
+    expect(denied.stderr).toMatch(/NotAdminError/)
+    const got = JSON.parse((await runCli(['policy', 'get', '--url', url, '--token', ALICE])).stdout) as { version: number }
+    const set = await runCli(['policy', 'set', JSON.stringify({ default: 'allow', rules: [{ principal: 'bob', deny: ['calc__add', 'calc__multiply'] }] }), '--expect-version', String(got.version), '--url', url, '--token', ALICE])
+    expect(set.code, set.stderr).toBe(0)
+    const stale = await runCli(['policy', 'set', JSON.stringify({ default: 'allow', rules: [] }), '--expect-version', String(got.version), '--url', url, '--token', ALICE])
+    expect(stale.code).toBe(1)
+    expect(stale.stderr).toMatch(/VersionMismatchError/)
+    const backupFile = join(dir, 'backup.json')
+    const backup = await runCli(['control', 'backup', '--out', backupFile, '--url', url, '--token', ALICE])
+    expect(backup.code, backup.stderr).toBe(0)
+    // lose B and C for good, stop A, and recover A alone
+    await Promise.all([peers.B!.kill('SIGKILL'), peers.C!.kill('SIGKILL')])
+    await peers.A!.kill('SIGTERM')
+    const forced = await runCli(['control', 'force-new-cluster', '-c', join(dir, 'A.json')])
+    expect(forced.code, forced.stderr).toBe(0)
+    peers.A = await startPeer(dir, 'A', config('A', []))
+    const a = await connect(peers.A, ALICE)
+    const s = await until('A leads alone', async () => { const x = await status(a); return x.leader === peers.A!.peerId ? x : undefined }, 30_000)
+    expect(s.voters).toEqual([peers.A.peerId])
+    expect(s.policyVersion).toBe(got.version + 1)
+    const w = await a.callTool({ name: 'mesh__policy_set', arguments: { policy: { default: 'allow', rules: [] } } })
+    expect(w.isError, JSON.stringify(w.content)).not.toBe(true)
   })
 })
