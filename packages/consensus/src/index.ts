@@ -5,8 +5,10 @@
  * randomness of its own) with PreVote, CheckQuorum, flow-controlled pipelined replication,
  * fast backtracking, ReadIndex, leadership transfer, single-server membership changes with
  * learners and snapshots, driven through an etcd-style ready/advance interface; an async
- * node loop with storage and transport interfaces (memory implementations here); a seeded
- * fault simulator (`/sim`) and a linearizability checker (`/check`). No runtime dependencies.
+ * node loop with storage and transport interfaces; durable file storage (`/node`: a
+ * checksummed segmented WAL, snapshots, compaction); a libp2p transport (`/libp2p`); a seeded
+ * fault simulator for any state machine (`/sim`) and a linearizability checker (`/check`).
+ * The root entry, `/sim` and `/check` have no runtime dependencies and use no Node APIs.
  */
 export { RaftCore } from './core/raft-core.js'
 export type { RaftStatus } from './core/raft-core.js'
