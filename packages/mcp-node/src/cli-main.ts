@@ -8,6 +8,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { pino } from 'pino'
 import { loadConfigFile } from './config.js'
 import type { McpNodeConfig } from './config.js'
+import { WORKFLOW_USAGE, workflowCommand } from './scheduler/workflow-cli.js'
 import { CONTROL_USAGE, controlCommand, policyCommand } from './control-plane/cli-commands.js'
 
 const USAGE = `usage: p2p-mcp <command> [options]
@@ -19,6 +20,7 @@ commands:
   tools  [-c <config> | --url <url>]       the tools of the mesh
   call   <tool> [json-arguments] [-c <config> | --url <url>]
   keygen-psk [file]                        a new private-network (swarm) key, written to file (mode 0600) or printed
+${WORKFLOW_USAGE}
 ${CONTROL_USAGE}
 
 options:
@@ -103,6 +105,7 @@ async function main (): Promise<void> {
       allowPositionals: true,
       options: {
         config: { type: 'string', short: 'c' }, url: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        wait: { type: 'boolean' }, tasks: { type: 'boolean' }, status: { type: 'string' }, 'request-id': { type: 'string' },
         out: { type: 'string' }, from: { type: 'string' }, 'expect-version': { type: 'string' },
       },
     })
@@ -174,6 +177,7 @@ async function main (): Promise<void> {
       }
       return
     }
+    case 'workflow': return await workflowCommand(rest, { wait: values.wait, tasks: values.tasks, status: values.status, requestId: values['request-id'] }, async () => await client(values), fail)
     case 'control':
     case 'policy': {
       const helpers = { fail, print, client: async () => await client(values), config: async () => await config(values.config) }

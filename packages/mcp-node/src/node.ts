@@ -30,6 +30,7 @@ import type { NodeComponents, NodeModule, NodeModuleFactory } from './module.js'
 import { OrderedTransport } from './ordered-transport.js'
 import { LayeredPolicy } from './control-plane/layered-policy.js'
 import { controlPlane } from './control-plane/peer-control.js'
+import { schedulerFeature } from './scheduler/scheduler-module.js'
 import { Publisher } from './publisher.js'
 import { MeshRouter } from './router.js'
 import type { SessionView } from './session.js'
@@ -58,12 +59,14 @@ export interface McpNodeEvents {
  * feature is a module in its own file or folder, added here).
  */
 function features (c: McpNodeConfig, policy: LayeredPolicy, metrics: NodeMetrics): NodeModuleFactory[] {
+  const scheduler = schedulerFeature()
   return [
     meshStatus(),
     controlPlane({
       config: c.controlPlane, dataDir: c.dataDir, bootstrapPeers: c.bootstrap.map(peerOf), stdioOnly: c.stdio && !c.http.enabled,
-      localPolicy: c.policy, policy, metrics: metrics.registry,
+      localPolicy: c.policy, policy, metrics: metrics.registry, modules: [scheduler.state], onPlane: scheduler.attach,
     }),
+    scheduler.factory,
   ]
 }
 

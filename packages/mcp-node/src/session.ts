@@ -380,7 +380,7 @@ export class FrontSession {
     log.debug({ tool: qualified, door: this.init.door }, 'tools/call')
     try {
       const result = await this.track(server, extra.requestId, async () => {
-        const upstreamParams = { name: tool, arguments: params.arguments ?? {}, _meta: { [REQUEST_ID_META]: requestId } }
+        const upstreamParams = { name: tool, arguments: params.arguments ?? {}, _meta: { ...meshMeta(params._meta), [REQUEST_ID_META]: requestId } }
         if (r.kind === 'route') {
           const ctx: CallContext = {
             sessionKey: this.id,
@@ -413,4 +413,19 @@ export class FrontSession {
       if (counted) core.callFinished(qualified, peer, outcome, (performance.now() - started) / 1000)
     }
   }
+}
+
+/**
+ * The `p2p-mcp/…` keys of a request's `_meta` (a scheduled task's idempotency key, epoch and
+ * task id), passed on upstream so an upstream can deduplicate and fence. At most 8, short values.
+ */
+function meshMeta (meta: Record<string, unknown> | undefined): Record<string, string | number> {
+  const out: Record<string, string | number> = {}
+  if (meta === undefined) return out
+  let n = 0
+  for (const [k, v] of Object.entries(meta)) {
+    if (!k.startsWith('p2p-mcp/') || k === REQUEST_ID_META || k.length > 64) continue
+    if ((typeof v === 'string' && v.length <= 256) || (typeof v === 'number' && Number.isFinite(v))) { out[k] = v; if (++n >= 8) break }
+  }
+  return out
 }

@@ -2,7 +2,7 @@
 // The scheduler under the consensus simulator, many seeds, side by side with a port of the
 // seed's owner rule on the same seeds. Resumable: results are appended to a JSON-lines file and
 // seeds already in it are skipped. Usage (after `pnpm --filter @p2p-mcp/scheduler... build`):
-//   node scripts/seeds.ts [--from 1] [--count 1000] [--out seeds-results.jsonl] [--steps 1200]
+//   node scripts/seeds.ts [--from 1] [--count 1000] [--out seeds-results.jsonl] [--steps 1200] [--redo 5,17]
 import { appendFileSync, existsSync, readFileSync } from 'node:fs'
 import { simulate } from '@p2p-mcp/consensus/sim'
 import { runSchedulerSeed, SchedulerSim } from '../test/support/sim-workload.ts'
@@ -22,6 +22,8 @@ const lines = new Map<number, Line>()
 if (existsSync(out)) {
   for (const l of readFileSync(out, 'utf8').split('\n')) if (l.trim() !== '') { const x = JSON.parse(l) as Line; lines.set(x.seed, x) }
 }
+// --redo 202,220: run these seeds again (a later line for a seed replaces an earlier one).
+for (const s of (args.get('redo') ?? '').split(',').filter(x => x !== '')) lines.delete(Number(s))
 const start = performance.now()
 let ran = 0
 for (let seed = from; seed < from + count; seed++) {

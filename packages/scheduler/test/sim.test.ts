@@ -6,7 +6,7 @@ import { runSeedOwnerRule } from './support/seed-owner-rule.js'
 // A sample of the 1,000-seed run (scripts/seeds.ts): each seed replicates the scheduler on 5
 // simulated Raft nodes under crashes, partitions, loss, duplication and membership churn, with
 // 3-5 executors that crash, restart and rejoin, and a 300-task workflow. SIM_SEEDS raises the count.
-const SEEDS = Number(process.env.SIM_SEEDS ?? 6)
+const SEEDS = Number(process.env.SIM_SEEDS ?? 4)
 const FIRST = Number(process.env.SIM_FROM ?? 1)
 
 describe('scheduler under the consensus simulator', () => {

@@ -39,6 +39,8 @@ export interface ControlPlaneModuleInit {
   onStarted?: (plane: ControlPlane) => void
   /** Raft transport. @default `@p2p-mcp/consensus/libp2p` on this peer's libp2p node */
   raftTransport?: RaftTransport
+  /** Hands the control plane to features that propose and read through it (the scheduler). */
+  onPlane?: (plane: ControlPlane) => void
 }
 
 export interface PeerControlInit extends ControlPlaneModuleInit {
@@ -261,6 +263,7 @@ export class PeerControl {
 export function controlPlane (init: ControlPlaneModuleInit): NodeModuleFactory {
   return (components): NodeModule => {
     const pc = new PeerControl({ ...init, libp2p: components.libp2p, logger: components.logger })
+    init.onPlane?.(pc.plane)
     return {
       name: 'control-plane',
       tools: pc.builtinTools(),

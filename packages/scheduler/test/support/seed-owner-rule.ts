@@ -6,6 +6,7 @@
 // never converge, so peers disagree about owners. Run on the same seeds as the replicated
 // scheduler: the same number of executors, the same 300 tasks, the same kind of loss and churn.
 import { createHash } from 'node:crypto'
+import { mulberry } from './sim-workload.ts'
 
 class SeedClock {
   readonly vector = new Map<string, number>()
@@ -102,15 +103,4 @@ export function runSeedOwnerRule (seed: number, nPeers: number, taskIds: readonl
     if (r === 0) lost++; else if (r === 1) once++; else duplicated++
   }
   return { seed, tasks: taskIds.length, agreed, agreementRate: agreed / taskIds.length, lost, duplicated, ranOnce: once }
-}
-
-function mulberry (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }

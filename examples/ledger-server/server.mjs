@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// An example MCP server (stdio) for testing exactly-once: every call appends a line (the
+// scheduler's idempotency key from `_meta`, the epoch and this process's id) to a shared
+// ledger file. `append` is annotated idempotent but does not deduplicate (a re-run appends
+// again); `append_dedup` honours the idempotency key (a key already in the ledger is not
+// appended twice). Several processes may share one ledger file (appends are O_APPEND lines).
+//
+//   LEDGER_FILE=/tmp/ledger.txt node examples/ledger-server/server.mjs
+import { appendFileSync, existsSync, readFileSync, realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
+import { z } from 'zod'
+
+const KEY = 'p2p-mcp/idempotency-key'
+const EPOCH = 'p2p-mcp/epoch'
+
+export function createLedgerServer ({ file = process.env.LEDGER_FILE, delayMs = Number(process.env.LEDGER_DELAY_MS ?? 0) } = {}) {
+  if (!file) throw new Error('set LEDGER_FILE to the ledger file to append to')
+  const server = new McpServer({ name: 'ledger', version: '1.0.0' })
+  const line = (key, epoch) => `${key} ${epoch} ${process.env.REPLICA_ID ?? process.pid}\n`
+  const keyOf = (extra) => {
+    const key = extra._meta?.[KEY]
+    if (typeof key !== 'string') throw new Error(`no ${KEY} in _meta: call through the scheduler`)
+    return { key, epoch: extra._meta?.[EPOCH] ?? 0 }
+  }
+  const wait = () => new Promise((resolve) => setTimeout(resolve, delayMs))
+
+  server.registerTool('append', {
+    description: 'Appends the call\'s idempotency key to the ledger. Idempotent by annotation, but appends on every call.',
+    inputSchema: { n: z.number().optional() },
+    annotations: { readOnlyHint: false, idempotentHint: true },
+  }, async (_args, extra) => {
+    const { key, epoch } = keyOf(extra)
+    await wait()
+    appendFileSync(file, line(key, epoch))
+    return { content: [{ type: 'text', text: key }], structuredContent: { key } }
+  })
+
+  server.registerTool('append_dedup', {
+    description: 'Appends the call\'s idempotency key to the ledger unless it is there already (honours the idempotency key).',
+    inputSchema: { n: z.number().optional() },
+    annotations: { readOnlyHint: false, idempotentHint: true },
+  }, async (_args, extra) => {
+    const { key, epoch } = keyOf(extra)
+    await wait()
+    const seen = existsSync(file) && readFileSync(file, 'utf8').split('\n').some((l) => l.startsWith(`${key} `))
+    if (!seen) appendFileSync(file, line(key, epoch))
+    return { content: [{ type: 'text', text: key }], structuredContent: { key, duplicate: seen } }
+  })
+
+  return server
+}
+
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await createLedgerServer().connect(new StdioServerTransport())
+}
