@@ -27,6 +27,7 @@ import type { NodeCore } from './core.js'
 import { ConfigError, DuplicateUpstreamError, NodeNotStartedError } from './errors.js'
 import { TypedEventEmitter } from 'main-event'
 import { startHttpFrontDoor, type HttpFrontDoor } from './http.js'
+import { createModernRelay, relayModern } from './modern-relay.js'
 import { DATASTORE_DIR, isLoopbackAddr, loadOrCreateKey, loadPsk } from './identity.js'
 import { childOf, noopLogger, type Logger } from './logger.js'
 import { NodeMetrics } from './metrics.js'
@@ -34,6 +35,7 @@ import { OrderedTransport } from './ordered-transport.js'
 import { Policy } from './policy.js'
 import { FrontSession, type SessionView } from './session.js'
 import { LocalUpstream, type UpstreamSpec } from './upstream.js'
+import { meshName } from './naming.js'
 
 /** Options that cannot be written in a config file. */
 export interface McpNodeOptions {
@@ -90,6 +92,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
   private registry: Registry | undefined
   private selfServe: MemoryServed | undefined
   private unserve: Unserve | undefined
+  private unserveModern: (() => Promise<void>) | undefined
   private http: HttpFrontDoor | undefined
   private stdio: Served | undefined
   private datastore: FsDatastore | undefined
@@ -310,6 +313,20 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
       ...(allowPeers === undefined ? {} : { authorize: (peer: PeerId) => allowPeers.has(peer.toString()) }),
       logger: childOf(this.log, { component: 'libp2p-door' }),
     })
+    // 2026-07-28 requests from other peers, relayed as they are to the HTTP servers hosted here (decision 0072).
+    const modernRelay = createModernRelay({
+      target: (server) => {
+        const spec = this.upstreams.get(server)?.spec
+        return spec?.type === 'http' ? { url: spec.url, headers: spec.headers } : undefined
+      },
+      authorize: (peer, r) => {
+        if (r.method !== 'tools/call' || r.name === undefined) return undefined
+        const d = this.policy.check(peer, meshName(r.server, r.name))
+        return d.allowed ? undefined : `tool ${JSON.stringify(r.name)} of ${r.server} is not allowed for principal ${JSON.stringify(peer)}: ${d.reason}`
+      },
+      log: childOf(this.log, { component: 'mcp-2026' }),
+    })
+    this.unserveModern = await modernRelay.serve(node)
 
     await Promise.all([...this.upstreams.values()].map(async (u) => { await u.start() }))
     this.started = true
@@ -330,6 +347,10 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
       this.http = await startHttpFrontDoor({
         openSession: ({ principal, view }) => new FrontSession(this, { principal, door: 'http', view, enforcePolicy: true }),
         hasServer: (name) => this.catalog.groups.has(name),
+        allowed: (principal, server, tool) => this.policy.check(principal, meshName(server, tool)),
+        relay: async (request, signal) => await relayModern(node, this.catalog.groups.get(request.server)?.providers ?? [], request, {
+          signal, log: childOf(this.log, { component: 'mcp-2026' }), self: { peer: selfId, relay: modernRelay },
+        }),
         health: () => this.health(),
         metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
         log: childOf(this.log, { component: 'http' }),
@@ -385,6 +406,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> implements NodeCor
     await this.http?.close()
     await this.stdio?.close()
     await this.unserve?.()
+    await this.unserveModern?.()
     await Promise.allSettled([...this.sessions].map(async (s) => { await s.close() }))
     await this.selfServe?.close()
     await Promise.allSettled([...this.pools.values()].map(async (p) => { await p.close({ signal: AbortSignal.timeout(1_000) }) }))

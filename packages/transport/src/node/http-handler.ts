@@ -5,7 +5,7 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js'
 import { noopLogger } from '../logger.js'
 import { intOption } from '../options.js'
-import type { Logger, McpServerLike } from '../types.js'
+import type { McpServerLike } from '../types.js'
 import { DEFAULT_MAX_REPLAY_EVENTS, memoryEventStore, type MemoryEventStore } from './event-store.js'
 import type { HttpSessionOptions, ServeSessionFactory } from './types.js'
 import { check } from './validate.js'
@@ -19,6 +19,16 @@ export const DEFAULT_SSE_RETRY_MS = 1_000
 /** What a request that no MCP path takes is handed to (after the Host/Origin checks). */
 export type HttpFallback = (req: IncomingMessage, res: ServerResponse, auth: { authenticated: boolean, authInfo?: AuthInfo }) => void | Promise<void>
 
+/**
+ * Serves one MCP 2026-07-28 request (stateless: no session, the protocol version and client
+ * capabilities in the request's `_meta`), fetch-shaped: for example the `fetch` of SDK v2's
+ * `createMcpHandler(factory, { legacy: 'reject' })`. `parsedBody` is the body already read.
+ */
+export type ModernLeg = (request: Request, options: { authInfo?: AuthInfo, parsedBody: unknown }) => Promise<Response>
+
+/** Protocol revisions served by sessions (`initialize`); a request naming any other one is modern. */
+export const SESSION_PROTOCOL_VERSIONS: readonly string[] = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25']
+
 /** Options of {@link createMcpHttpHandler}. */
 export interface McpHttpHandlerInit extends HttpSessionOptions {
   /**
@@ -30,6 +40,14 @@ export interface McpHttpHandlerInit extends HttpSessionOptions {
   allowedHosts: string[]
   /** Answers requests on paths `route` does not take. @default 404 */
   fallback?: HttpFallback
+  /**
+   * The 2026-07-28 leg of `path`: requests without `Mcp-Session-Id` whose `_meta` carries
+   * `io.modelcontextprotocol/protocolVersion` (or whose `MCP-Protocol-Version` header names a
+   * revision newer than the session ones) go there instead of to a session. `undefined`: such
+   * requests are refused with an unsupported-protocol-version error that carries their id.
+   * @default none (sessions only)
+   */
+  modern?: (path: string) => ModernLeg | undefined
 }
 
 /** A Streamable HTTP front door to mount on a `node:http` server. */
@@ -107,7 +125,8 @@ export function createMcpHttpHandler (init: McpHttpHandlerInit): McpHttpHandler 
     const sessionId = req.headers['mcp-session-id']
     const session = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined
     const factory = session === undefined ? route(url.pathname) : undefined
-    if (session === undefined && factory === undefined) return await fallback(req, res, auth)
+    const modernLeg = session === undefined ? init.modern?.(url.pathname) : undefined
+    if (session === undefined && factory === undefined && modernLeg === undefined) return await fallback(req, res, auth)
     if (!auth.authenticated) {
       res.setHeader('WWW-Authenticate', `Bearer error="invalid_token", error_description="${auth.refused ?? 'token refused'}"`)
       return reply(res, 401, 'Unauthorized: a valid bearer token is required')
@@ -125,11 +144,17 @@ export function createMcpHttpHandler (init: McpHttpHandlerInit): McpHttpHandler 
     const body = await readJson(req, maxBodyBytes)
     if (body instanceof Error) return reply(res, body instanceof RangeError ? 413 : 400, body.message, -32700)
     const id = requestId(body)
+    if (isModern(req, body)) {
+      if (modernLeg === undefined) return reply(res, 400, `Unsupported protocol version: ${url.pathname} serves MCP ${SESSION_PROTOCOL_VERSIONS.at(-1)!} sessions only (send initialize)`, -32602, id)
+      if (!accepting || closed) return reply(res, 503, 'Service unavailable: this server is shutting down', -32000, id)
+      return await serveModern(modernLeg, req, res, body, auth.authInfo)
+    }
+    if (factory === undefined) return reply(res, 400, 'Bad Request: this path serves MCP 2026-07-28 requests only (no sessions)', -32600, id)
     if (!isInitializeRequest(body)) return reply(res, 400, 'Bad Request: no Mcp-Session-Id header and not an initialize request', -32000, id)
     if (!accepting || closed) return reply(res, 503, 'Service unavailable: this server is shutting down', -32000, id)
     if (sessions.size >= maxSessions) return reply(res, 503, `Too many sessions (maxSessions ${maxSessions})`, -32000, id)
 
-    const server = await factory!({ transport: 'http', ...(auth.authInfo === undefined ? {} : { authInfo: auth.authInfo }) })
+    const server = await factory({ transport: 'http', ...(auth.authInfo === undefined ? {} : { authInfo: auth.authInfo }) })
     const events = maxReplayEvents === 0 ? undefined : memoryEventStore(maxReplayEvents)
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
@@ -174,6 +199,39 @@ export function createMcpHttpHandler (init: McpHttpHandlerInit): McpHttpHandler 
       await Promise.all([...sessions.keys()].map(closeSession))
     },
   }
+}
+
+/** Whether a session-less request claims the 2026-07-28 protocol (the envelope in `_meta`, or the header). */
+function isModern (req: IncomingMessage, body: unknown): boolean {
+  const header = req.headers['mcp-protocol-version']
+  if (typeof header === 'string' && header !== '' && !SESSION_PROTOCOL_VERSIONS.includes(header)) return true
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false
+  const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta
+  return typeof meta === 'object' && meta !== null && 'io.modelcontextprotocol/protocolVersion' in meta
+}
+
+/** Hands a request to a fetch-shaped leg and streams its response back (SSE included). */
+async function serveModern (leg: ModernLeg, req: IncomingMessage, res: ServerResponse, body: unknown, authInfo: AuthInfo | undefined): Promise<void> {
+  const aborted = new AbortController()
+  res.once('close', () => { aborted.abort() })
+  const headers = new Headers()
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v)
+  const request = new Request(new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`), {
+    method: req.method ?? 'POST', headers, body: JSON.stringify(body), signal: aborted.signal,
+  })
+  const response = await leg(request, { parsedBody: body, ...(authInfo === undefined ? {} : { authInfo }) })
+  const out: Record<string, string> = {}
+  response.headers.forEach((v, k) => { out[k] = v })
+  res.writeHead(response.status, out)
+  if (response.body === null) { res.end(); return }
+  const reader = response.body.getReader()
+  res.once('close', () => { void reader.cancel().catch(() => {}) })
+  for (;;) {
+    const chunk: { done: true, value?: undefined } | { done: false, value: Uint8Array } = await reader.read().catch(() => ({ value: undefined, done: true as const }))
+    if (chunk.done) break
+    res.write(chunk.value)
+  }
+  res.end()
 }
 
 /** Host header values accepted by default for a server bound to `host:port`. */
