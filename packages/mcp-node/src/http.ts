@@ -35,6 +35,9 @@ export interface HttpFrontDoor {
 /** How long a server found to speak only 2025 sessions is served by translation before asking again. */
 const LEGACY_RECHECK_MS = 30_000
 
+/** Names the replica that answered a relayed request. */
+export const REPLICA_HEADER = 'p2p-mcp-replica'
+
 /** The HTTP response of a relayed answer: one JSON body, or an SSE stream of its messages. */
 function relayedResponse (outcome: Extract<RelayOutcome, { kind: 'answer' }>): Response {
   if (!outcome.contentType.includes('text/event-stream')) {
@@ -44,7 +47,7 @@ function relayedResponse (outcome: Extract<RelayOutcome, { kind: 'answer' }>): R
         if (next.done === true) { controller.close(); return }
         controller.enqueue(new TextEncoder().encode(JSON.stringify(next.value)))
       },
-    }), { status: outcome.status, headers: { 'content-type': outcome.contentType === '' ? 'application/json' : outcome.contentType } })
+    }), { status: outcome.status, headers: { 'content-type': outcome.contentType === '' ? 'application/json' : outcome.contentType, [REPLICA_HEADER]: outcome.peer } })
   }
   return new Response(new ReadableStream({
     async pull (controller) {
@@ -57,7 +60,7 @@ function relayedResponse (outcome: Extract<RelayOutcome, { kind: 'answer' }>): R
       }
     },
     async cancel () { await outcome.messages.return(undefined) },
-  }), { status: outcome.status, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } })
+  }), { status: outcome.status, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', [REPLICA_HEADER]: outcome.peer } })
 }
 
 const SERVER_PATH = /^\/servers\/([A-Za-z0-9][A-Za-z0-9._-]{0,63})\/mcp$/

@@ -132,7 +132,7 @@ export function createModernRelay (init: {
 
 /** What a relayed request produced: the server's answer, or why it did not get one. */
 export type RelayOutcome =
-  | { kind: 'answer', status: number, contentType: string, messages: AsyncGenerator<unknown> }
+  | { kind: 'answer', peer: string, status: number, contentType: string, messages: AsyncGenerator<unknown> }
   | { kind: 'legacy' }
   | { kind: 'refused', error: string }
 
@@ -163,7 +163,7 @@ export async function relayModern (libp2p: Pick<Libp2p, 'dialProtocol'>, peers: 
           else if ('error' in f) throw new Error(f.error)
         }
       }
-      return { kind: 'answer', ...first.head, messages: messages() }
+      return { kind: 'answer', peer, ...first.head, messages: messages() }
     }
     let stream: Stream | undefined
     try {
@@ -194,7 +194,7 @@ export async function relayModern (libp2p: Pick<Libp2p, 'dialProtocol'>, peers: 
           await s.close().catch(() => {})
         }
       }
-      return { kind: 'answer', ...first.head, messages: messages() }
+      return { kind: 'answer', peer, ...first.head, messages: messages() }
     } catch (err) {
       stream?.abort(err as Error)
       lastError = `${peer}: ${(err as Error).message}`
