@@ -10,23 +10,14 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import { z } from 'zod'
 import { createClientPool } from '../dist/index.js'
+import { mulberry32 } from '@p2p-mcp/testkit/random'
 
 const SECONDS = Number(process.env.DURATION_S ?? 20)
 const SEED = Number(process.env.SEED ?? 1)
 const WORKERS = Number(process.env.WORKERS ?? 8)
 const RECOVERY_MS = Number(process.env.RECOVERY_MS ?? 1000)
 
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-const random = rng(SEED)
+const random = mulberry32(SEED)
 
 interface Replica { id: string, down: boolean, upSince: number, charges: Map<string, number>, links: Array<() => void> }
 

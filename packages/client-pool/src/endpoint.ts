@@ -1,6 +1,5 @@
-import { circuitBreaker, CircuitState, handleWhen } from 'cockatiel'
-import type { CircuitBreakerPolicy } from 'cockatiel'
-import { isReplicaFailure } from './classify.js'
+import { CircuitState } from 'cockatiel'
+import { ReplicaBreaker, type BreakerChange } from './breaker.js'
 import { SUCCESS_RATE_ALPHA } from './constants.js'
 import { BulkheadFullError } from './errors.js'
 import { PeakEwma } from './peak-ewma.js'
@@ -41,9 +40,7 @@ export class Endpoint implements EndpointLoad {
   requests = 0
   failures = 0
   successRate = 1
-  readonly breaker: CircuitBreakerPolicy | undefined
-  readonly halfOpenAfterMs: number
-  breakerOpenedAt = 0
+  readonly breaker: ReplicaBreaker | undefined
   /** A call is testing a half-open breaker; no other call goes here until it ends. */
   probing = false
   /** Calls running (not queued) on the endpoint. */
@@ -60,7 +57,7 @@ export class Endpoint implements EndpointLoad {
   private readonly ewma: PeakEwma
   private readonly now: () => number
 
-  constructor (spec: EndpointSpec, policies: EndpointPolicies) {
+  constructor (spec: EndpointSpec, policies: EndpointPolicies, onBreakerChange: (state: BreakerChange) => void = () => {}) {
     this.id = spec.id
     this.weight = spec.weight ?? 1
     this.labels = spec.labels ?? {}
@@ -68,10 +65,9 @@ export class Endpoint implements EndpointLoad {
     this.now = policies.now
     this.ewma = new PeakEwma(policies.ewmaDecayMs, policies.ewmaMinSampleWeight)
     this.latencyMs = () => this.ewma.value(this.now())
-    this.halfOpenAfterMs = policies.breaker?.halfOpenAfterMs ?? 0
     this.breaker = policies.breaker === undefined
       ? undefined
-      : circuitBreaker(handleWhen(isReplicaFailure), { breaker: policies.breaker.make(), halfOpenAfter: policies.breaker.halfOpenAfterMs })
+      : new ReplicaBreaker(policies.breaker.make(), policies.breaker.halfOpenAfterMs, onBreakerChange)
     this.maxRunning = policies.bulkhead?.maxConcurrent ?? Infinity
     this.maxQueue = policies.bulkhead?.maxQueue ?? Infinity
   }
@@ -87,11 +83,9 @@ export class Endpoint implements EndpointLoad {
     if (breaker !== undefined) {
       const state = breaker.state
       if (state === CircuitState.Open) {
-        if (this.probing || Date.now() - this.breakerOpenedAt < this.halfOpenAfterMs) return 'circuit breaker open'
+        if (this.probing || breaker.cooling) return 'circuit breaker open'
       } else if (state === CircuitState.HalfOpen) {
         if (this.probing) return 'circuit breaker half-open, a probe call is in flight'
-      } else if (state === CircuitState.Isolated) {
-        return 'circuit breaker isolated'
       }
     }
     if (this.running >= this.maxRunning && this.queue.length >= this.maxQueue) return 'bulkhead full'
@@ -175,8 +169,7 @@ export class Endpoint implements EndpointLoad {
     switch (this.breaker.state) {
       case CircuitState.Closed: return 'closed'
       case CircuitState.Open: return 'open'
-      case CircuitState.HalfOpen: return 'half-open'
-      default: return 'isolated'
+      default: return 'half-open'
     }
   }
 

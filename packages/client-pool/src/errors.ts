@@ -7,9 +7,9 @@ function show (value: unknown): string {
 }
 
 /** An option of `createClientPool`, `add` or `scope` has a value that cannot work. */
-export class InvalidOptionsError extends TypeError {
-  override name = 'InvalidOptionsError'
-  readonly code = 'ERR_INVALID_OPTIONS'
+export class InvalidParametersError extends TypeError {
+  override name = 'InvalidParametersError'
+  readonly code = 'ERR_INVALID_PARAMETERS'
 
   constructor (option: string, value: unknown, expected: string) {
     super(`option ${option} is ${show(value)}: expected ${expected}`)

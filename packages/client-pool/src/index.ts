@@ -12,7 +12,7 @@
  * across failover, stats and events.
  */
 export { ClientPool, createClientPool } from './pool.js'
-export type { ClientPoolScope, ClientPoolView } from './pool.js'
+export type { ClientPoolScope, ClientPoolView } from './call-api.js'
 export {
   leastRequestPicker,
   peakEwmaPicker,
@@ -27,7 +27,7 @@ export {
   CallFailedError,
   ConnectError,
   DuplicateEndpointError,
-  InvalidOptionsError,
+  InvalidParametersError,
   NoEndpointAvailableError,
   PoolClosedError,
   UnknownEndpointError,

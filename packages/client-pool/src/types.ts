@@ -1,3 +1,4 @@
+import type { Logger } from './logger.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type {
   ClientCapabilities,
@@ -13,14 +14,7 @@ import type {
 } from '@modelcontextprotocol/sdk/types.js'
 import type { IBackoffFactory, IBreaker, IRetryBackoffContext } from 'cockatiel'
 
-/** An optional logger; libp2p's component logger and a pino child both fit. Defaults to a no-op. */
-export interface Logger {
-  debug: (msg: string, ...args: unknown[]) => void
-  info: (msg: string, ...args: unknown[]) => void
-  warn: (msg: string, ...args: unknown[]) => void
-  error: (msg: string, ...args: unknown[]) => void
-  child?: (bindings: Record<string, unknown>) => Logger
-}
+export type { Logger } from './logger.js'
 
 /** One replica of an MCP server. */
 export interface EndpointSpec {
@@ -378,3 +372,6 @@ export interface ClientPoolEvents {
 }
 
 export type { Transport }
+
+/** Dispatches a pool event (internal: the pool's parts report through it). */
+export type Emit = <K extends keyof ClientPoolEvents>(type: K, detail: ClientPoolEvents[K]['detail']) => void

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createClientPool, DuplicateEndpointError, InvalidOptionsError, UnknownEndpointError } from '../src/index.js'
+import { createClientPool, DuplicateEndpointError, InvalidParametersError, UnknownEndpointError } from '../src/index.js'
 import type { ClientPoolInit } from '../src/index.js'
 
 const connect = (): never => { throw new Error('not used') }
@@ -20,11 +20,11 @@ describe('options are checked up front', () => {
     ['endpoint weight', { endpoints: [{ id: 'a', connect, weight: 0 }] }, /endpoint a weight is 0/],
   ]
   for (const [what, init, message] of bad) {
-    it(`rejects a bad ${what} with InvalidOptionsError`, () => {
+    it(`rejects a bad ${what} with InvalidParametersError`, () => {
       let err: unknown
       try { createClientPool(init) } catch (e) { err = e }
-      expect(err).toBeInstanceOf(InvalidOptionsError)
-      expect((err as InvalidOptionsError).code).toBe('ERR_INVALID_OPTIONS')
+      expect(err).toBeInstanceOf(InvalidParametersError)
+      expect((err as InvalidParametersError).code).toBe('ERR_INVALID_PARAMETERS')
       expect((err as Error).message).toMatch(message)
     })
   }

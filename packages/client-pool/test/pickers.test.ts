@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { leastRequestPicker, peakEwmaPicker, ringHashPicker, roundRobinPicker, weightedRoundRobinPicker } from '../src/index.js'
 import type { EndpointLoad, PickContext, Picker } from '../src/index.js'
+import { mulberry32 } from '@p2p-mcp/testkit/random'
 
 const NUM_RUNS = Number(process.env.FC_NUM_RUNS ?? 100)
 
@@ -19,17 +20,6 @@ function fake (id: string, init: { weight?: number, inFlight?: number, latency?:
   return e
 }
 
-/** mulberry32, so that every run sees the same choices. */
-function seeded (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function tally (picker: Picker, candidates: EndpointLoad[], n: number, ctx: PickContext): Map<string, number> {
   const counts = new Map<string, number>()
@@ -44,14 +34,14 @@ function tally (picker: Picker, candidates: EndpointLoad[], n: number, ctx: Pick
 describe('round-robin', () => {
   it('is exactly even', () => {
     const eps = ['a', 'b', 'c'].map((id) => fake(id))
-    const counts = tally(roundRobinPicker(), eps, 3000, { key: undefined, random: seeded(1) })
+    const counts = tally(roundRobinPicker(), eps, 3000, { key: undefined, random: mulberry32(1) })
     expect([...counts.values()]).toEqual([1000, 1000, 1000])
   })
 
   it('stays even while the candidate set shrinks and grows', () => {
     const picker = roundRobinPicker()
     const eps = ['a', 'b', 'c', 'd'].map((id) => fake(id))
-    const ctx = { key: undefined, random: seeded(2) }
+    const ctx = { key: undefined, random: mulberry32(2) }
     const counts = tally(picker, eps.slice(0, 3), 300, ctx)
     for (const [id, n] of tally(picker, eps, 400, ctx)) counts.set(id, (counts.get(id) ?? 0) + n)
     expect(counts.get('d')).toBe(100)
@@ -67,7 +57,7 @@ describe('weighted round-robin', () => {
   it('picks in proportion to weight, spread out', () => {
     const eps = [fake('a', { weight: 5 }), fake('b', { weight: 3 }), fake('c', { weight: 1 })]
     const picker = weightedRoundRobinPicker()
-    const ctx = { key: undefined, random: seeded(3) }
+    const ctx = { key: undefined, random: mulberry32(3) }
     const seq = Array.from({ length: 9 }, () => picker.pick(eps, ctx)!.id)
     expect(seq.filter((x) => x === 'a')).toHaveLength(5)
     expect(seq.filter((x) => x === 'b')).toHaveLength(3)
@@ -95,14 +85,14 @@ describe('weighted round-robin', () => {
 describe('least-request', () => {
   it('prefers the less loaded endpoint', () => {
     const eps = [fake('a', { inFlight: 10 }), fake('b', { inFlight: 0 }), fake('c', { inFlight: 10 })]
-    const counts = tally(leastRequestPicker(), eps, 3000, { key: undefined, random: seeded(4) })
+    const counts = tally(leastRequestPicker(), eps, 3000, { key: undefined, random: mulberry32(4) })
     // Power of two choices: b wins every pair it is in, 2/3 of the pairs.
     expect(counts.get('b')! / 3000).toBeGreaterThan(0.6)
   })
 
   it('scales load by weight', () => {
     const eps = [fake('a', { weight: 4, inFlight: 4 }), fake('b', { weight: 1, inFlight: 2 })]
-    const counts = tally(leastRequestPicker(), eps, 100, { key: undefined, random: seeded(5) })
+    const counts = tally(leastRequestPicker(), eps, 100, { key: undefined, random: mulberry32(5) })
     expect(counts.get('a')).toBe(100)
   })
 })
@@ -110,28 +100,28 @@ describe('least-request', () => {
 describe('peak-ewma', () => {
   it('prefers the faster endpoint at equal load', () => {
     const eps = [fake('a', { latency: 10 }), fake('b', { latency: 1 }), fake('c', { latency: 10 })]
-    const counts = tally(peakEwmaPicker(), eps, 3000, { key: undefined, random: seeded(6) })
+    const counts = tally(peakEwmaPicker(), eps, 3000, { key: undefined, random: mulberry32(6) })
     expect(counts.get('b')! / 3000).toBeGreaterThan(0.6)
   })
 
   it('prefers the less loaded endpoint at equal latency', () => {
     const eps = [fake('a', { latency: 5, inFlight: 8 }), fake('b', { latency: 5, inFlight: 0 })]
-    const counts = tally(peakEwmaPicker(), eps, 100, { key: undefined, random: seeded(7) })
+    const counts = tally(peakEwmaPicker(), eps, 100, { key: undefined, random: mulberry32(7) })
     expect(counts.get('b')).toBe(100)
   })
 
   it('weighs latency by load: a fast busy endpoint loses to a slower idle one', () => {
     const eps = [fake('fast', { latency: 1, inFlight: 30 }), fake('slow', { latency: 10, inFlight: 0 })]
-    expect(peakEwmaPicker().pick(eps, { key: undefined, random: seeded(8) })!.id).toBe('slow')
+    expect(peakEwmaPicker().pick(eps, { key: undefined, random: mulberry32(8) })!.id).toBe('slow')
   })
 
   it('tries a cold endpoint while idle, not while it has calls in flight', () => {
     const warm = fake('warm', { latency: 5 })
     const cold = fake('cold')
     const picker = peakEwmaPicker()
-    expect(picker.pick([warm, cold], { key: undefined, random: seeded(9) })!.id).toBe('cold')
+    expect(picker.pick([warm, cold], { key: undefined, random: mulberry32(9) })!.id).toBe('cold')
     cold.inFlight = 1
-    expect(picker.pick([warm, cold], { key: undefined, random: seeded(9) })!.id).toBe('warm')
+    expect(picker.pick([warm, cold], { key: undefined, random: mulberry32(9) })!.id).toBe('warm')
   })
 })
 

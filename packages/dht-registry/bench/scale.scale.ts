@@ -12,6 +12,7 @@ import { it } from 'vitest'
 import { providerCid } from '../src/index.js'
 import { connect, createPeer, stopAll, waitForGossipMesh } from '../test/integration/helpers.js'
 import type { TestPeer } from '../test/integration/helpers.js'
+import { mulberry32 } from '@p2p-mcp/testkit/random'
 
 const sizes = (process.env.SCALE_N ?? '10,25,50,100').split(',').map(Number)
 const visibilityTrials = Number(process.env.SCALE_TRIALS ?? 20)
@@ -26,15 +27,6 @@ function quantile (xs: number[], q: number): number {
 }
 const fmt = (x: number): string => x < 1 ? x.toFixed(3) : x < 100 ? x.toFixed(1) : x.toFixed(0)
 
-function mulberry32 (seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6D2B79F5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Runs a DHT findProviders and counts peers contacted and hops (1 + hops of the peer that named it). */
 async function traceFindProviders (peer: TestPeer, tool: string): Promise<{ contacted: number, contactedToFirst: number, hopsToFirst: number, maxHops: number }> {
@@ -126,7 +118,7 @@ for (const n of sizes) {
         lost += times.filter((x) => x === Number.POSITIVE_INFINITY).length
         allVisible.push(Math.max(...times))
         perPeer.push(...times)
-        stored.push((await published).dhtStored)
+        stored.push((await (await published).dht).stored)
       }
 
       // 2. find() from the cache

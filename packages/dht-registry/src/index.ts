@@ -10,7 +10,9 @@
  * hamming distance between wanted and offered capabilities, then load and latency. Providers
  * that stop heartbeating drop out; events tell when providers come, change and go.
  */
-export { createRegistry } from './registry.js'
+export { createRegistry, registry } from './registry.js'
+export { serverFromListing } from './mcp-listing.js'
+export type { McpListing } from './mcp-listing.js'
 export { registryServices, registrySigner, registryValidator, registrySelector } from './services.js'
 export { encodeRecord, decodeRecord, signedBytes } from './record.js'
 export { canonicalJson, schemaHash } from './canonical-json.js'
@@ -25,12 +27,12 @@ export {
   MissingServiceError, PeerIdMismatchError, RecordExpiredError, RecordTooLargeError, RegistryNotStartedError,
   StaleRecordError, UnsupportedVersionError,
 } from './errors.js'
-export type { Registry, RegistryServiceMap } from './registry.js'
+export type { Registry, RegistryComponents, RegistryServiceMap } from './registry.js'
 export type { RegistryServicesInit, RegistryServiceFactories, RegistryServices, RecordValidatorInit } from './services.js'
 export type { RecordSigner, DecodeRecordOptions } from './record.js'
 export type { ProviderKeyKind } from './keys.js'
 export type {
-  AccessPolicy, Descriptor, FindOptions, FindQuery, Load, Logger, PromptEntry, ProviderEventDetail, ProviderMatch,
+  AccessPolicy, Descriptor, DhtPublishResult, FindOptions, FindQuery, Load, Logger, PromptEntry, ProviderEventDetail, ProviderMatch,
   ProviderRemovedEventDetail, ProviderScore, RecordRejectedEventDetail, ProviderSource, ProviderUpdatedEventDetail, PublishInput, PublishResult,
   RegistryEvents, RegistryInit, RegistryStats, RemovalReason, Requirements, Resources, ResourceTemplateEntry,
   ServerEntry, ServerInput, Sla, ToolAnnotations, ToolEntry, ToolInput,

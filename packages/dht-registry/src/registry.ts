@@ -13,6 +13,7 @@ import {
   StaleRecordError, isRecordError,
 } from './errors.js'
 import { providerCid, recordKey } from './keys.js'
+import { noopLogger } from './logger.js'
 import { compareScores, matches, scoreOf } from './ranking.js'
 import { decodeRecord, encodeRecord } from './record.js'
 import type { RecordSigner } from './record.js'
@@ -23,7 +24,9 @@ import type {
   RegistryEvents, RegistryInit, RegistryStats, RemovalReason, ServerEntry,
 } from './types.js'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
-import type { Libp2p, PeerId, AbortOptions } from '@libp2p/interface'
+import { serviceDependencies } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, ContentRouting, Libp2p, PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { CID } from 'multiformats/cid'
 
@@ -64,8 +67,6 @@ interface Entry {
   source: ProviderSource
 }
 
-const noop = (): void => {}
-const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop }
 
 function errorText (err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
@@ -88,8 +89,32 @@ function validateFindQuery (q: FindQuery): void {
   }
 }
 
+/**
+ * What the registry takes from a libp2p node: libp2p hands these to a service factory as its
+ * components (`registry(init)(components)`); `createRegistry(node)` reads them off a node.
+ */
+export interface RegistryComponents {
+  peerId: PeerId
+  /** Signs records; libp2p's `privateKey` component, or the `registrySigner` service. */
+  privateKey?: RecordSigner
+  logger?: ComponentLogger
+  addressManager: { getAddresses: () => Multiaddr[] }
+  contentRouting: Pick<ContentRouting, 'provide'>
+  dht: KadDHT
+  pubsub: GossipSub
+}
+
+/** Our logger on top of libp2p's component logger (debug-style: one function, plus `error`). */
+function fromComponentLogger (logger: ComponentLogger): Logger {
+  const log = logger.forComponent('p2p-mcp:dht-registry')
+  const debug = (msg: string, ...args: unknown[]): void => { log(msg, ...args) }
+  return { debug, info: debug, warn: debug, error: (msg: string, ...args: unknown[]) => { log.error(msg, ...args) } }
+}
+
 class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry {
-  private readonly node: Libp2p<RegistryServiceMap>
+  private readonly c: RegistryComponents
+  /** Created by `registry()` as a libp2p service: started by the node once its other services run. */
+  private readonly asService: boolean
   private readonly heartbeatIntervalMs: number
   private readonly missedHeartbeats: number
   private readonly recordTtlMs: number
@@ -124,9 +149,10 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
   private sweepTimer: ReturnType<typeof setInterval> | undefined
   private lifecycle = new AbortController()
 
-  constructor (node: Libp2p<RegistryServiceMap>, init: RegistryInit) {
+  constructor (components: RegistryComponents, init: RegistryInit, asService: boolean) {
     super()
-    this.node = node
+    this.c = components
+    this.asService = asService
     this.heartbeatIntervalMs = positiveInteger('heartbeatIntervalMs', init.heartbeatIntervalMs, DEFAULT_HEARTBEAT_INTERVAL_MS)
     this.missedHeartbeats = positiveInteger('missedHeartbeats', init.missedHeartbeats, DEFAULT_MISSED_HEARTBEATS)
     this.recordTtlMs = positiveInteger('recordTtlMs', init.recordTtlMs, DEFAULT_RECORD_TTL_MS)
@@ -144,12 +170,12 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     this.book = new SequenceBook(positiveInteger('maxTrackedPeers', init.maxTrackedPeers, DEFAULT_MAX_TRACKED_PEERS))
     this.loadFn = init.load
     this.now = init.now ?? Date.now
-    const base = init.logger ?? silentLogger
+    const base = init.logger ?? (components.logger === undefined ? noopLogger : fromComponentLogger(components.logger))
     this.log = base.child?.({ component: 'dht-registry' }) ?? base
-    this.selfId = node.peerId.toString()
-    const signer = init.privateKey ?? node.services.registrySigner
+    this.selfId = components.peerId.toString()
+    const signer = init.privateKey ?? components.privateKey
     if (signer === undefined) throw new MissingServiceError('registrySigner')
-    if (!peerIdFromPublicKey(signer.publicKey).equals(node.peerId)) {
+    if (!peerIdFromPublicKey(signer.publicKey).equals(components.peerId)) {
       throw new InvalidParametersError('the signing key', signer.publicKey.toString(), `the key of this node (${this.selfId})`)
     }
     this.signer = signer
@@ -160,6 +186,8 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
   }
 
   start (): Promise<void> {
+    // as a service, libp2p starts every service at once: pubsub may not run yet (see afterStart)
+    if (this.asService) return Promise.resolve()
     try {
       this.startNow()
       return Promise.resolve()
@@ -173,9 +201,17 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     return Promise.resolve()
   }
 
+  /** libp2p calls this once every service of the node runs. */
+  afterStart (): void {
+    if (this.asService) this.startNow()
+  }
+
+  readonly [Symbol.toStringTag] = '@p2p-mcp/dht-registry'
+  readonly [serviceDependencies]: string[] = ['@libp2p/kad-dht', '@libp2p/pubsub']
+
   private startNow (): void {
     if (this.started) return
-    const { pubsub, dht } = this.node.services
+    const { pubsub, dht } = this.c
     if (pubsub === undefined) throw new MissingServiceError('pubsub')
     if (dht === undefined) throw new MissingServiceError('dht')
     this.started = true
@@ -196,7 +232,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     this.stopAnnouncing()
     clearInterval(this.sweepTimer)
     this.sweepTimer = undefined
-    const { pubsub } = this.node.services
+    const { pubsub } = this.c
     pubsub.removeEventListener('message', this.onGossip)
     if (pubsub.topicValidators.get(REGISTRY_TOPIC) === this.validateGossip) pubsub.topicValidators.delete(REGISTRY_TOPIC)
     try {
@@ -263,8 +299,13 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     }
     this.startAnnouncing()
     await this.announce()
-    const [put, provide] = await Promise.all([this.putInDht(options), this.provideKeys(descriptor, options)])
-    return { descriptor, dhtStored: put.stored, dhtFailed: put.failed, provided: provide.provided, provideFailed: provide.failed }
+    const dht = Promise.all([this.putInDht(options), this.provideKeys(descriptor, options)])
+      .then(([put, provide]) => ({ stored: put.stored, failed: put.failed, provided: provide.provided, provideFailed: provide.failed }))
+      .catch((err: unknown) => {
+        this.log.warn('DHT part of the publication failed: %s', errorText(err))
+        return { stored: 0, failed: 0, provided: 0, provideFailed: 0 }
+      })
+    return { descriptor, dht }
   }
 
   async unpublish (options: AbortOptions = {}): Promise<void> {
@@ -276,7 +317,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     await this.putInDht(options)
     const provided = this.provided
     this.provided = []
-    await Promise.allSettled(provided.map(async (cid) => { await this.node.services.dht.cancelReprovide(cid, options) }))
+    await Promise.allSettled(provided.map(async (cid) => { await this.c.dht.cancelReprovide(cid, options) }))
     this.content = undefined
   }
 
@@ -340,7 +381,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     }
     try {
       // the DHT's own event stream: libp2p's content routing wrapper adds peer store work per provider
-      for await (const event of this.node.services.dht.findProviders(cid, { signal: combined })) {
+      for await (const event of this.c.dht.findProviders(cid, { signal: combined })) {
         if (event.name !== 'PROVIDER') continue
         for (const provider of event.providers) {
           const id = provider.id.toString()
@@ -373,7 +414,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     const querySignal = AbortSignal.any([signal, done.signal])
     let lastError: unknown = new Error('no DHT peer returned a record')
     try {
-      for await (const event of this.node.services.dht.get(recordKey(id), { signal: querySignal })) {
+      for await (const event of this.c.dht.get(recordKey(id), { signal: querySignal })) {
         // kad-dht emits VALUE only once the whole query ended; each peer's answer comes earlier, as PEER_RESPONSE
         const value = event.name === 'VALUE' ? event.value : event.name === 'PEER_RESPONSE' ? event.record?.value : undefined
         if (value === undefined) continue
@@ -482,7 +523,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     const draft = {
       v: RECORD_VERSION,
       peerId: this.selfId,
-      multiaddrs: this.node.getMultiaddrs().slice(0, 32).map((ma) => ma.toString()),
+      multiaddrs: this.c.addressManager.getAddresses().slice(0, 32).map((ma) => ma.toString()),
       seq,
       issuedAt: now,
       expiresAt: now + this.recordTtlMs,
@@ -503,7 +544,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
   private async announce (): Promise<void> {
     if (this.ownBytes === undefined) return
     try {
-      await this.node.services.pubsub.publish(REGISTRY_TOPIC, this.ownBytes)
+      await this.c.pubsub.publish(REGISTRY_TOPIC, this.ownBytes)
       this.counters.heartbeatsSent++
     } catch (err) {
       this.log.debug('announce not sent: %s', errorText(err))
@@ -519,7 +560,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     const signals = [this.lifecycle.signal, AbortSignal.timeout(this.dhtPublishTimeoutMs)]
     if (options.signal !== undefined) signals.push(options.signal)
     try {
-      for await (const event of this.node.services.dht.put(recordKey(this.selfId), bytes, { signal: AbortSignal.any(signals) })) {
+      for await (const event of this.c.dht.put(recordKey(this.selfId), bytes, { signal: AbortSignal.any(signals) })) {
         if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE') stored++
         else if (event.name === 'QUERY_ERROR') failed++
       }
@@ -541,11 +582,11 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     const keep = new Set(wanted.map((c) => c.toString()))
     const dropped = this.provided.filter((c) => !keep.has(c.toString()))
     this.provided = wanted
-    await Promise.allSettled(dropped.map(async (cid) => { await this.node.services.dht.cancelReprovide(cid) }))
+    await Promise.allSettled(dropped.map(async (cid) => { await this.c.dht.cancelReprovide(cid) }))
     const signals = [this.lifecycle.signal, AbortSignal.timeout(this.dhtPublishTimeoutMs)]
     if (options.signal !== undefined) signals.push(options.signal)
     const signal = AbortSignal.any(signals)
-    const results = await Promise.allSettled(wanted.map(async (cid) => { await this.node.contentRouting.provide(cid, { signal }) }))
+    const results = await Promise.allSettled(wanted.map(async (cid) => { await this.c.contentRouting.provide(cid, { signal }) }))
     const failed = results.filter((r) => r.status === 'rejected')
     if (failed.length > 0) this.log.warn('%d of %d provider keys not provided: %s', failed.length, wanted.length, errorText(failed[0]?.reason))
     return { provided: wanted.length - failed.length, failed: failed.length }
@@ -587,5 +628,23 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
  * `registryServices()`. Call `start()`, then `publish()` and `find()`.
  */
 export function createRegistry (node: Libp2p<RegistryServiceMap>, init: RegistryInit = {}): Registry {
-  return new DhtRegistry(node, init)
+  const components: RegistryComponents = {
+    peerId: node.peerId,
+    addressManager: { getAddresses: () => node.getMultiaddrs() },
+    contentRouting: node.contentRouting,
+    dht: node.services.dht,
+    pubsub: node.services.pubsub,
+    ...(node.services.registrySigner === undefined ? {} : { privateKey: node.services.registrySigner }),
+  }
+  return new DhtRegistry(components, init, false)
+}
+
+/**
+ * The registry as a libp2p service, in the style of `kadDHT(init)`: put it after the
+ * services of `registryServices()` (`services: { ...registryServices(), registry: registry() }`);
+ * it takes the node's key, logger, `dht` and `pubsub` from the components libp2p hands it, and
+ * starts and stops with the node.
+ */
+export function registry (init: RegistryInit = {}): (components: RegistryComponents) => Registry {
+  return (components) => new DhtRegistry(components, init, true)
 }

@@ -1,3 +1,4 @@
+import type { Logger } from './logger.js'
 import type {
   AccessPolicySchema, DescriptorSchema, LoadSchema, PromptEntrySchema, ResourcesSchema, ResourceTemplateEntrySchema,
   ServerEntrySchema, SlaSchema, ToolAnnotationsSchema, ToolEntrySchema,
@@ -17,14 +18,7 @@ export type AccessPolicy = z.output<typeof AccessPolicySchema>
 export type Load = z.output<typeof LoadSchema>
 export type Sla = z.output<typeof SlaSchema>
 
-/** A logger: libp2p's component logger and a pino child both fit behind it. */
-export interface Logger {
-  debug: (msg: string, ...args: unknown[]) => void
-  info: (msg: string, ...args: unknown[]) => void
-  warn: (msg: string, ...args: unknown[]) => void
-  error: (msg: string, ...args: unknown[]) => void
-  child?: (bindings: Record<string, unknown>) => Logger
-}
+export type { Logger } from './logger.js'
 
 /** A tool as given to `publish()`: give its schemas (hashed for you) or their hashes. */
 export interface ToolInput {
@@ -62,17 +56,26 @@ export interface PublishInput {
   sla?: Sla
 }
 
-/** What `publish()` did. */
-export interface PublishResult {
-  descriptor: Descriptor
+/** What the DHT part of a publication did (it may take seconds in a small or cold mesh). */
+export interface DhtPublishResult {
   /** Peers that stored the DHT record (answered PUT_VALUE with it). */
-  dhtStored: number
+  stored: number
   /** Peers that refused or failed to store it (`put()` itself does not fail when they do). */
-  dhtFailed: number
+  failed: number
   /** Provider keys (server, tool and capability CIDs) announced in the DHT. */
   provided: number
   /** Provider keys whose `provide()` failed (logged; retried by the DHT's reprovider). */
   provideFailed: number
+}
+
+/**
+ * What `publish()` did: it resolves once the descriptor is signed (the local view and
+ * `registry.descriptor` have it) and announced over gossip; the DHT put and provides go on
+ * and are reported by `dht`, which never rejects.
+ */
+export interface PublishResult {
+  descriptor: Descriptor
+  dht: Promise<DhtPublishResult>
 }
 
 /** Hard requirements: a provider that misses any is not returned at all. */

@@ -15,6 +15,7 @@ import FlatQueue from 'flatqueue'
 import { Heap as HeapJs } from 'heap-js'
 import { Heap as MnemonistHeap } from 'mnemonist'
 import { FibonacciHeap } from '../dist/index.js'
+import { mulberry32 } from '@p2p-mcp/testkit/random'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const WALL = process.env.TIMER === 'wall'
@@ -25,17 +26,6 @@ function now (): number {
 }
 const numCmp = (a: number, b: number): number => a - b
 
-/** mulberry32: a small seeded PRNG, so that every library sees the same input. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // Case 1: N inserts, then drain everything.
@@ -207,7 +197,7 @@ function runDrainOnly (keys: Float64Array, heaps: number): Row[] {
 interface Graph { n: number, offsets: Uint32Array, targets: Uint32Array, weights: Float64Array }
 
 function makeGraph (n: number, m: number, seed: number): Graph {
-  const r = rng(seed)
+  const r = mulberry32(seed)
   const src = new Uint32Array(m)
   const counts = new Uint32Array(n + 1)
   // A ring through every node keeps the graph connected; the remaining edges are random.
@@ -395,12 +385,12 @@ const want = (c: string): boolean => only === undefined || only.includes(c)
 
 console.log(`Node ${process.version}, ${ROUNDS} rounds, median ${WALL ? 'wall' : 'CPU'} time`)
 if (want('fill')) {
-  const r = rng(1)
+  const r = mulberry32(1)
   const keys = new Float64Array(1_000_000).map(() => r())
   print('1e6 random inserts, then drain', runCase('fill', fillDrain, keys))
 }
 if (want('drain')) {
-  const r = rng(2)
+  const r = mulberry32(2)
   const keys = new Float64Array(10_000).map(() => r())
   print('drain of 1e4 keys (heaps filled outside the timer), ×100', runDrainOnly(keys, 100))
   print('1e4 inserts then drain, ×100', runCase('drain', fillDrain, keys, 100))

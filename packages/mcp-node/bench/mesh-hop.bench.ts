@@ -99,7 +99,7 @@ const memDirect = await nb.connectClient()
 const memMesh = await na.connectClient()
 const callLocal = async (c: Client, i: number): Promise<void> => {
   const r = await c.callTool({ name: 'local__add', arguments: { a: i, b: 1 } }).catch((err: unknown) => {
-    console.error(c === memDirect ? 'direct' : 'mesh', i, 'A', na.catalog.tools.map((t) => t.name), 'B', nb.catalog.tools.map((t) => t.name), nb.upstreams.get('local')?.status, nb.upstreams.get('local')?.lastError)
+    console.error(c === memDirect ? 'direct' : 'mesh', i, 'A', na.tools().map((t) => t.name), 'B', nb.tools().map((t) => t.name), nb.health().upstreams.find((u) => u.name === 'local'))
     throw err
   })
   if ((r.structuredContent as { sum: number }).sum !== i + 1) throw new Error('wrong result')

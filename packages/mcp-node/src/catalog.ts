@@ -4,6 +4,7 @@ import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js'
 import type { ClientPool } from '@p2p-mcp/client-pool'
 import { canonicalJson, schemaHash } from '@p2p-mcp/dht-registry'
 import type { Descriptor, ProviderMatch, ServerEntry } from '@p2p-mcp/dht-registry'
+import { errorMessage } from './errors.js'
 import { meshName } from './naming.js'
 import type { Logger } from './logger.js'
 
@@ -144,7 +145,7 @@ export class MeshCatalog {
         // Served from now on (the previous definition, if any, kept serving while this one loaded).
         if (this.groups.has(g.name)) this.groups.set(g.name, g)
       } catch (err) {
-        this.log.warn('could not load the definitions of server %s: %s', g.name, (err as Error).message)
+        this.log.warn('could not load the definitions of server %s: %s', g.name, errorMessage(err))
       }
     }))
     this.pendingLoads = 0

@@ -2,8 +2,11 @@ import { readFile, stat } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { MAX_CONFIG_BYTES } from './constants.js'
-import { ConfigError } from './errors.js'
+import {
+  DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_LISTEN, DEFAULT_MAX_HTTP_SESSIONS, DEFAULT_PAGE_SIZE,
+  DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SSE_KEEPALIVE_MS, MAX_CONFIG_BYTES,
+} from './constants.js'
+import { ConfigError, errorMessage } from './errors.js'
 
 const nonEmpty = z.string().min(1)
 const serverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a server name: 1 to 64 letters, digits, . _ -, starting with a letter or digit')
@@ -44,19 +47,31 @@ const HttpTokenSchema = z.strictObject({ token: z.string().min(16, 'at least 16 
 
 const HttpSchema = z.strictObject({
   enabled: z.boolean().default(true),
-  host: nonEmpty.default('127.0.0.1'),
-  port: z.number().int().min(0).max(65535).default(0),
+  host: nonEmpty.default(DEFAULT_HTTP_HOST),
+  port: z.number().int().min(0).max(65535).default(DEFAULT_HTTP_PORT),
   tokens: z.array(HttpTokenSchema).default([]),
   allowedHosts: z.array(nonEmpty).optional(),
-  sseKeepAliveMs: ms.default(15_000),
-  maxSessions: z.number().int().min(1).default(1024),
+  sseKeepAliveMs: ms.default(DEFAULT_SSE_KEEPALIVE_MS),
+  maxSessions: z.number().int().min(1).default(DEFAULT_MAX_HTTP_SESSIONS),
+})
+
+const patterns = z.array(nonEmpty).default(['*'])
+
+/** Which built-in `mesh__*` tools each front door lists (`*` and `?` patterns); the policy filters them further. */
+export const MeshToolsSchema = z.strictObject({
+  stdio: patterns,
+  http: patterns,
+  /** Sessions of other peers (and this peer's own route sessions). */
+  libp2p: patterns,
+  /** `connectClient()` sessions in this process. */
+  local: patterns,
 })
 
 /** The whole configuration, as a file holds it (JSON or YAML). */
 export const McpNodeConfigSchema = z.strictObject({
   name: nonEmpty.optional(),
   dataDir: nonEmpty.optional(),
-  listen: z.array(multiaddrString).default(['/ip4/127.0.0.1/tcp/0']),
+  listen: z.array(multiaddrString).default([DEFAULT_LISTEN]),
   bootstrap: z.array(multiaddrString).default([]),
   open: z.boolean().default(false),
   psk: nonEmpty.optional(),
@@ -65,13 +80,14 @@ export const McpNodeConfigSchema = z.strictObject({
   stdio: z.boolean().default(false),
   upstreams: z.array(UpstreamConfigSchema).default([]),
   timeouts: z.strictObject({
-    defaultMs: ms.default(60_000),
+    defaultMs: ms.default(DEFAULT_REQUEST_TIMEOUT_MS),
     tools: z.record(z.string(), ms).default({}),
-  }).default({ defaultMs: 60_000, tools: {} }),
+  }).default({ defaultMs: DEFAULT_REQUEST_TIMEOUT_MS, tools: {} }),
   policy: PolicySchema.default({ default: 'allow', rules: [] }),
-  heartbeatIntervalMs: z.number().int().min(50).max(3_600_000).default(2_000),
+  meshTools: MeshToolsSchema.default(() => MeshToolsSchema.parse({})),
+  heartbeatIntervalMs: z.number().int().min(50).max(3_600_000).default(DEFAULT_HEARTBEAT_INTERVAL_MS),
   balancer: z.enum(['peak-ewma', 'least-request', 'round-robin', 'weighted-round-robin', 'ring-hash']).default('peak-ewma'),
-  pageSize: z.number().int().min(1).max(10_000).default(100),
+  pageSize: z.number().int().min(1).max(10_000).default(DEFAULT_PAGE_SIZE),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 })
 
@@ -79,6 +95,7 @@ export type McpNodeConfigInput = z.input<typeof McpNodeConfigSchema>
 export type McpNodeConfig = z.output<typeof McpNodeConfigSchema>
 export type UpstreamConfig = z.output<typeof UpstreamConfigSchema>
 export type PolicyConfig = z.output<typeof PolicySchema>
+export type MeshToolsConfig = z.output<typeof MeshToolsSchema>
 
 /** Validates a configuration object; throws `ConfigError` naming the first wrong field. */
 export function parseConfig (input: unknown): McpNodeConfig {
@@ -103,7 +120,7 @@ export async function loadConfigFile (path: string): Promise<McpNodeConfig> {
   try {
     size = (await stat(path)).size
   } catch (err) {
-    throw new ConfigError('(file)', `cannot read ${path}: ${(err as Error).message}`, { cause: err })
+    throw new ConfigError('(file)', `cannot read ${path}: ${errorMessage(err)}`, { cause: err })
   }
   if (size > MAX_CONFIG_BYTES) throw new ConfigError('(file)', `${path} is ${size} bytes, more than ${MAX_CONFIG_BYTES}`)
   const text = await readFile(path, 'utf8')
@@ -111,7 +128,7 @@ export async function loadConfigFile (path: string): Promise<McpNodeConfig> {
   try {
     data = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 })
   } catch (err) {
-    throw new ConfigError('(file)', `${path} is not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { cause: err })
+    throw new ConfigError('(file)', `${path} is not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${errorMessage(err)}`, { cause: err })
   }
   return parseConfig(data)
 }

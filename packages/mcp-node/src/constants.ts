@@ -13,6 +13,7 @@ export const REQUEST_ID_META = 'p2p-mcp/requestId'
 /** JSON-RPC error code of a call refused by policy. */
 export const POLICY_DENIED_CODE = -32003
 
+/** Where a peer listens when the config names nothing: loopback, a free port. */
 export const DEFAULT_LISTEN = '/ip4/127.0.0.1/tcp/0'
 export const DEFAULT_HTTP_HOST = '127.0.0.1'
 export const DEFAULT_HTTP_PORT = 0

@@ -35,3 +35,8 @@ export class PolicyDeniedError extends Error {
     super(`tool ${JSON.stringify(tool)} is not allowed for principal ${JSON.stringify(principal)}: ${reason}`)
   }
 }
+
+/** The message of anything thrown (an `Error`'s message, else its string form). */
+export function errorMessage (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

@@ -2,7 +2,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { ConfigError } from './errors.js'
+import { ConfigError, errorMessage } from './errors.js'
 
 /** File in the data directory that holds the peer's private key (protobuf, mode 0600). */
 export const PEER_KEY_FILE = 'peer.key'
@@ -17,13 +17,13 @@ export async function loadOrCreateKey (dataDir: string): Promise<PrivateKey> {
   try {
     bytes = await readFile(file)
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError('dataDir', `cannot read ${file}: ${(err as Error).message}`, { cause: err })
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError('dataDir', `cannot read ${file}: ${errorMessage(err)}`, { cause: err })
   }
   if (bytes !== undefined) {
     try {
       return privateKeyFromProtobuf(bytes)
     } catch (err) {
-      throw new ConfigError('dataDir', `${file} does not hold a libp2p private key (${(err as Error).message}); move it away to create a new identity`, { cause: err })
+      throw new ConfigError('dataDir', `${file} does not hold a libp2p private key (${errorMessage(err)}); move it away to create a new identity`, { cause: err })
     }
   }
   const key = await generateKeyPair('Ed25519')
@@ -38,7 +38,7 @@ export async function loadOrCreateKey (dataDir: string): Promise<PrivateKey> {
  */
 export async function loadPsk (value: string): Promise<Uint8Array> {
   const text = value.startsWith('/key/swarm/psk/1.0.0/') ? value : await readFile(value, 'utf8').catch((err: unknown) => {
-    throw new ConfigError('psk', `cannot read the swarm key file ${value}: ${(err as Error).message}`, { cause: err })
+    throw new ConfigError('psk', `cannot read the swarm key file ${value}: ${errorMessage(err)}`, { cause: err })
   })
   const lines = text.trim().split(/\r?\n/)
   if (lines[0] !== '/key/swarm/psk/1.0.0/' || lines[1] !== '/base16/' || !/^[0-9a-fA-F]{64}$/.test(lines[2] ?? '')) {

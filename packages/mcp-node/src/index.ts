@@ -10,9 +10,10 @@
  * health, Prometheus metrics and the `p2p-mcp` CLI.
  */
 export { createMcpNode, McpNode } from './node.js'
-export type { McpNodeOptions, McpNodeEvents, NodeHealth } from './node.js'
+export type { McpNodeOptions, McpNodeEvents } from './node.js'
+export type { NodeHealth } from './health.js'
 export { parseConfig, loadConfigFile, McpNodeConfigSchema } from './config.js'
-export type { McpNodeConfig, McpNodeConfigInput, UpstreamConfig, PolicyConfig } from './config.js'
+export type { McpNodeConfig, McpNodeConfigInput, UpstreamConfig, PolicyConfig, MeshToolsConfig } from './config.js'
 export { meshName } from './naming.js'
 export { Policy } from './policy.js'
 export type { PolicyDecision } from './policy.js'

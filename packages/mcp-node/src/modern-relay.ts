@@ -1,7 +1,9 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
-import type { Logger } from './logger.js'
+import { childOf, type Logger } from './logger.js'
+import type { NodeComponents, NodeModule } from './module.js'
+import { meshName } from './naming.js'
 
 /**
  * 2026-07-28 requests relayed as they are from the peer that received them to a peer hosting
@@ -202,4 +204,43 @@ export async function relayModern (libp2p: Pick<Libp2p, 'dialProtocol'>, peers: 
     }
   }
   return legacy ? { kind: 'legacy' } : { kind: 'refused', error: `no replica answered: ${lastError}` }
+}
+
+/** The relay as a module of the peer: serves the protocol, and relays this peer's own requests. */
+export interface ModernRelayModule extends NodeModule {
+  /** Relays a 2026-07-28 request to a replica of its server (this peer first if it hosts it). */
+  relay: (request: RelayRequest, signal: AbortSignal) => Promise<RelayOutcome>
+}
+
+/**
+ * The 2026-07-28 relay (decision 0072) as a node module: answers requests for the HTTP servers
+ * hosted here (tool policy checked for the requesting peer, `allowPeers` enforced) and relays the
+ * front door's requests to the replicas the catalog knows.
+ */
+export function modernRelay (init: { allowPeers?: ReadonlySet<string> } = {}): (components: NodeComponents) => ModernRelayModule {
+  return (components) => {
+    const log = childOf(components.logger, { component: 'mcp-2026' })
+    const relay = createModernRelay({
+      target: (server) => {
+        const spec = components.router.hosted(server)?.spec
+        return spec?.type === 'http' ? { url: spec.url, headers: spec.headers } : undefined
+      },
+      authorize: (peer, r) => {
+        if (init.allowPeers !== undefined && !init.allowPeers.has(peer)) return `peer ${peer} is not in allowPeers`
+        if (r.method !== 'tools/call' || r.name === undefined) return undefined
+        const d = components.router.policy.check(peer, meshName(r.server, r.name))
+        return d.allowed ? undefined : `tool ${JSON.stringify(r.name)} of ${r.server} is not allowed for principal ${JSON.stringify(peer)}: ${d.reason}`
+      },
+      log,
+    })
+    let unserve: (() => Promise<void>) | undefined
+    return {
+      name: 'mcp-2026-relay',
+      async start () { unserve = await relay.serve(components.libp2p) },
+      async stop () { await unserve?.(); unserve = undefined },
+      relay: async (request, signal) => await relayModern(components.libp2p, components.router.catalog.groups.get(request.server)?.providers ?? [], request, {
+        signal, log, self: { peer: components.peerId, relay },
+      }),
+    }
+  }
 }

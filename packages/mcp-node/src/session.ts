@@ -9,13 +9,42 @@ import type {
   CallToolResult, ClientCapabilities, CompleteRequest, LoggingLevel, Prompt, RequestId, Resource, ResourceTemplate, ServerNotification,
   ServerRequest, Tool,
 } from '@modelcontextprotocol/sdk/types.js'
-import type { ClientPoolScope } from '@p2p-mcp/client-pool'
+import type { ClientPool, ClientPoolScope } from '@p2p-mcp/client-pool'
 import { z } from 'zod'
-import { MESH_SERVER, POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX } from './constants.js'
+import type { MeshCatalog } from './catalog.js'
+import { POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX } from './constants.js'
+import { errorMessage, PolicyDeniedError } from './errors.js'
+import type { Logger } from './logger.js'
+import type { Door, MeshTools } from './mesh-tools.js'
 import { meshName } from './naming.js'
-import type { NodeCore } from './core.js'
+import type { Policy } from './policy.js'
 import { levelPasses } from './upstream.js'
-import type { CallContext } from './upstream.js'
+import type { CallContext, LocalUpstream } from './upstream.js'
+import { VERSION } from './version.js'
+
+/**
+ * What a session needs from the peer: the router (`MeshRouter`) implements it. Defined here,
+ * where it is used, so that sessions depend on this interface and not on the node.
+ */
+export interface SessionHost {
+  readonly peerId: string
+  readonly log: Logger
+  readonly policy: Policy
+  readonly catalog: MeshCatalog
+  readonly builtins: MeshTools
+  readonly pageSize: number
+  /** True once the peer refuses new calls (it is stopping). */
+  readonly draining: boolean
+  opened: (session: FrontSession) => void
+  closed: (session: FrontSession) => void
+  /** An upstream this peer hosts (for a peer's route session). */
+  hosted: (server: string) => LocalUpstream | undefined
+  /** The pool of a server of the mesh. */
+  pool: (server: string) => ClientPool | undefined
+  timeoutOf: (tool: string) => number
+  callStarted: () => void
+  callFinished: (tool: string, peer: string, outcome: string, seconds: number) => void
+}
 
 /** Which part of the mesh a session sees. */
 export type SessionView =
@@ -26,7 +55,7 @@ export type SessionView =
 
 export interface FrontSessionInit {
   principal: string
-  door: 'stdio' | 'http' | 'libp2p' | 'memory' | 'local'
+  door: Door
   view: SessionView
   /** Policy is not checked again on this peer's own route sessions (the front door did). */
   enforcePolicy: boolean
@@ -67,29 +96,28 @@ export class FrontSession {
   readonly init: FrontSessionInit
   readonly id = randomUUID()
   logLevel: LoggingLevel | undefined
-  private readonly core: NodeCore
+  private readonly core: SessionHost
   private readonly scopes = new Map<string, ClientPoolScope>()
   /** Downstream requests in flight per server, for relatedRequestId of server-to-client traffic. */
   private readonly active = new Map<string, RequestId[]>()
   private closed = false
 
-  constructor (core: NodeCore, init: FrontSessionInit) {
+  constructor (core: SessionHost, init: FrontSessionInit) {
     this.core = core
     this.init = init
-    this.server = new Server({ name: 'p2p-mcp', version: '0.1.0', title: `p2p-mcp peer ${core.peerId}` }, {
+    this.server = new Server({ name: 'p2p-mcp', version: VERSION, title: `p2p-mcp peer ${core.peerId}` }, {
       capabilities: { tools: { listChanged: true }, resources: { listChanged: true, subscribe: true }, prompts: { listChanged: true }, logging: {}, completions: {} },
       instructions: 'A p2p-mcp mesh peer: the tools, resources and prompts of every MCP server of the mesh.',
     })
     this.server.onclose = () => { void this.close() }
-    core.sessions.add(this)
+    core.opened(this)
     this.install()
   }
 
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
-    this.core.sessions.delete(this)
-    for (const u of this.core.upstreams.values()) u.unsubscribeAll(this.id)
+    this.core.closed(this)
     const scopes = [...this.scopes.values()]
     this.scopes.clear()
     await Promise.allSettled(scopes.map(async (s) => { await s.close() }))
@@ -122,7 +150,9 @@ export class FrontSession {
     const d = this.core.policy.check(this.init.principal, tool)
     if (!d.allowed) {
       this.core.log.warn({ principal: this.init.principal, tool }, 'call denied: %s', d.reason)
-      throw new McpError(POLICY_DENIED_CODE, `tool ${JSON.stringify(tool)} is not allowed for principal ${JSON.stringify(this.init.principal)}: ${d.reason}`)
+      // Crosses the wire as JSON-RPC error -32003, with the error's name in data.
+      const denied = new PolicyDeniedError(this.init.principal, tool, d.reason)
+      throw new McpError(POLICY_DENIED_CODE, denied.message, { name: denied.name, code: denied.code })
     }
   }
 
@@ -182,27 +212,27 @@ export class FrontSession {
 
   private listTools (): Tool[] {
     const r = this.resolved()
-    if (r.kind === 'mesh') return [...this.core.meshTools(), ...this.core.catalog.tools.map((t) => t.tool)].filter((t) => this.allowed(t.name))
-    const tools = r.kind === 'route' ? this.core.upstreams.get(r.server)?.tools ?? [] : this.core.catalog.groups.get(r.server)?.tools ?? []
+    if (r.kind === 'mesh') return [...this.core.builtins.list(this.init.door), ...this.core.catalog.tools.map((t) => t.tool)].filter((t) => this.allowed(t.name))
+    const tools = r.kind === 'route' ? this.core.hosted(r.server)?.tools ?? [] : this.core.catalog.groups.get(r.server)?.tools ?? []
     return tools.filter((t) => this.allowed(meshName(r.server, t.name)))
   }
 
   private listResources (): Resource[] {
     const r = this.resolved()
-    if (r.kind === 'mesh') return [...this.core.meshResources(), ...this.core.catalog.resources.map((x) => x.resource)]
-    return r.kind === 'route' ? this.core.upstreams.get(r.server)?.resources ?? [] : this.core.catalog.groups.get(r.server)?.resources ?? []
+    if (r.kind === 'mesh') return [...this.core.builtins.listResources(), ...this.core.catalog.resources.map((x) => x.resource)]
+    return r.kind === 'route' ? this.core.hosted(r.server)?.resources ?? [] : this.core.catalog.groups.get(r.server)?.resources ?? []
   }
 
   private listTemplates (): ResourceTemplate[] {
     const r = this.resolved()
     if (r.kind === 'mesh') return this.core.catalog.templates.map((t) => t.template)
-    return r.kind === 'route' ? this.core.upstreams.get(r.server)?.resourceTemplates ?? [] : this.core.catalog.groups.get(r.server)?.resourceTemplates ?? []
+    return r.kind === 'route' ? this.core.hosted(r.server)?.resourceTemplates ?? [] : this.core.catalog.groups.get(r.server)?.resourceTemplates ?? []
   }
 
   private listPrompts (): Prompt[] {
     const r = this.resolved()
     if (r.kind === 'mesh') return this.core.catalog.prompts.map((p) => p.prompt)
-    return r.kind === 'route' ? this.core.upstreams.get(r.server)?.prompts ?? [] : this.core.catalog.groups.get(r.server)?.prompts ?? []
+    return r.kind === 'route' ? this.core.hosted(r.server)?.prompts ?? [] : this.core.catalog.groups.get(r.server)?.prompts ?? []
   }
 
   private install (): void {
@@ -235,7 +265,7 @@ export class FrontSession {
         if (subscribe) return await upstream.subscribe(uri, this.id, async (params) => { await this.server.sendResourceUpdated(params) }, signal)
         return await upstream.unsubscribe(uri, this.id, signal)
       }
-      if (r.kind === 'mesh' && this.core.readMeshResource(uri) !== undefined) {
+      if (r.kind === 'mesh' && this.core.builtins.read(uri) !== undefined) {
         throw new McpError(ErrorCode.InvalidParams, `${uri} is computed on request and has no updates to subscribe to; read it again instead`)
       }
       const server = r.kind === 'server' ? r.server : this.core.catalog.serverOfUri(uri)
@@ -253,7 +283,7 @@ export class FrontSession {
       const r = this.resolved()
       if (r.kind === 'route') return await this.upstream(r.server).readResource(req.params, extra.signal)
       if (r.kind === 'mesh') {
-        const builtin = this.core.readMeshResource(uri)
+        const builtin = this.core.builtins.read(uri)
         if (builtin !== undefined) return builtin
       }
       const server = r.kind === 'server' ? r.server : this.core.catalog.serverOfUri(uri)
@@ -297,8 +327,8 @@ export class FrontSession {
     })
   }
 
-  private upstream (server: string): NonNullable<ReturnType<NodeCore['upstreams']['get']>> {
-    const u = this.core.upstreams.get(server)
+  private upstream (server: string): LocalUpstream {
+    const u = this.core.hosted(server)
     if (u === undefined) throw new McpError(ErrorCode.InvalidParams, `this peer does not host ${JSON.stringify(server)}`)
     return u
   }
@@ -314,9 +344,9 @@ export class FrontSession {
     let qualified: string
     let safe: boolean
     if (r.kind === 'mesh') {
-      if (params.name.startsWith(`${MESH_SERVER}__`) && core.meshTools().some((t) => t.name === params.name)) {
+      if (core.builtins.listedOn(this.init.door, params.name)) {
         this.checkPolicy(params.name)
-        return await core.callMeshTool(params.name)
+        return await core.builtins.call(params.name, params.arguments ?? {}, { principal: this.init.principal, signal: extra.signal })
       }
       const t = core.catalog.tool(params.name)
       if (t === undefined) throw new McpError(ErrorCode.InvalidParams, `unknown tool ${JSON.stringify(params.name)}; tools/list names the tools of the mesh`)
@@ -377,7 +407,7 @@ export class FrontSession {
       return result
     } catch (err) {
       outcome = extra.signal.aborted ? 'cancelled' : 'error'
-      log.warn({ tool: qualified, peer, err: (err as Error).message }, 'tools/call failed')
+      log.warn({ tool: qualified, peer, err: errorMessage(err) }, 'tools/call failed')
       throw mcpErrorOf(err)
     } finally {
       if (counted) core.callFinished(qualified, peer, outcome, (performance.now() - started) / 1000)

@@ -15,7 +15,9 @@ import type { McpServerLike } from '@p2p-mcp/transport'
 import { TypedEventEmitter } from 'main-event'
 import type { UpstreamConfig } from './config.js'
 import { DEFAULT_RESTART_MAX_MS, DEFAULT_RESTART_MIN_MS } from './constants.js'
+import { Backoff } from './backoff.js'
 import { allPages } from './catalog.js'
+import { errorMessage } from './errors.js'
 import { OrderedTransport } from './ordered-transport.js'
 import type { Logger } from './logger.js'
 
@@ -76,7 +78,7 @@ export class LocalUpstream extends TypedEventEmitter<UpstreamEvents> {
   private readonly subscribers = new Map<string, Map<string, (params: { uri: string }) => Promise<void>>>()
   private readonly log: Logger
   private readonly clientInfo: Implementation
-  private attempt = 0
+  private readonly backoff = new Backoff(DEFAULT_RESTART_MIN_MS, DEFAULT_RESTART_MAX_MS)
   private timer: ReturnType<typeof setTimeout> | undefined
   private stopped = false
   private connecting: Promise<void> | undefined
@@ -134,7 +136,7 @@ export class LocalUpstream extends TypedEventEmitter<UpstreamEvents> {
       if (this.stopped) { await client.close(); return }
       this.client = client
       this.serverInfo = client.getServerVersion()
-      this.attempt = 0
+      this.backoff.reset()
       await this.refresh()
       if (this.subscribers.size > 0) await this.resubscribe(client)
       this.status = 'up'
@@ -144,7 +146,7 @@ export class LocalUpstream extends TypedEventEmitter<UpstreamEvents> {
     } catch (err) {
       client.onclose = undefined
       await client.close().catch(() => {})
-      this.lastError = (err as Error).message
+      this.lastError = errorMessage(err)
       this.log.warn('upstream %s failed to start: %s', this.name, this.lastError)
       this.scheduleRestart()
     }
@@ -186,9 +188,7 @@ export class LocalUpstream extends TypedEventEmitter<UpstreamEvents> {
   private scheduleRestart (): void {
     if (this.stopped) return
     this.status = 'restarting'
-    const base = Math.min(DEFAULT_RESTART_MAX_MS, DEFAULT_RESTART_MIN_MS * 2 ** this.attempt)
-    this.attempt++
-    const delay = base / 2 + Math.random() * base / 2
+    const delay = this.backoff.next()
     clearTimeout(this.timer)
     this.timer = setTimeout(() => {
       this.restarts++
@@ -282,7 +282,7 @@ export class LocalUpstream extends TypedEventEmitter<UpstreamEvents> {
   /** After a reconnection: subscribes the new session again and tells every subscriber to read again (updates may have been missed). */
   private async resubscribe (client: Client): Promise<void> {
     for (const [uri, sessions] of this.subscribers) {
-      await client.subscribeResource({ uri }).catch((err: unknown) => { this.log.warn('re-subscribing %s failed: %s', uri, (err as Error).message) })
+      await client.subscribeResource({ uri }).catch((err: unknown) => { this.log.warn('re-subscribing %s failed: %s', uri, errorMessage(err)) })
       for (const send of sessions.values()) await send({ uri }).catch(() => {})
     }
   }
@@ -310,7 +310,7 @@ export class LocalUpstream extends TypedEventEmitter<UpstreamEvents> {
     client.fallbackNotificationHandler = async (n) => {
       if (n.method === 'notifications/tools/list_changed' || n.method === 'notifications/resources/list_changed' ||
         n.method === 'notifications/prompts/list_changed') {
-        await this.refresh().catch((err: unknown) => { this.log.warn('refresh of %s failed: %s', this.name, (err as Error).message) })
+        await this.refresh().catch((err: unknown) => { this.log.warn('refresh of %s failed: %s', this.name, errorMessage(err)) })
         this.emitChanged()
         return
       }

@@ -15,6 +15,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import * as mixu from 'vectorclock'
 import { MerkleClock, VectorClock } from '../dist/index.js'
+import { mulberry32 } from '@p2p-mcp/testkit/random'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const ENTRIES = Number(process.env.ENTRIES ?? 1000)
@@ -25,17 +26,6 @@ const BASE = Number(process.env.BASE ?? 1000)
 const ONLY = process.env.ONLY?.split(',')
 const want = (key: string): boolean => ONLY === undefined || ONLY.includes(key)
 
-/** mulberry32: a seeded PRNG, so every library sees the same input. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function median (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -73,7 +63,7 @@ async function run (name: string, libs: Case, unit: { ops: number, label: string
 // ---------------------------------------------------------------------------------------
 // Vector clocks with ENTRIES entries each, over 1.5 × ENTRIES ids (two thirds shared).
 
-const rand = rng(42)
+const rand = mulberry32(42)
 const ids = Array.from({ length: Math.round(ENTRIES * 1.5) }, (_, i) => `peer-${i.toString(36)}-${Math.floor(rand() * 1e6)}`)
 function vector (from: number): Record<string, number> {
   const v: Record<string, number> = {}

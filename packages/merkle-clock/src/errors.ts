@@ -129,11 +129,16 @@ export class InvalidHeadsError extends TypeError {
 }
 
 /** A numeric option out of range. */
-export class InvalidOptionError extends RangeError {
-  override name = 'InvalidOptionError'
-  readonly code = 'ERR_INVALID_OPTION'
+export class InvalidParametersError extends RangeError {
+  override name = 'InvalidParametersError'
+  readonly code = 'ERR_INVALID_PARAMETERS'
 
   constructor (option: string, value: unknown, expected: string) {
     super(`option ${option} is ${describe(value)}; expected ${expected}`)
   }
+}
+
+/** The message of anything thrown (an `Error`'s message, else its string form). */
+export function errorMessage (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
 }

@@ -2,7 +2,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_PARENTS } from './constants.js'
-import { BlockTooLargeError, HashMismatchError, InvalidEventError, UnsupportedCidError } from './errors.js'
+import { BlockTooLargeError, HashMismatchError, InvalidEventError, UnsupportedCidError, errorMessage } from './errors.js'
 import type { ClockEvent, DecodeEventOptions, EventBlock } from './types.js'
 
 /** Orders byte strings lexicographically, shorter first on a common prefix. */
@@ -59,7 +59,7 @@ export async function encodeSortedEvent<T> (payload: T, sorted: CID[], height: n
   try {
     bytes = dagCbor.encode(value)
   } catch (err) {
-    throw new InvalidEventError(`the payload cannot be encoded as dag-cbor (${(err as Error).message}); use plain data: ` +
+    throw new InvalidEventError(`the payload cannot be encoded as dag-cbor (${errorMessage(err)}); use plain data: ` +
       'objects, arrays, strings, integers, finite floats, booleans, null, bytes, CIDs', { cause: err })
   }
   const hash = sha256.digest(bytes)
@@ -82,7 +82,7 @@ export function decodeEvent<T = unknown> (bytes: Uint8Array, options?: DecodeEve
   try {
     value = dagCbor.decode(bytes)
   } catch (err) {
-    throw new InvalidEventError(`the block is not valid dag-cbor (${(err as Error).message})`, { cause: err })
+    throw new InvalidEventError(`the block is not valid dag-cbor (${errorMessage(err)})`, { cause: err })
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value) || CID.asCID(value) !== null || value instanceof Uint8Array) {
     throw new InvalidEventError('the block is not a map')

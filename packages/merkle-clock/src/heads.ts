@@ -1,7 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { DEFAULT_MAX_HEADS, DEFAULT_MAX_HEADS_BYTES, HEADS_MESSAGE_VERSION } from './constants.js'
-import { InvalidHeadsError } from './errors.js'
+import { InvalidHeadsError, errorMessage } from './errors.js'
 import { asEventCid, isEventCid, sortCids } from './event.js'
 import type { DecodeHeadsOptions } from './types.js'
 
@@ -27,7 +27,7 @@ export function decodeHeads (bytes: Uint8Array, options?: DecodeHeadsOptions): C
   try {
     value = dagCbor.decode(bytes)
   } catch (err) {
-    throw new InvalidHeadsError(`not valid dag-cbor (${(err as Error).message})`, { cause: err })
+    throw new InvalidHeadsError(`not valid dag-cbor (${errorMessage(err)})`, { cause: err })
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value) || CID.asCID(value) !== null || value instanceof Uint8Array) {
     throw new InvalidHeadsError('not a map')

@@ -23,7 +23,7 @@ export {
   InvalidEventError,
   InvalidHeadsError,
   InvalidNodeIdError,
-  InvalidOptionError,
+  InvalidParametersError,
   TooManyEventsError,
   UnknownEventError,
   UnsupportedCidError,

@@ -11,10 +11,11 @@ import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { DEFAULT_FETCH_CONCURRENCY, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_HEADS } from './constants.js'
-import { InvalidHeadsError } from './errors.js'
+import { InvalidHeadsError, errorMessage } from './errors.js'
 import { isEventCid, sortCids } from './event.js'
 import type { MerkleClock } from './merkle-clock.js'
 import type { AbortOptions, Logger, MergeResult } from './types.js'
+import { noopLogger } from './logger.js'
 
 /** The protocol id of the Merkle-clock event exchange. */
 export const CLOCK_PROTOCOL = '/p2p-mcp/clock/1.0.0'
@@ -113,7 +114,6 @@ export class ClockExchangeError extends Error {
 }
 
 const noop = (): void => {}
-const NOOP_LOGGER: Logger = { debug: noop, info: noop, warn: noop, error: noop }
 
 function decodeMap (bytes: Uint8Array): Record<string, unknown> {
   const value: unknown = dagCbor.decode(bytes)
@@ -239,12 +239,12 @@ export class ClockSession {
     try {
       frame = await read
     } catch (err) {
-      throw this.#fail(new ClockExchangeError((err as Error).message, { cause: err }))
+      throw this.#fail(new ClockExchangeError(errorMessage(err), { cause: err }))
     }
     try {
       return decodeMap(frame.subarray())
     } catch (err) {
-      throw this.#fail(new ClockExchangeError(`malformed response (${(err as Error).message})`, { cause: err }))
+      throw this.#fail(new ClockExchangeError(`malformed response (${errorMessage(err)})`, { cause: err }))
     }
   }
 
@@ -282,7 +282,7 @@ export class ClockExchange<T = unknown> {
       maxInboundStreams: init?.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS,
       sessionIdleTimeoutMs: init?.sessionIdleTimeoutMs ?? DEFAULT_SESSION_IDLE_TIMEOUT_MS,
     }
-    this.#log = init?.logger ?? NOOP_LOGGER
+    this.#log = init?.logger ?? noopLogger
   }
 
   /** Registers the protocol handler (idempotent). */
@@ -371,7 +371,7 @@ export class ClockExchange<T = unknown> {
       }
       await stream.close()
     } catch (err) {
-      this.#log.debug('clock session aborted: %s', (err as Error).message)
+      this.#log.debug('clock session aborted: %s', errorMessage(err))
       stream.abort(err as Error)
     }
   }

@@ -1,9 +1,10 @@
 import type { CID } from 'multiformats/cid'
 import { MemoryBlockStore } from './block-store.js'
 import { DEFAULT_FETCH_CONCURRENCY, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_MERGE_EVENTS, DEFAULT_MAX_PARENTS } from './constants.js'
-import { FetchError, InvalidEventError, InvalidOptionError, TooManyEventsError, UnknownEventError } from './errors.js'
+import { FetchError, InvalidEventError, InvalidParametersError, TooManyEventsError, UnknownEventError, errorMessage } from './errors.js'
 import { asEventCid, compareCids, decodeEvent, encodeSortedEvent, sortCids, verifyEvent } from './event.js'
 import type { AbortOptions, BlockStore, ClockEvent, ClockOrder, EventBlock, Logger, MergeOptions, MergeResult, MerkleClockInit } from './types.js'
+import { noopLogger } from './logger.js'
 
 /** A decoded event in the clock's index. */
 interface Node<T> {
@@ -25,11 +26,10 @@ interface FetchWalk<T> {
 }
 
 const noop = (): void => {}
-const NOOP_LOGGER: Logger = { debug: noop, info: noop, warn: noop, error: noop }
 
 function positiveInteger (option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback
-  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidOptionError(option, value, 'a positive integer')
+  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidParametersError(option, value, 'a positive integer')
   return value
 }
 
@@ -57,7 +57,7 @@ export class MerkleClock<T = unknown> {
     this.#heads = sortCids((init?.heads ?? []).map(asEventCid))
     this.#maxBlockBytes = positiveInteger('maxBlockBytes', init?.maxBlockBytes, DEFAULT_MAX_BLOCK_BYTES)
     this.#maxParents = positiveInteger('maxParents', init?.maxParents, DEFAULT_MAX_PARENTS)
-    this.#log = init?.logger ?? NOOP_LOGGER
+    this.#log = init?.logger ?? noopLogger
   }
 
   /** The current heads, sorted by CID bytes (a fresh array). */
@@ -263,7 +263,7 @@ export class MerkleClock<T = unknown> {
         bytes = await fetch(cid, opts)
       } catch (err) {
         signal?.throwIfAborted()
-        throw new FetchError(key, (err as Error).message, { cause: err })
+        throw new FetchError(key, errorMessage(err), { cause: err })
       }
       if (bytes === undefined) throw new FetchError(key, 'the peer does not have it')
       const block = await verifyEvent<T>(cid, bytes, { maxBytes: this.#maxBlockBytes, maxParents: this.#maxParents })

@@ -1,3 +1,4 @@
+import type { Logger } from './logger.js'
 import type { CID } from 'multiformats/cid'
 
 /** How one clock or event stands to another. */
@@ -74,14 +75,7 @@ export interface BlockStore {
 /** Fetches a block from a remote peer; the clock verifies what it returns. */
 export type FetchBlock = (cid: CID, options: AbortOptions) => Promise<Uint8Array | undefined> | Uint8Array | undefined
 
-/** An optional logger; libp2p's component logger and a pino child both fit. */
-export interface Logger {
-  debug: (message: string, ...args: unknown[]) => void
-  info: (message: string, ...args: unknown[]) => void
-  warn: (message: string, ...args: unknown[]) => void
-  error: (message: string, ...args: unknown[]) => void
-  child?: (bindings: Record<string, unknown>) => Logger
-}
+export type { Logger } from './logger.js'
 
 export interface DecodeEventOptions {
   /**

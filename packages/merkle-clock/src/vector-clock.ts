@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { encodeCanonicalPairs } from './canonical.js'
 import { compareCodePoints } from './code-points.js'
 import { DEFAULT_MAX_CLOCK_ENTRIES, DEFAULT_MAX_CLOCK_JSON_BYTES, MAX_NODE_ID_LENGTH } from './constants.js'
-import { ClockHashMismatchError, InvalidClockJsonError, InvalidCounterError, InvalidNodeIdError, InvalidOptionError } from './errors.js'
+import { ClockHashMismatchError, InvalidClockJsonError, InvalidCounterError, InvalidNodeIdError, InvalidParametersError, errorMessage } from './errors.js'
 import { pythonJsonEntries } from './python-json.js'
 import type { ClockOrder, HashOptions, VectorClockFromJsonOptions, VectorClockJson } from './types.js'
 
@@ -154,7 +154,7 @@ export class VectorClock {
       this.#pythonHash ??= pythonJsonHash(this.#sortedEntries())
       return this.#pythonHash
     }
-    throw new InvalidOptionError('encoding', encoding, "'canonical' or 'python-json'")
+    throw new InvalidParametersError('encoding', encoding, "'canonical' or 'python-json'")
   }
 
   /**
@@ -197,7 +197,7 @@ export class VectorClock {
       for (const id of keys) given.set(checkId(id), checkCounter(id, (vector as Record<string, unknown>)[id]))
       checkId(nodeId)
     } catch (err) {
-      throw new InvalidClockJsonError((err as Error).message, { cause: err })
+      throw new InvalidClockJsonError(errorMessage(err), { cause: err })
     }
     // The hashes are over `vector` as sent, before the node's own entry is added.
     const sorted = sortEntries(given)

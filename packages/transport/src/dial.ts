@@ -2,7 +2,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_OUTBOUND_STREAMS, MCP_PROTOCOL } from './constants.js'
-import { InvalidOptionError } from './errors.js'
+import { InvalidParametersError } from './errors.js'
 import { intOption, maxFrameBytesOption } from './options.js'
 import { StreamTransport } from './stream-transport.js'
 import type { DialMcpOptions, McpTransport } from './types.js'
@@ -35,6 +35,6 @@ function toDialTarget (peer: McpDialTarget): PeerId | Multiaddr | Multiaddr[] {
   try {
     return peer.startsWith('/') ? multiaddr(peer) : peerIdFromString(peer)
   } catch (err) {
-    throw new InvalidOptionError('peer', peer, 'a peer id (12D3Koo…) or a multiaddr ending in /p2p/<peer id>', { cause: err })
+    throw new InvalidParametersError('peer', peer, 'a peer id (12D3Koo…) or a multiaddr ending in /p2p/<peer id>', { cause: err })
   }
 }

@@ -66,9 +66,9 @@ export class SessionLimitError extends Error {
 }
 
 /** An option or a connect/serve spec is invalid; `field` names it. */
-export class InvalidOptionError extends TypeError {
-  override name = 'InvalidOptionError'
-  readonly code = 'ERR_INVALID_OPTION'
+export class InvalidParametersError extends TypeError {
+  override name = 'InvalidParametersError'
+  readonly code = 'ERR_INVALID_PARAMETERS'
   readonly field: string
 
   constructor (field: string, value: unknown, expected: string, options?: ErrorOptions) {
@@ -84,4 +84,9 @@ function describe (value: unknown): string {
     try { return JSON.stringify(value).slice(0, 80) } catch { return Object.prototype.toString.call(value) }
   }
   return String(value)
+}
+
+/** The message of anything thrown (an `Error`'s message, else its string form). */
+export function errorMessage (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
 }

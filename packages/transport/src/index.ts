@@ -14,7 +14,7 @@ export { dialMcp } from './dial.js'
 export type { McpDialTarget } from './dial.js'
 export { serveMcp } from './serve.js'
 export {
-  FrameTooLargeError, IdleTimeoutError, InvalidFrameError, InvalidMessageError, InvalidOptionError,
+  FrameTooLargeError, IdleTimeoutError, InvalidFrameError, InvalidMessageError, InvalidParametersError,
   PeerRefusedError, SessionLimitError, TransportClosedError,
 } from './errors.js'
 export type {

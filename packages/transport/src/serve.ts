@@ -3,7 +3,7 @@ import {
   DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_SESSIONS,
   DEFAULT_MAX_SESSIONS_PER_PEER, DEFAULT_SERVE_IDLE_TIMEOUT_MS, MCP_PROTOCOL,
 } from './constants.js'
-import { InvalidOptionError, PeerRefusedError, SessionLimitError } from './errors.js'
+import { InvalidParametersError, PeerRefusedError, SessionLimitError, errorMessage } from './errors.js'
 import { noopLogger } from './logger.js'
 import { intOption, maxFrameBytesOption } from './options.js'
 import { StreamTransport } from './stream-transport.js'
@@ -21,9 +21,9 @@ interface Session {
  * session.
  */
 export async function serveMcp (libp2p: Pick<Libp2p, 'handle' | 'unhandle'>, factory: McpServerFactory, options: ServeMcpOptions = {}): Promise<Unserve> {
-  if (typeof factory !== 'function') throw new InvalidOptionError('factory', factory, 'a function (session) => McpServer')
+  if (typeof factory !== 'function') throw new InvalidParametersError('factory', factory, 'a function (session) => McpServer')
   if (options.authorize !== undefined && typeof options.authorize !== 'function') {
-    throw new InvalidOptionError('authorize', options.authorize, 'a function (remotePeer) => boolean | Promise<boolean>')
+    throw new InvalidParametersError('authorize', options.authorize, 'a function (remotePeer) => boolean | Promise<boolean>')
   }
   const maxFrameBytes = maxFrameBytesOption(options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES)
   const idleTimeoutMs = intOption('idleTimeoutMs', options.idleTimeoutMs, DEFAULT_SERVE_IDLE_TIMEOUT_MS, 0)
@@ -40,7 +40,7 @@ export async function serveMcp (libp2p: Pick<Libp2p, 'handle' | 'unhandle'>, fac
 
   const report = (error: Error, info?: McpSessionInfo): void => {
     log.debug('MCP session %s: %s', info?.sessionId ?? '-', error.message)
-    try { options.onerror?.(error, info) } catch (err) { log.warn('onerror hook threw: %s', (err as Error).message) }
+    try { options.onerror?.(error, info) } catch (err) { log.warn('onerror hook threw: %s', errorMessage(err)) }
   }
 
   const handler = async (stream: Stream, connection: Connection): Promise<void> => {

@@ -2,7 +2,7 @@ import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextp
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
 import type { PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import { DEFAULT_CLOSE_TIMEOUT_MS, SEND_HIGH_WATER_MARK_BYTES } from './constants.js'
-import { FrameTooLargeError, IdleTimeoutError, InvalidFrameError, InvalidMessageError, TransportClosedError } from './errors.js'
+import { FrameTooLargeError, IdleTimeoutError, InvalidFrameError, InvalidMessageError, TransportClosedError, errorMessage } from './errors.js'
 import { FrameDecoder, FrameEncoder } from './frame.js'
 import { checkJsonRpc } from './json-rpc.js'
 import type { Logger, McpTransport } from './types.js'
@@ -245,7 +245,7 @@ export class StreamTransport implements McpTransport {
     try {
       value = JSON.parse(this.#utf8.decode(frame))
     } catch (err) {
-      this.onerror?.(new InvalidMessageError(`frame of ${frame.length} bytes is not UTF-8 JSON: ${(err as Error).message}`, { cause: err }))
+      this.onerror?.(new InvalidMessageError(`frame of ${frame.length} bytes is not UTF-8 JSON: ${errorMessage(err)}`, { cause: err }))
       return
     }
     const message = checkJsonRpc(value)

@@ -1,15 +1,9 @@
+import type { Logger } from './logger.js'
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { PeerId } from '@libp2p/interface'
 
-/** An optional logger (libp2p's component logger and a pino child both fit). Defaults to a no-op. */
-export interface Logger {
-  debug: (msg: string, ...args: unknown[]) => void
-  info: (msg: string, ...args: unknown[]) => void
-  warn: (msg: string, ...args: unknown[]) => void
-  error: (msg: string, ...args: unknown[]) => void
-  child?: (bindings: Record<string, unknown>) => Logger
-}
+export type { Logger } from './logger.js'
 
 /**
  * What a transport needs from an MCP server: the SDK's `McpServer` and `Server` both

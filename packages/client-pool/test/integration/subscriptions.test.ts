@@ -2,7 +2,7 @@
 // failover (replica killed, drained, down then back), ended by unsubscribe and scope close.
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createClientPool, InvalidOptionsError } from '../../src/index.js'
+import { createClientPool, InvalidParametersError } from '../../src/index.js'
 import type { ClientPool, ClientPoolInit, SubscriptionsFailedEventDetail, SubscriptionsMovedEventDetail } from '../../src/index.js'
 import { nextEvent, Replica } from '../replica.js'
 
@@ -132,7 +132,7 @@ describe('resource subscriptions', () => {
   it('a bad URI is a typed error', async () => {
     const pool = setup(['a'])
     const scope = pool.scope()
-    await expect(scope.subscribeResource({ uri: '' })).rejects.toBeInstanceOf(InvalidOptionsError)
+    await expect(scope.subscribeResource({ uri: '' })).rejects.toBeInstanceOf(InvalidParametersError)
     await expect(scope.subscribeResource({ uri: 5 } as unknown as { uri: string })).rejects.toThrow(/option uri is 5/)
   })
 

@@ -2,19 +2,10 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { REGISTRY_TOPIC } from '../../src/index.js'
 import { connect, createPeer, routingTable, stopAll, waitFor } from './helpers.js'
 import type { TestPeer } from './helpers.js'
+import { mulberry32 } from '@p2p-mcp/testkit/random'
 
 const HEARTBEAT_MS = 300
 
-/** A small seeded generator, so a failing topology can be replayed. */
-function mulberry32 (seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6D2B79F5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function publishAs (p: TestPeer, i: number): Promise<unknown> {
   return p.registry.publish({

@@ -17,8 +17,9 @@ describe('a peer that joins after the announcement', () => {
       servers: [{ name: 'gpu-tools', version: '1.0.0', tools: [{ name: 'render', inputSchema: { type: 'object' } }] }],
       capabilities: ['cuda'],
     })
-    expect(published.dhtStored).toBeGreaterThan(0)
-    expect(published.provided).toBe(3)
+    const dht = await published.dht
+    expect(dht.stored).toBeGreaterThan(0)
+    expect(dht.provided).toBe(3)
 
     const late = await createPeer({ registry: { heartbeatIntervalMs: 60_000 } })
     peers.push(late)

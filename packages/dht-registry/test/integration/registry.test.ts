@@ -38,7 +38,7 @@ describe('registry on 6 memory-transport nodes', () => {
     const [provider, ...others] = peers as [TestPeer, ...TestPeer[]]
     const result = await provider.registry.publish(files)
     expect(result.descriptor.servers[0]!.tools[0]!.inputSchemaHash).toMatch(/^[0-9a-f]{64}$/)
-    expect(result.provided).toBe(3)
+    expect((await result.dht).provided).toBe(3)
     await seenByAll(others, provider.id, 'the provider')
     for (const p of others) {
       const found = await p.registry.find({ tool: 'read' }, { signal: AbortSignal.timeout(5000) })

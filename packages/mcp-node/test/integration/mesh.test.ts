@@ -72,8 +72,12 @@ describe('a mesh of three peer processes', () => {
     expect(names).not.toContain('notes__add_note')
     const r = await client.callTool({ name: 'notes__list_notes', arguments: {} })
     expect(r.isError).not.toBe(true)
-    const status = await client.callTool({ name: 'mesh__status', arguments: {} })
-    const s = status.structuredContent as { servers: Array<{ name: string, replicas: string[] }> }
+    // C alone lists calc and notes: B's replica of calc may be heard a heartbeat later.
+    const s = await until('both replicas of calc on A', async () => {
+      const status = await client.callTool({ name: 'mesh__status', arguments: {} })
+      const v = status.structuredContent as { servers: Array<{ name: string, replicas: string[] }> }
+      return (v.servers.find((x) => x.name === 'calc')?.replicas.length ?? 0) >= 2 ? v : undefined
+    })
     expect(s.servers.find((x) => x.name === 'calc')?.replicas.sort()).toEqual([b.peerId, c.peerId].sort())
     expect(s.servers.find((x) => x.name === 'notes')?.replicas).toEqual([c.peerId])
     const peers = await client.readResource({ uri: 'mesh://peers' })

@@ -58,7 +58,7 @@ describe('nodes in this process', () => {
     await until('calc back', async () => ((await client.listTools()).tools.some((t) => t.name === 'calc__whoami') ? true : undefined), 20_000)
     const again = await client.callTool({ name: 'calc__whoami', arguments: {} })
     expect((again.structuredContent as { pid: number }).pid).not.toBe(pid)
-    expect(node.upstreams.get('calc')?.restarts).toBeGreaterThanOrEqual(1)
+    expect(node.health().upstreams.find((u) => u.name === 'calc')?.restarts).toBeGreaterThanOrEqual(1)
     await client.close()
   })
 
@@ -149,7 +149,7 @@ describe('nodes in this process', () => {
     const call = client.callTool({ name: 'calc__slow_count', arguments: { n: 6, delayMs: 100 } }, undefined, { onprogress: (p) => { progress.push(p.progress) } })
     await until('the call under way on B', () => (progress.length >= 1 ? true : undefined), 5_000, 10)
     const gone = new Promise<void>((resolve) => {
-      const check = (): void => { if (a.catalog.tool('calc__slow_count') === undefined) { a.removeEventListener('mesh:changed', check); resolve() } }
+      const check = (): void => { if (!a.tools().some((t) => t.name === 'calc__slow_count')) { a.removeEventListener('mesh:changed', check); resolve() } }
       a.addEventListener('mesh:changed', check)
     })
     const stopped = b.stop({ graceMs: 5_000 })

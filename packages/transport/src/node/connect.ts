@@ -9,7 +9,7 @@ import { check, checkSpec, isObject, isStringRecord } from './validate.js'
 
 /**
  * A client `Transport` for `spec`, ready for `client.connect()`. Invalid specs throw
- * `InvalidOptionError` naming the field (`spec.command`, `spec.url`, …).
+ * `InvalidParametersError` naming the field (`spec.command`, `spec.url`, …).
  */
 export async function connect (spec: ConnectSpec): Promise<Transport> {
   const s = checkSpec(spec)

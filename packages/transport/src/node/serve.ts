@@ -11,7 +11,7 @@ import { check, checkSpec, isObject } from './validate.js'
 
 /**
  * Serves MCP over `spec` with one server from `factory` per session. Resolves once
- * listening; `close()` stops it. Invalid specs throw `InvalidOptionError` naming the field.
+ * listening; `close()` stops it. Invalid specs throw `InvalidParametersError` naming the field.
  */
 export async function serve (factory: ServeSessionFactory, spec: MemoryServeSpec): Promise<MemoryServed>
 export async function serve (factory: ServeSessionFactory, spec: ServeSpec): Promise<Served>

@@ -1,8 +1,8 @@
-import { InvalidOptionError } from '../errors.js'
+import { InvalidParametersError } from '../errors.js'
 
 /** Checks a spec field; the error names it as `spec.<field>`. */
 export function check (ok: boolean, field: string, value: unknown, expected: string): void {
-  if (!ok) throw new InvalidOptionError(`spec.${field}`, value, expected)
+  if (!ok) throw new InvalidParametersError(`spec.${field}`, value, expected)
 }
 
 export function isObject (value: unknown): value is Record<string, unknown> {

@@ -120,7 +120,7 @@ describe('connect() / serve()', () => {
     ]
     for (const [run, field] of cases) {
       const err = await run().then(() => undefined, (e: unknown) => e)
-      expect(err, field).toMatchObject({ name: 'InvalidOptionError', field })
+      expect(err, field).toMatchObject({ name: 'InvalidParametersError', field })
       expect((err as Error).message).toContain(`invalid ${field}`)
     }
   })
