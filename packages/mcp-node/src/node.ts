@@ -7,6 +7,11 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type {
+  McpServer, PromptCallback, ReadResourceCallback, ReadResourceTemplateCallback, ResourceMetadata, ResourceTemplate, ToolCallback,
+} from '@modelcontextprotocol/sdk/server/mcp.js'
+import type { AnySchema, ZodRawShapeCompat } from '@modelcontextprotocol/sdk/server/zod-compat.js'
+import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js'
 import { dialMcp, OrderedTransport, serveMcp, type Unserve } from '@p2p-mcp/transport'
 import { serve, type MemoryServed, type Served } from '@p2p-mcp/transport/node'
 import { FsDatastore } from 'datastore-fs'
@@ -184,25 +189,37 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     return upstream
   }
 
-  private registered (registration: (server: import('@modelcontextprotocol/sdk/server/mcp.js').McpServer) => void): void {
+  private registered (registration: (server: McpServer) => void): void {
     const name = this.localServer.name
     if (!this.upstreams.has(name)) this.addUpstreamNow(this.localServer.spec())
     this.localServer.add(registration, this.started ? () => { void this.upstreams.get(name)?.reconnect() } : undefined)
   }
 
-  /** Hosts a tool in this process, under the server `localServerName` (same arguments as `McpServer.registerTool`). */
-  registerTool (name: string, config: Record<string, unknown>, callback: (...args: never[]) => unknown): void {
-    this.registered((s) => { (s.registerTool as (...a: unknown[]) => unknown).call(s, name, config, callback) })
+  /**
+   * Hosts a tool in this process, under the server `localServerName`: the arguments of the SDK's
+   * `McpServer.registerTool`, typed the same way (the handler's arguments come from `inputSchema`).
+   */
+  registerTool<OutputArgs extends ZodRawShapeCompat | AnySchema, InputArgs extends undefined | ZodRawShapeCompat | AnySchema = undefined> (
+    name: string,
+    config: { title?: string, description?: string, inputSchema?: InputArgs, outputSchema?: OutputArgs, annotations?: ToolAnnotations, _meta?: Record<string, unknown> },
+    callback: ToolCallback<InputArgs>,
+  ): void {
+    this.registered((s) => { s.registerTool(name, config, callback) })
   }
 
-  /** Hosts a resource in this process (same arguments as `McpServer.registerResource`). */
-  registerResource (name: string, uriOrTemplate: unknown, config: Record<string, unknown>, callback: (...args: never[]) => unknown): void {
-    this.registered((s) => { (s.registerResource as (...a: unknown[]) => unknown).call(s, name, uriOrTemplate, config, callback) })
+  /** Hosts a resource in this process (the arguments of `McpServer.registerResource`). */
+  registerResource (name: string, uri: string, config: ResourceMetadata, callback: ReadResourceCallback): void
+  registerResource (name: string, template: ResourceTemplate, config: ResourceMetadata, callback: ReadResourceTemplateCallback): void
+  registerResource (name: string, uriOrTemplate: string | ResourceTemplate, config: ResourceMetadata, callback: ReadResourceCallback | ReadResourceTemplateCallback): void {
+    this.registered((s) => {
+      if (typeof uriOrTemplate === 'string') s.registerResource(name, uriOrTemplate, config, callback as ReadResourceCallback)
+      else s.registerResource(name, uriOrTemplate, config, callback as ReadResourceTemplateCallback)
+    })
   }
 
-  /** Hosts a prompt in this process (same arguments as `McpServer.registerPrompt`). */
-  registerPrompt (name: string, config: Record<string, unknown>, callback: (...args: never[]) => unknown): void {
-    this.registered((s) => { (s.registerPrompt as (...a: unknown[]) => unknown).call(s, name, config, callback) })
+  /** Hosts a prompt in this process (the arguments of `McpServer.registerPrompt`, typed the same way). */
+  registerPrompt<Args extends ZodRawShapeCompat> (name: string, config: { title?: string, description?: string, argsSchema?: Args }, callback: PromptCallback<Args>): void {
+    this.registered((s) => { s.registerPrompt(name, config, callback) })
   }
 
   // ---------------------------------------------------------------------------------------
