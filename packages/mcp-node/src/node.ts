@@ -7,7 +7,12 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { dialMcp, serveMcp, type Unserve } from '@p2p-mcp/transport'
+import type {
+  McpServer, PromptCallback, ReadResourceCallback, ReadResourceTemplateCallback, ResourceMetadata, ResourceTemplate, ToolCallback,
+} from '@modelcontextprotocol/sdk/server/mcp.js'
+import type { AnySchema, ZodRawShapeCompat } from '@modelcontextprotocol/sdk/server/zod-compat.js'
+import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js'
+import { dialMcp, OrderedTransport, serveMcp, type Unserve } from '@p2p-mcp/transport'
 import { serve, type MemoryServed, type Served } from '@p2p-mcp/transport/node'
 import { FsDatastore } from 'datastore-fs'
 import { TypedEventEmitter } from 'main-event'
@@ -21,13 +26,14 @@ import { startHttpFrontDoor, type HttpFrontDoor } from './http.js'
 import { DATASTORE_DIR, isLoopbackAddr, loadOrCreateKey } from './identity.js'
 import { createPeerLibp2p, type PeerServices } from './libp2p.js'
 import { LocalServer } from './local-server.js'
+import { modernRelay } from './modern-relay.js'
 import { childOf, noopLogger, type Logger } from './logger.js'
 import { waitForMesh } from './mesh-ready.js'
 import { meshPeers, meshStatus, meshStatusOf, meshToolsServed } from './mesh-status.js'
 import { MeshTools } from './mesh-tools.js'
+import { meshName } from './naming.js'
 import { NodeMetrics } from './metrics.js'
 import type { NodeComponents, NodeModule, NodeModuleFactory } from './module.js'
-import { OrderedTransport } from './ordered-transport.js'
 import { LayeredPolicy } from './control-plane/layered-policy.js'
 import { controlPlane } from './control-plane/peer-control.js'
 import { schedulerFeature } from './scheduler/scheduler-module.js'
@@ -194,25 +200,37 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     return upstream
   }
 
-  private registered (registration: (server: import('@modelcontextprotocol/sdk/server/mcp.js').McpServer) => void): void {
+  private registered (registration: (server: McpServer) => void): void {
     const name = this.localServer.name
     if (!this.upstreams.has(name)) this.addUpstreamNow(this.localServer.spec())
     this.localServer.add(registration, this.started ? () => { void this.upstreams.get(name)?.reconnect() } : undefined)
   }
 
-  /** Hosts a tool in this process, under the server `localServerName` (same arguments as `McpServer.registerTool`). */
-  registerTool (name: string, config: Record<string, unknown>, callback: (...args: never[]) => unknown): void {
-    this.registered((s) => { (s.registerTool as (...a: unknown[]) => unknown).call(s, name, config, callback) })
+  /**
+   * Hosts a tool in this process, under the server `localServerName`: the arguments of the SDK's
+   * `McpServer.registerTool`, typed the same way (the handler's arguments come from `inputSchema`).
+   */
+  registerTool<OutputArgs extends ZodRawShapeCompat | AnySchema, InputArgs extends undefined | ZodRawShapeCompat | AnySchema = undefined> (
+    name: string,
+    config: { title?: string, description?: string, inputSchema?: InputArgs, outputSchema?: OutputArgs, annotations?: ToolAnnotations, _meta?: Record<string, unknown> },
+    callback: ToolCallback<InputArgs>,
+  ): void {
+    this.registered((s) => { s.registerTool(name, config, callback) })
   }
 
-  /** Hosts a resource in this process (same arguments as `McpServer.registerResource`). */
-  registerResource (name: string, uriOrTemplate: unknown, config: Record<string, unknown>, callback: (...args: never[]) => unknown): void {
-    this.registered((s) => { (s.registerResource as (...a: unknown[]) => unknown).call(s, name, uriOrTemplate, config, callback) })
+  /** Hosts a resource in this process (the arguments of `McpServer.registerResource`). */
+  registerResource (name: string, uri: string, config: ResourceMetadata, callback: ReadResourceCallback): void
+  registerResource (name: string, template: ResourceTemplate, config: ResourceMetadata, callback: ReadResourceTemplateCallback): void
+  registerResource (name: string, uriOrTemplate: string | ResourceTemplate, config: ResourceMetadata, callback: ReadResourceCallback | ReadResourceTemplateCallback): void {
+    this.registered((s) => {
+      if (typeof uriOrTemplate === 'string') s.registerResource(name, uriOrTemplate, config, callback as ReadResourceCallback)
+      else s.registerResource(name, uriOrTemplate, config, callback as ReadResourceTemplateCallback)
+    })
   }
 
-  /** Hosts a prompt in this process (same arguments as `McpServer.registerPrompt`). */
-  registerPrompt (name: string, config: Record<string, unknown>, callback: (...args: never[]) => unknown): void {
-    this.registered((s) => { (s.registerPrompt as (...a: unknown[]) => unknown).call(s, name, config, callback) })
+  /** Hosts a prompt in this process (the arguments of `McpServer.registerPrompt`, typed the same way). */
+  registerPrompt<Args extends ZodRawShapeCompat> (name: string, config: { title?: string, description?: string, argsSchema?: Args }, callback: PromptCallback<Args>): void {
+    this.registered((s) => { s.registerPrompt(name, config, callback) })
   }
 
   // ---------------------------------------------------------------------------------------
@@ -297,6 +315,10 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     }
 
     const allowPeers = c.allowPeers === undefined ? undefined : new Set(c.allowPeers)
+    // 2026-07-28 requests relayed as they are between peers (decision 0072).
+    const relay = modernRelay(allowPeers === undefined ? {} : { allowPeers })(components)
+    await relay.start?.()
+    running.modules.push(relay)
     running.selfServe = await serve(() => router.openSession({ principal: selfId, door: 'memory', view: { kind: 'auto' }, enforcePolicy: false }).server, { type: 'memory' })
     running.unserve = await serveMcp(libp2p, (info) => router.openSession({
       principal: info.remotePeer.toString(), door: 'libp2p', view: { kind: 'auto' }, enforcePolicy: true,
@@ -315,6 +337,8 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
       running.http = await startHttpFrontDoor({
         openSession: ({ principal, view }) => router.openSession({ principal, door: 'http', view, enforcePolicy: true }),
         hasServer: (name) => this.catalog.groups.has(name),
+        allowed: (principal, server, tool) => router.policy.check(principal, meshName(server, tool)),
+        relay: relay.relay,
         health: () => this.health(),
         metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
         log: childOf(this.log, { component: 'http' }),

@@ -11,14 +11,13 @@ import type {
   ServerNotification, ServerRequest, Tool, ClientRequest,
 } from '@modelcontextprotocol/sdk/types.js'
 import { connect } from '@p2p-mcp/transport/node'
-import type { McpServerLike } from '@p2p-mcp/transport'
+import { OrderedTransport, type McpServerLike } from '@p2p-mcp/transport'
 import { TypedEventEmitter } from 'main-event'
 import type { UpstreamConfig } from './config.js'
 import { DEFAULT_RESTART_MAX_MS, DEFAULT_RESTART_MIN_MS } from './constants.js'
 import { Backoff } from './backoff.js'
 import { allPages } from './catalog.js'
 import { errorMessage } from './errors.js'
-import { OrderedTransport } from './ordered-transport.js'
 import type { Logger } from './logger.js'
 
 /** An MCP server hosted in this process: a factory, called again on every (re)connection. */

@@ -13,6 +13,7 @@ export { MCP_PROTOCOL, DEFAULT_MAX_FRAME_BYTES } from './constants.js'
 export { dialMcp } from './dial.js'
 export type { McpDialTarget } from './dial.js'
 export { serveMcp } from './serve.js'
+export { OrderedTransport } from './ordered-transport.js'
 export {
   FrameTooLargeError, IdleTimeoutError, InvalidFrameError, InvalidMessageError, InvalidParametersError,
   PeerRefusedError, SessionLimitError, TransportClosedError,

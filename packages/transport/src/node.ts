@@ -6,7 +6,14 @@
  */
 export { connect } from './node/connect.js'
 export { serve } from './node/serve.js'
+export {
+  createMcpHttpHandler, defaultAllowedHosts, DEFAULT_HTTP_IDLE_TIMEOUT_MS, DEFAULT_HTTP_MAX_SESSIONS, DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_SSE_KEEP_ALIVE_MS, DEFAULT_SSE_RETRY_MS, SESSION_PROTOCOL_VERSIONS,
+} from './node/http-handler.js'
+export type { HttpFallback, McpHttpHandler, McpHttpHandlerInit, ModernLeg } from './node/http-handler.js'
+export { memoryEventStore, DEFAULT_MAX_REPLAY_EVENTS } from './node/event-store.js'
+export type { MemoryEventStore } from './node/event-store.js'
 export type {
-  ConnectSpec, HttpConnectSpec, HttpServeSpec, Libp2pConnectSpec, Libp2pServeSpec, MemoryConnectSpec, MemoryServeSpec,
+  ConnectSpec, HttpConnectSpec, HttpServeSpec, HttpSessionOptions, Libp2pConnectSpec, Libp2pServeSpec, MemoryConnectSpec, MemoryServeSpec,
   MemoryServed, ServeSession, ServeSessionFactory, ServeSpec, Served, StdioConnectSpec, StdioServeSpec, TokenVerifier,
 } from './node/types.js'

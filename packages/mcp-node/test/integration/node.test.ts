@@ -96,7 +96,7 @@ describe('nodes in this process', () => {
     await until('an SSE keep-alive comment', async () => {
       const { value } = await reader.read()
       seen += new TextDecoder().decode(value)
-      return seen.includes(': keep-alive') ? true : undefined
+      return /^: keep-?alive/m.test(seen) ? true : undefined
     }, 5_000, 0)
     controller.abort()
     // pagination: 8 tools (mesh__status, the 4 control-plane tools and local__a..c) in pages of 2

@@ -59,8 +59,28 @@ export interface StdioServeSpec {
 /** Verifies a bearer token; returns who it belongs to, or undefined to refuse it (401). */
 export type TokenVerifier = (token: string, request: IncomingMessage) => AuthInfo | undefined | Promise<AuthInfo | undefined>
 
+/** Options of Streamable HTTP sessions, shared by `serve(f, { type: 'http' })` and `createMcpHttpHandler`. */
+export interface HttpSessionOptions {
+  /** When set, every request needs `Authorization: Bearer <token>` that this accepts; a session stays bound to its `clientId`. @default none */
+  verifyToken?: TokenVerifier
+  /** Concurrent sessions; more get 503. @default 1024 */
+  maxSessions?: number
+  /** Sessions with no request for this long are closed (`0` disables). @default 1800000 (30 minutes) */
+  idleTimeoutMs?: number
+  /** Largest request body accepted (413 beyond). @default 4194304 (4 MiB) */
+  maxBodyBytes?: number
+  /** An SSE comment this often on every open event stream, so idle proxies keep it (`0` disables). @default 15000 */
+  keepAliveMs?: number
+  /** The `retry:` an SSE priming event suggests before a client reconnects (SEP-1699). @default 1000 */
+  retryIntervalMs?: number
+  /** Events kept per session for resumption with `Last-Event-ID` (`0` disables resumability). @default 1024 */
+  maxReplayEvents?: number
+  /** @default no-op */
+  logger?: Logger
+}
+
 /** Serve stateful Streamable HTTP sessions. */
-export interface HttpServeSpec {
+export interface HttpServeSpec extends HttpSessionOptions {
   type: 'http'
   /** Interface to listen on. @default '127.0.0.1' */
   host?: string
@@ -75,16 +95,6 @@ export interface HttpServeSpec {
    * @default `<host>:<port>`, and `localhost:<port>` / `127.0.0.1:<port>` / `[::1]:<port>` on loopback
    */
   allowedHosts?: string[]
-  /** When set, every request needs `Authorization: Bearer <token>` that this accepts. @default none */
-  verifyToken?: TokenVerifier
-  /** Concurrent sessions; more get 503. @default 1024 */
-  maxSessions?: number
-  /** Sessions with no request for this long are closed (`0` disables). @default 1800000 (30 minutes) */
-  idleTimeoutMs?: number
-  /** Largest request body accepted. @default 4194304 (4 MiB) */
-  maxBodyBytes?: number
-  /** @default no-op */
-  logger?: Logger
 }
 
 /** Serve `MCP_PROTOCOL` on a libp2p node (see `serveMcp`). */

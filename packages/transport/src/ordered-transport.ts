@@ -5,11 +5,14 @@ import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk
  * Wraps a client-side `Transport` so that a response never overtakes the notifications that
  * arrived before it. The SDK runs notification handlers a microtask later but settles a
  * response at once, so a transport that hands over "progress, then result" in one tick loses
- * the last progress (decision 0063). After a notification, a response waits for the next
+ * the last progress (mcp-node's decision 0063). After a notification, a response waits for the next
  * turn of the event loop; order is kept. The close of the inner transport waits too: a peer
  * that answers and then closes at once (a graceful shutdown) must not have its last response
  * dropped as "Connection closed".
  */
+// setImmediate is Node's (also Bun's and Deno's); elsewhere a zero timeout is the next turn too.
+const nextTurn: (fn: () => void) => void = typeof setImmediate === 'function' ? (fn) => { setImmediate(fn) } : (fn) => { setTimeout(fn, 0) }
+
 export class OrderedTransport implements Transport {
   onclose?: () => void
   onerror?: (error: Error) => void
@@ -49,7 +52,7 @@ export class OrderedTransport implements Transport {
       const isResponse = 'id' in next.message && !('method' in next.message)
       if (isResponse && this.notifiedThisTurn) {
         this.waiting = true
-        setImmediate(() => {
+        nextTurn(() => {
           this.waiting = false
           this.notifiedThisTurn = false
           this.drain()
@@ -59,7 +62,7 @@ export class OrderedTransport implements Transport {
       this.queue.shift()
       if (!('id' in next.message) && 'method' in next.message && !this.notifiedThisTurn) {
         this.notifiedThisTurn = true
-        setImmediate(() => { this.notifiedThisTurn = false })
+        nextTurn(() => { this.notifiedThisTurn = false })
       }
       this.onmessage?.(next.message, next.extra)
     }

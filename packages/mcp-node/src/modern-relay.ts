@@ -1,0 +1,246 @@
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import { childOf, type Logger } from './logger.js'
+import type { NodeComponents, NodeModule } from './module.js'
+import { meshName } from './naming.js'
+
+/**
+ * 2026-07-28 requests relayed as they are from the peer that received them to a peer hosting
+ * the server, and from there to the server (decision 0072): one stream per request, the request
+ * in one frame, the server's answer back as frames. Nothing is kept between requests, so any
+ * replica can answer any round of an interactive (`input_required`) call.
+ */
+export const MODERN_RELAY_PROTOCOL = '/p2p-mcp/mcp-2026/1.0.0'
+export const MODERN_PROTOCOL_VERSION = '2026-07-28'
+/** Largest relayed request or message (bytes of JSON). */
+export const MAX_RELAY_FRAME_BYTES = 4 * 1024 * 1024
+const RELAY_TIMEOUT_MS = 10 * 60_000
+/** How long a server found to speak only 2025 sessions is not asked again. */
+const LEGACY_RECHECK_MS = 30_000
+/** The headers a 2026-07-28 request carries to the server. */
+const FORWARDED_HEADERS = ['mcp-method', 'mcp-name', 'mcp-protocol-version', 'accept', 'content-type', 'last-event-id'] as const
+
+/** Sent by the requesting peer. */
+export interface RelayRequest { server: string, headers: Record<string, string>, body: unknown }
+/** Sent back: the head first, then one frame per JSON-RPC message, or `legacy`/`error` alone. */
+export type RelayFrame = { head: { status: number, contentType: string } } | { message: unknown } | { legacy: true } | { error: string }
+
+/** An HTTP server hosted here, as the relay reaches it. */
+export interface RelayTarget { url: string, headers?: Record<string, string> }
+
+/** Whether a hosted HTTP server answers 2026-07-28 requests (its `server/discover` names that revision). */
+async function speaksModern (target: RelayTarget, signal: AbortSignal): Promise<boolean> {
+  const res = await fetch(target.url, {
+    method: 'POST',
+    signal,
+    headers: { ...target.headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN_PROTOCOL_VERSION, 'mcp-method': 'server/discover' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'server/discover', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN_PROTOCOL_VERSION, 'io.modelcontextprotocol/clientInfo': { name: 'p2p-mcp', version: '0.1.0' }, 'io.modelcontextprotocol/clientCapabilities': {} } } }),
+  }).catch(() => undefined)
+  if (res === undefined || !res.ok) { await res?.body?.cancel().catch(() => {}); return false }
+  const text = await res.text().catch(() => '')
+  // JSON or one SSE event: either way the versions are in the text.
+  return text.includes(`"${MODERN_PROTOCOL_VERSION}"`) && text.includes('supportedVersions')
+}
+
+/** Splits an SSE body into the JSON-RPC messages of its `data:` lines. */
+async function * sseMessages (body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
+  const decoder = new TextDecoder()
+  let buffer = ''
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true })
+    if (buffer.length > MAX_RELAY_FRAME_BYTES) throw new RangeError(`an SSE event larger than ${MAX_RELAY_FRAME_BYTES} bytes`)
+    let end: number
+    while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
+      const block = buffer.slice(0, end)
+      buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, '')
+      const data = block.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n')
+      if (data !== '') yield JSON.parse(data) as unknown
+    }
+  }
+}
+
+/** The serving side of the relay: answers requests for the servers hosted here. */
+export interface ModernRelay {
+  /** Answers one request as frames (also used in process when this peer hosts the server). */
+  answer: (peer: string, request: RelayRequest, signal: AbortSignal) => AsyncGenerator<RelayFrame>
+  /** Serves `MODERN_RELAY_PROTOCOL` on `libp2p`; resolves to a function that stops it. */
+  serve: (libp2p: Pick<Libp2p, 'handle' | 'unhandle'>) => Promise<() => Promise<void>>
+}
+
+/**
+ * A request for a hosted HTTP server that speaks 2026-07-28 is POSTed to it and its answer
+ * streamed back; anything else gets `legacy` (the requester then uses a 2025 session).
+ * `authorize` decides per peer and request (tool policy); it returns why it refuses, or undefined.
+ */
+export function createModernRelay (init: {
+  target: (server: string) => RelayTarget | undefined
+  authorize: (peer: string, request: { server: string, method: string, name?: string }) => string | undefined
+  log: Logger
+}): ModernRelay {
+  const modern = new Map<string, { ok: boolean, at: number }>()
+
+  async function * answer (peer: string, request: RelayRequest, signal: AbortSignal): AsyncGenerator<RelayFrame> {
+    const body = request.body as { method?: unknown, params?: { name?: unknown } } | undefined
+    const method = typeof body?.method === 'string' ? body.method : ''
+    const denied = init.authorize(peer, { server: request.server, method, ...(typeof body?.params?.name === 'string' ? { name: body.params.name } : {}) })
+    if (denied !== undefined) { yield { error: denied }; return }
+    const target = init.target(request.server)
+    let known = modern.get(request.server)
+    if (target !== undefined && (known === undefined || (!known.ok && Date.now() - known.at > LEGACY_RECHECK_MS))) {
+      known = { ok: await speaksModern(target, signal), at: Date.now() }
+      modern.set(request.server, known)
+    }
+    if (target === undefined || known?.ok !== true) { yield { legacy: true }; return }
+    const headers: Record<string, string> = { ...target.headers }
+    for (const h of FORWARDED_HEADERS) if (typeof request.headers[h] === 'string') headers[h] = request.headers[h]
+    const res = await fetch(target.url, { method: 'POST', headers, body: JSON.stringify(request.body), signal })
+    const contentType = res.headers.get('content-type') ?? ''
+    yield { head: { status: res.status, contentType } }
+    if (res.body === null) return
+    if (contentType.includes('text/event-stream')) {
+      for await (const message of sseMessages(res.body)) yield { message }
+    } else {
+      const text = await res.text()
+      if (text.trim() !== '') yield { message: JSON.parse(text) as unknown }
+    }
+  }
+
+  return {
+    answer,
+    async serve (libp2p) {
+      const handler = async (stream: Stream, connection: { remotePeer: PeerId }): Promise<void> => {
+        const lp = lpStream(stream, { maxDataLength: MAX_RELAY_FRAME_BYTES })
+        const signal = AbortSignal.timeout(RELAY_TIMEOUT_MS)
+        const send = async (frame: RelayFrame): Promise<void> => { await lp.write(new TextEncoder().encode(JSON.stringify(frame)), { signal }) }
+        let server = '?'
+        try {
+          const request = JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray())) as RelayRequest
+          if (typeof request?.server !== 'string' || typeof request.headers !== 'object' || request.headers === null) throw new TypeError('not a relay request: { server, headers, body } expected')
+          server = request.server
+          for await (const frame of answer(connection.remotePeer.toString(), request, signal)) await send(frame)
+        } catch (err) {
+          init.log.debug('2026-07-28 relay for %s: %s', server, (err as Error).message)
+          await send({ error: (err as Error).message }).catch(() => {})
+        } finally {
+          await stream.close().catch(() => {})
+        }
+      }
+      await libp2p.handle(MODERN_RELAY_PROTOCOL, handler, { maxInboundStreams: 256, maxOutboundStreams: 256 })
+      return async () => { await libp2p.unhandle(MODERN_RELAY_PROTOCOL) }
+    },
+  }
+}
+
+/** What a relayed request produced: the server's answer, or why it did not get one. */
+export type RelayOutcome =
+  | { kind: 'answer', peer: string, status: number, contentType: string, messages: AsyncGenerator<unknown> }
+  | { kind: 'legacy' }
+  | { kind: 'refused', error: string }
+
+/**
+ * Sends a 2026-07-28 request for `server` to the first of `peers` that answers. A replica that
+ * cannot be reached, or fails before its answer starts, is skipped: the request carries all its
+ * state, so another replica can serve it.
+ */
+export async function relayModern (libp2p: Pick<Libp2p, 'dialProtocol'>, peers: string[], request: RelayRequest, options: {
+  signal: AbortSignal
+  log: Logger
+  /** This peer and its own relay: a request for a server hosted here does not leave the process. */
+  self?: { peer: string, relay: ModernRelay }
+}): Promise<RelayOutcome> {
+  let lastError = 'no peer serves it right now'
+  let legacy = false
+  for (const peer of peers) {
+    if (peer === options.self?.peer) {
+      const frames = options.self.relay.answer(peer, request, options.signal)
+      const step = await frames.next()
+      const first: RelayFrame | undefined = step.done === true ? undefined : step.value
+      if (first === undefined || 'legacy' in first) { legacy = true; continue }
+      if ('error' in first) return { kind: 'refused', error: first.error }
+      if (!('head' in first)) continue
+      const messages = async function * (): AsyncGenerator<unknown> {
+        for await (const f of frames) {
+          if ('message' in f) yield f.message
+          else if ('error' in f) throw new Error(f.error)
+        }
+      }
+      return { kind: 'answer', peer, ...first.head, messages: messages() }
+    }
+    let stream: Stream | undefined
+    try {
+      stream = await libp2p.dialProtocol(peerIdFromString(peer), MODERN_RELAY_PROTOCOL, { signal: options.signal })
+      const lp = lpStream(stream, { maxDataLength: MAX_RELAY_FRAME_BYTES })
+      await lp.write(new TextEncoder().encode(JSON.stringify(request)), { signal: options.signal })
+      const read = async (): Promise<RelayFrame | undefined> => {
+        try {
+          return JSON.parse(new TextDecoder().decode((await lp.read({ signal: options.signal })).subarray())) as RelayFrame
+        } catch (err) {
+          if ((err as Error).name === 'UnexpectedEOFError') return undefined
+          throw err
+        }
+      }
+      const first = await read()
+      if (first === undefined) throw new Error(`peer ${peer} closed the relay stream`)
+      if ('legacy' in first) { legacy = true; await stream.close().catch(() => {}); continue }
+      if ('error' in first) { await stream.close().catch(() => {}); return { kind: 'refused', error: first.error } }
+      if (!('head' in first)) throw new Error(`peer ${peer} sent a message before the head`)
+      const s = stream
+      const messages = async function * (): AsyncGenerator<unknown> {
+        try {
+          for (let f = await read(); f !== undefined; f = await read()) {
+            if ('message' in f) yield f.message
+            else if ('error' in f) throw new Error(f.error)
+          }
+        } finally {
+          await s.close().catch(() => {})
+        }
+      }
+      return { kind: 'answer', peer, ...first.head, messages: messages() }
+    } catch (err) {
+      stream?.abort(err as Error)
+      lastError = `${peer}: ${(err as Error).message}`
+      options.log.debug('2026-07-28 relay via %s failed, trying the next replica: %s', peer, (err as Error).message)
+    }
+  }
+  return legacy ? { kind: 'legacy' } : { kind: 'refused', error: `no replica answered: ${lastError}` }
+}
+
+/** The relay as a module of the peer: serves the protocol, and relays this peer's own requests. */
+export interface ModernRelayModule extends NodeModule {
+  /** Relays a 2026-07-28 request to a replica of its server (this peer first if it hosts it). */
+  relay: (request: RelayRequest, signal: AbortSignal) => Promise<RelayOutcome>
+}
+
+/**
+ * The 2026-07-28 relay (decision 0072) as a node module: answers requests for the HTTP servers
+ * hosted here (tool policy checked for the requesting peer, `allowPeers` enforced) and relays the
+ * front door's requests to the replicas the catalog knows.
+ */
+export function modernRelay (init: { allowPeers?: ReadonlySet<string> } = {}): (components: NodeComponents) => ModernRelayModule {
+  return (components) => {
+    const log = childOf(components.logger, { component: 'mcp-2026' })
+    const relay = createModernRelay({
+      target: (server) => {
+        const spec = components.router.hosted(server)?.spec
+        return spec?.type === 'http' ? { url: spec.url, headers: spec.headers } : undefined
+      },
+      authorize: (peer, r) => {
+        if (init.allowPeers !== undefined && !init.allowPeers.has(peer)) return `peer ${peer} is not in allowPeers`
+        if (r.method !== 'tools/call' || r.name === undefined) return undefined
+        const d = components.router.policy.check(peer, meshName(r.server, r.name))
+        return d.allowed ? undefined : `tool ${JSON.stringify(r.name)} of ${r.server} is not allowed for principal ${JSON.stringify(peer)}: ${d.reason}`
+      },
+      log,
+    })
+    let unserve: (() => Promise<void>) | undefined
+    return {
+      name: 'mcp-2026-relay',
+      async start () { unserve = await relay.serve(components.libp2p) },
+      async stop () { await unserve?.(); unserve = undefined },
+      relay: async (request, signal) => await relayModern(components.libp2p, components.router.catalog.groups.get(request.server)?.providers ?? [], request, {
+        signal, log, self: { peer: components.peerId, relay },
+      }),
+    }
+  }
+}
