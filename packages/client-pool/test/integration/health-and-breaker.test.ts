@@ -101,12 +101,13 @@ describe('circuit breaker', () => {
 
 describe('outlier ejection', () => {
   it('ejects after consecutive failures, for the base time, then restores', async () => {
-    const pool = setup({ healthCheck: false, circuitBreaker: false, outlierDetection: { consecutiveFailures: 3, baseEjectionMs: 80 } })
+    // An ejection long enough that 20 calls end within it on a loaded machine.
+    const pool = setup({ healthCheck: false, circuitBreaker: false, outlierDetection: { consecutiveFailures: 3, baseEjectionMs: 1_000 } })
     const b = replicas[1]!
     b.broken = true
     const ejected = nextEvent<{ id: string, durationMs: number }>(pool, 'endpoint:ejected', (d) => d.id === 'b')
     await callUntil(pool, ejected)
-    expect((await ejected).durationMs).toBe(80)
+    expect((await ejected).durationMs).toBe(1_000)
     const restored = nextEvent(pool, 'endpoint:restored', (d: { id: string }) => d.id === 'b')
     const atEjection = b.calls()
     // What b had received when it came back (on a loaded machine 20 calls may outlast the 80 ms).
@@ -118,7 +119,7 @@ describe('outlier ejection', () => {
     // Still broken: the second ejection lasts twice as long.
     const again = nextEvent<{ id: string, durationMs: number }>(pool, 'endpoint:ejected', (d) => d.id === 'b')
     await callUntil(pool, again)
-    expect((await again).durationMs).toBe(160)
+    expect((await again).durationMs).toBe(2_000)
     expect(pool.stats().endpoints.find((e) => e.id === 'b')!.ejections).toBe(2)
   })
 
