@@ -43,8 +43,8 @@ async function speaksModern (target: RelayTarget, signal: AbortSignal): Promise<
   return text.includes(`"${MODERN_PROTOCOL_VERSION}"`) && text.includes('supportedVersions')
 }
 
-/** Splits an SSE body into the JSON-RPC messages of its `data:` lines. */
-async function * sseMessages (body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
+/** Splits an SSE body into the JSON-RPC messages of its `data:` lines (an event above `MAX_RELAY_FRAME_BYTES` throws). */
+export async function * sseMessages (body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
   const decoder = new TextDecoder()
   let buffer = ''
   for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
