@@ -302,7 +302,7 @@ export interface SubscribeOptions {
 }
 
 export type EndpointState = 'healthy' | 'unhealthy' | 'ejected' | 'draining'
-export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated' | 'disabled'
+export type BreakerState = 'closed' | 'open' | 'half-open' | 'disabled'
 
 export interface EndpointStats {
   id: string
@@ -333,7 +333,7 @@ export interface PoolStats {
 
 export interface EndpointEventDetail { id: string }
 export interface EjectedEventDetail { id: string, durationMs: number, ejections: number }
-export interface BreakerEventDetail { id: string, state: 'open' | 'half-open' | 'closed' | 'isolated' }
+export interface BreakerEventDetail { id: string, state: 'open' | 'half-open' | 'closed' }
 export interface RetryEventDetail { id: string, attempt: number, delayMs: number, method: string, error: unknown }
 export interface SessionEventDetail { id: string, error?: unknown }
 export interface SubscriptionsMovedEventDetail {

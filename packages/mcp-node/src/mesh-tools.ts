@@ -2,8 +2,29 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js'
 import type { CallToolResult, ReadResourceResult, Resource, Tool } from '@modelcontextprotocol/sdk/types.js'
 import type { MeshToolsConfig } from './config.js'
 import { MESH_SERVER, NAME_SEPARATOR } from './constants.js'
-import type { BuiltinResource, BuiltinTool, NodeModule } from './module.js'
 import { globToRegExp } from './naming.js'
+
+/**
+ * A built-in tool of the `mesh` server (its name starts with `mesh__`). Which front doors list
+ * it is configured by `meshTools` and the policy filters it like any other tool.
+ */
+export interface BuiltinTool {
+  readonly tool: Tool
+  readonly call: (args: Record<string, unknown>, ctx: { principal: string, signal: AbortSignal }) => Promise<CallToolResult>
+}
+
+/** A built-in resource of the `mesh` server, computed when read. */
+export interface BuiltinResource {
+  readonly resource: Resource
+  readonly read: () => ReadResourceResult
+}
+
+/** What a module contributes to the built-in server (a `NodeModule` fits). */
+export interface BuiltinContribution {
+  readonly name: string
+  readonly tools?: readonly BuiltinTool[]
+  readonly resources?: readonly BuiltinResource[]
+}
 
 /** A front door, as the `meshTools` listing configuration names it. */
 export type Door = 'stdio' | 'http' | 'libp2p' | 'memory' | 'local'
@@ -28,7 +49,7 @@ export class MeshTools {
   }
 
   /** Adds a module's tools and resources; a name taken twice is a programming error. */
-  add (module: NodeModule): void {
+  add (module: BuiltinContribution): void {
     for (const t of module.tools ?? []) {
       if (!t.tool.name.startsWith(`${MESH_SERVER}${NAME_SEPARATOR}`)) throw new TypeError(`built-in tool ${t.tool.name} of module ${module.name} must be named ${MESH_SERVER}${NAME_SEPARATOR}<name>`)
       if (this.tools.has(t.tool.name)) throw new TypeError(`built-in tool ${t.tool.name} of module ${module.name} is already defined`)

@@ -1,25 +1,10 @@
 import type { Libp2p } from '@libp2p/interface'
-import type { CallToolResult, ReadResourceResult, Resource, Tool } from '@modelcontextprotocol/sdk/types.js'
 import type { Registry, RegistryServices } from '@p2p-mcp/dht-registry'
 import type { NodeHealth } from './health.js'
 import type { Logger } from './logger.js'
+import type { BuiltinResource, BuiltinTool } from './mesh-tools.js'
 import type { MeshRouter } from './router.js'
 import type { LocalUpstream } from './upstream.js'
-
-/**
- * A built-in tool of the `mesh` server (its name starts with `mesh__`). Which front doors list
- * it is configured by `meshTools` and the policy filters it like any other tool.
- */
-export interface BuiltinTool {
-  readonly tool: Tool
-  readonly call: (args: Record<string, unknown>, ctx: { principal: string, signal: AbortSignal }) => Promise<CallToolResult>
-}
-
-/** A built-in resource of the `mesh` server, computed when read. */
-export interface BuiltinResource {
-  readonly resource: Resource
-  readonly read: () => ReadResourceResult
-}
 
 /**
  * What a node module is given when the node starts: the parts of the peer it may use. A

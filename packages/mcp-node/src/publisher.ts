@@ -21,6 +21,8 @@ export class Publisher {
   private timer: ReturnType<typeof setTimeout> | undefined
   private publishing: Promise<void> = Promise.resolve()
   private stopped = false
+  /** Changes before the first publication (while the node starts) are part of it. */
+  private published = false
 
   constructor (init: { registry: Registry, hosted: () => Iterable<LocalUpstream>, logger: Logger, onPublished: () => void }) {
     this.registry = init.registry
@@ -31,7 +33,7 @@ export class Publisher {
 
   /** Publishes soon (changes within a few milliseconds are published together). */
   schedule (): void {
-    if (this.stopped) return
+    if (this.stopped || !this.published) return
     clearTimeout(this.timer)
     this.timer = setTimeout(() => { void this.publish() }, PUBLISH_DEBOUNCE_MS)
     this.timer.unref()
@@ -39,6 +41,7 @@ export class Publisher {
 
   /** Publishes now, after any publication in progress. */
   async publish (): Promise<void> {
+    this.published = true
     this.publishing = this.publishing.then(async () => {
       if (this.stopped) return
       const servers = [...this.hosted()].filter((u) => u.status === 'up').map((u) => serverFromListing(u.name, u))

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { parseConfig } from '../src/config.js'
 import { MeshTools } from '../src/mesh-tools.js'
-import type { NodeModule } from '../src/module.js'
+import type { BuiltinTool } from '../src/mesh-tools.js'
 
-const tool = (name: string): NonNullable<NodeModule['tools']>[number] => ({
+const tool = (name: string): BuiltinTool => ({
   tool: { name, inputSchema: { type: 'object' } },
   call: async () => await Promise.resolve({ content: [{ type: 'text', text: name }] }),
 })

@@ -101,12 +101,13 @@ describe('circuit breaker', () => {
 
 describe('outlier ejection', () => {
   it('ejects after consecutive failures, for the base time, then restores', async () => {
-    const pool = setup({ healthCheck: false, circuitBreaker: false, outlierDetection: { consecutiveFailures: 3, baseEjectionMs: 80 } })
+    // An ejection long enough that 20 calls end within it on a loaded machine.
+    const pool = setup({ healthCheck: false, circuitBreaker: false, outlierDetection: { consecutiveFailures: 3, baseEjectionMs: 1_000 } })
     const b = replicas[1]!
     b.broken = true
     const ejected = nextEvent<{ id: string, durationMs: number }>(pool, 'endpoint:ejected', (d) => d.id === 'b')
     await callUntil(pool, ejected)
-    expect((await ejected).durationMs).toBe(80)
+    expect((await ejected).durationMs).toBe(1_000)
     const restored = nextEvent(pool, 'endpoint:restored', (d: { id: string }) => d.id === 'b')
     const atEjection = b.calls()
     for (let i = 0; i < 20; i++) await pool.callTool({ name: 'add', arguments: { a: 1, b: 1 } })
@@ -115,7 +116,7 @@ describe('outlier ejection', () => {
     // Still broken: the second ejection lasts twice as long.
     const again = nextEvent<{ id: string, durationMs: number }>(pool, 'endpoint:ejected', (d) => d.id === 'b')
     await callUntil(pool, again)
-    expect((await again).durationMs).toBe(160)
+    expect((await again).durationMs).toBe(2_000)
     expect(pool.stats().endpoints.find((e) => e.id === 'b')!.ejections).toBe(2)
   })
 
