@@ -12,6 +12,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { z } from 'zod'
 import { createMcpNode } from '../src/index.js'
 import { calcServer, startPeer, until } from '../test/integration/peers.js'
+import { pct, row, sideBySide } from './hop-measure.js'
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 2000)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
@@ -37,41 +38,8 @@ const call = async (c: Client, i: number): Promise<void> => {
   if ((r.structuredContent as { sum: number }).sum !== i + 1) throw new Error('wrong result')
 }
 
-async function latencies (c: Client, n: number): Promise<number[]> {
-  const out: number[] = []
-  for (let i = 0; i < n; i++) {
-    const t = performance.now()
-    await call(c, i)
-    out.push(performance.now() - t)
-  }
-  return out
-}
+const { d, m, tDirect, tMesh } = await sideBySide(async (i) => { await call(direct, i) }, async (i) => { await call(mesh, i) }, { calls: CALLS, seconds: SECONDS, concurrency: CONCURRENCY })
 
-async function throughput (c: Client, seconds: number): Promise<number> {
-  let done = 0
-  const end = performance.now() + seconds * 1000
-  await Promise.all(Array.from({ length: CONCURRENCY }, async (_, w) => {
-    while (performance.now() < end) { await call(c, w); done++ }
-  }))
-  return done / seconds
-}
-
-const pct = (xs: number[], p: number): number => { const s = [...xs].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(p * s.length))]! }
-
-await latencies(direct, 200)
-await latencies(mesh, 200)
-// Alternate blocks so that drift on a shared machine hits both sides alike.
-const d: number[] = []
-const m: number[] = []
-for (let block = 0; block < 4; block++) {
-  d.push(...await latencies(direct, CALLS / 4))
-  m.push(...await latencies(mesh, CALLS / 4))
-}
-const tDirect = await throughput(direct, SECONDS)
-const tMesh = await throughput(mesh, SECONDS)
-
-const row = (name: string, xs: number[], rps: number): string =>
-  `| ${name} | ${pct(xs, 0.5).toFixed(3)} | ${pct(xs, 0.99).toFixed(3)} | ${rps.toFixed(0)} |`
 console.log(`Node ${process.version}, ${new Date().toISOString()}, ${CALLS} sequential calls per side, ${SECONDS} s at concurrency ${CONCURRENCY}`)
 console.log('| path | p50 ms | p99 ms | calls/s at c=64 |')
 console.log('| --- | ---: | ---: | ---: |')
@@ -104,27 +72,7 @@ const callLocal = async (c: Client, i: number): Promise<void> => {
   })
   if ((r.structuredContent as { sum: number }).sum !== i + 1) throw new Error('wrong result')
 }
-const lat2 = async (c: Client, n: number): Promise<number[]> => {
-  const out: number[] = []
-  for (let i = 0; i < n; i++) { const t = performance.now(); await callLocal(c, i); out.push(performance.now() - t) }
-  return out
-}
-const tp2 = async (c: Client, seconds: number): Promise<number> => {
-  let done = 0
-  const end = performance.now() + seconds * 1000
-  await Promise.all(Array.from({ length: CONCURRENCY }, async (_, w) => { while (performance.now() < end) { await callLocal(c, w); done++ } }))
-  return done / seconds
-}
-await lat2(memDirect, 200)
-await lat2(memMesh, 200)
-const d2: number[] = []
-const m2: number[] = []
-for (let block = 0; block < 4; block++) {
-  d2.push(...await lat2(memDirect, CALLS / 4))
-  m2.push(...await lat2(memMesh, CALLS / 4))
-}
-const t2d = await tp2(memDirect, SECONDS)
-const t2m = await tp2(memMesh, SECONDS)
+const { d: d2, m: m2, tDirect: t2d, tMesh: t2m } = await sideBySide(async (i) => { await callLocal(memDirect, i) }, async (i) => { await callLocal(memMesh, i) }, { calls: CALLS, seconds: SECONDS, concurrency: CONCURRENCY })
 console.log('')
 console.log('| path (no HTTP, both nodes in one process) | p50 ms | p99 ms | calls/s at c=64 |')
 console.log('| --- | ---: | ---: | ---: |')

@@ -43,8 +43,8 @@ async function speaksModern (target: RelayTarget, signal: AbortSignal): Promise<
   return text.includes(`"${MODERN_PROTOCOL_VERSION}"`) && text.includes('supportedVersions')
 }
 
-/** Splits an SSE body into the JSON-RPC messages of its `data:` lines. */
-async function * sseMessages (body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
+/** Splits an SSE body into the JSON-RPC messages of its `data:` lines (an event above `MAX_RELAY_FRAME_BYTES` throws). */
+export async function * sseMessages (body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
   const decoder = new TextDecoder()
   let buffer = ''
   for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
@@ -169,7 +169,8 @@ export async function relayModern (libp2p: Pick<Libp2p, 'dialProtocol'>, peers: 
     }
     let stream: Stream | undefined
     try {
-      stream = await libp2p.dialProtocol(peerIdFromString(peer), MODERN_RELAY_PROTOCOL, { signal: options.signal })
+      // The protocol id travels with the request in the first message: one round trip less per request.
+      stream = await libp2p.dialProtocol(peerIdFromString(peer), MODERN_RELAY_PROTOCOL, { signal: options.signal, negotiateFully: false })
       const lp = lpStream(stream, { maxDataLength: MAX_RELAY_FRAME_BYTES })
       await lp.write(new TextEncoder().encode(JSON.stringify(request)), { signal: options.signal })
       const read = async (): Promise<RelayFrame | undefined> => {

@@ -30,3 +30,9 @@ export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000
  * stream to drain, even if the stream has not asked for it yet.
  */
 export const SEND_HIGH_WATER_MARK_BYTES = 4 * 1024 * 1024
+
+/**
+ * Resource subscriptions remembered per session for the idle check (a session with one is not
+ * idle); a remote subscribing to more is still served, its further URIs just not remembered.
+ */
+export const MAX_TRACKED_SUBSCRIPTIONS = 4096

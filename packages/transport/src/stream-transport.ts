@@ -1,7 +1,7 @@
 import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js'
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
 import type { PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
-import { DEFAULT_CLOSE_TIMEOUT_MS, SEND_HIGH_WATER_MARK_BYTES } from './constants.js'
+import { DEFAULT_CLOSE_TIMEOUT_MS, MAX_TRACKED_SUBSCRIPTIONS, SEND_HIGH_WATER_MARK_BYTES } from './constants.js'
 import { FrameTooLargeError, IdleTimeoutError, InvalidFrameError, InvalidMessageError, TransportClosedError, errorMessage } from './errors.js'
 import { FrameDecoder, FrameEncoder } from './frame.js'
 import { checkJsonRpc } from './json-rpc.js'
@@ -63,6 +63,9 @@ export class StreamTransport implements McpTransport {
   #idleTimer: ReturnType<typeof setTimeout> | undefined
   readonly #inboundRequests = new Set<RequestId>()
   readonly #outboundRequests = new Set<RequestId>()
+  // Resources the remote subscribed to here: a session holding one is waiting for updates, not idle.
+  readonly #pendingSubscribes = new Map<RequestId, string>()
+  readonly #subscriptions = new Set<string>()
 
   constructor (stream: Stream, init: StreamTransportInit) {
     this.#stream = stream
@@ -301,6 +304,11 @@ export class StreamTransport implements McpTransport {
   #trackIncoming (message: JSONRPCMessage): void {
     if ('method' in message) {
       if ('id' in message) this.#inboundRequests.add(message.id)
+      const uri = (message.params as { uri?: unknown } | undefined)?.uri
+      if (typeof uri === 'string') {
+        if (message.method === 'resources/subscribe' && 'id' in message && this.#subscriptions.size < MAX_TRACKED_SUBSCRIPTIONS) this.#pendingSubscribes.set(message.id, uri)
+        else if (message.method === 'resources/unsubscribe') this.#subscriptions.delete(uri)
+      }
     } else if ('id' in message && message.id !== undefined) {
       this.#outboundRequests.delete(message.id)
     }
@@ -311,6 +319,11 @@ export class StreamTransport implements McpTransport {
       if ('id' in message) this.#outboundRequests.add(message.id)
     } else if ('id' in message && message.id !== undefined) {
       this.#inboundRequests.delete(message.id)
+      const uri = this.#pendingSubscribes.get(message.id)
+      if (uri !== undefined) {
+        this.#pendingSubscribes.delete(message.id)
+        if ('result' in message) this.#subscriptions.add(uri)
+      }
     }
   }
 
@@ -322,7 +335,7 @@ export class StreamTransport implements McpTransport {
   readonly #checkIdle = (): void => {
     if (this.#closing) return
     const quietFor = Date.now() - this.#lastActivity
-    if (this.#inboundRequests.size > 0 || this.#outboundRequests.size > 0) {
+    if (this.#inboundRequests.size > 0 || this.#outboundRequests.size > 0 || this.#subscriptions.size > 0) {
       this.#armIdle(this.#idleTimeoutMs)
       return
     }

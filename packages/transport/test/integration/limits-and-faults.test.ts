@@ -134,6 +134,25 @@ describe('limits and faults', () => {
     await unserve()
   })
 
+  it('keeps an idle session open while the remote holds a resource subscription, closes it after the unsubscribe', async () => {
+    const [a, b] = await net.nodes(2) as [TestNode, TestNode]
+    const errors: Error[] = []
+    const idleTimeoutMs = 200
+    const unserve = await serveMcp(b, () => makeServer(undefined), { idleTimeoutMs, onerror: (err) => { errors.push(err) } })
+    const client = await connectClient(a, b)
+    const closed = deferred<void>()
+    client.onclose = () => { closed.resolve() }
+    await client.subscribeResource({ uri: 'test://counter' })
+    // Ten idle periods with no frame either way: a subscriber waits for updates, it is not idle.
+    const outcome = await Promise.race([closed.promise.then(() => 'closed'), new Promise((resolve) => { setTimeout(resolve, idleTimeoutMs * 10, 'open') })])
+    expect(outcome).toBe('open')
+    expect(errors).toEqual([])
+    await client.unsubscribeResource({ uri: 'test://counter' }).catch(() => {})
+    await within(T, 'the session to close once unsubscribed', closed.promise)
+    expect(errors.map((e) => e.name)).toContain('IdleTimeoutError')
+    await unserve()
+  })
+
   it('closes the serving side of a session when its connection dies', async () => {
     const [a, b] = await net.nodes(2, { transport: 'tcp' }) as [TestNode, TestNode]
     const serverClosed = deferred<void>()
