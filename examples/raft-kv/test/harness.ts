@@ -217,7 +217,7 @@ export interface Verdict {
 }
 
 /** Final linearizable reads of every key from the settled leader, then the checks. */
-export async function verify (c: KvCluster, w: WorkloadResult, keys: number): Promise<Verdict> {
+export async function verify (c: KvCluster, w: WorkloadResult, keys: number, checkTimeoutMs = 60_000): Promise<Verdict> {
   const leader = await c.settle()
   const t = performance.now()
   const finalValues: Record<string, string | undefined> = {}
@@ -237,7 +237,7 @@ export async function verify (c: KvCluster, w: WorkloadResult, keys: number): Pr
     const final = finalValues[key] ?? ''
     for (const v of values) if (!final.includes(v)) lostAppends.push(`${key}:${v}`)
   }
-  const result = checkLinearizability(kvModel, history, { timeoutMs: 60_000 })
+  const result = checkLinearizability(kvModel, history, { timeoutMs: checkTimeoutMs })
   return { linearizable: result.ok, lostAppends, finalValues }
 }
 
