@@ -148,7 +148,7 @@ async function serve (configPath: string, name: string, dataDir: string | undefi
     if (m.peerId === me.peerId) continue
     await libp2p.peerStore.merge(peerIdFromString(m.peerId), { multiaddrs: [multiaddr(`/ip4/127.0.0.1/tcp/${m.raftPort}`)] })
   }
-  const storage = await FileStorage.open({ dir: dataDir ?? join(configPath, '..', name), voters: config.voters, logger: log })
+  const storage = await FileStorage.open({ dir: dataDir ?? join(configPath, '..', name), voters: config.voters, logger: log, blockingWrites: process.env.RAFT_KV_BLOCKING_WRITES !== '0' })
   const transport = new Libp2pRaftTransport(libp2p, { members: config.members.map(m => m.peerId), logger: log })
   const kv = new KvStore()
   const node = new RaftNode({ id: me.peerId, storage, transport, stateMachine: kv, tickMs: 50, electionTicks: 10, snapshotThreshold, logger: log })

@@ -119,6 +119,7 @@ const raftPut = (port: () => number): Put => async (c, seq) => (await post(port(
 /** Attaches strace to `pid` while `n` writes are made by `clients` clients; returns fsync+fdatasync calls per write. */
 async function fsyncsPerWrite (pid: number, put: Put, clients: number, n: number): Promise<{ writes: number, fsync: number, fdatasync: number, perWrite: number }> {
   const out = join(root, `strace-${pid}-${clients}.txt`)
+  // -p attaches to every existing thread of the process (Node's libuv pool, Go's threads), -f to new ones.
   const st = spawn('strace', ['-c', '-f', '-e', 'trace=fsync,fdatasync', '-o', out, '-p', String(pid)], { stdio: 'ignore' })
   await sleep(1_000)
   let done = 0
@@ -132,7 +133,11 @@ async function fsyncsPerWrite (pid: number, put: Put, clients: number, n: number
   st.kill('SIGINT')
   await exited
   const text = readFileSync(out, 'utf8')
-  const calls = (name: string): number => Number(new RegExp(`\\s(\\d+)\\s+(?:\\d+\\s+)?${name}\\s*$`, 'm').exec(text)?.[1] ?? 0)
+  // Columns: % time, seconds, usecs/call, calls, [errors,] syscall.
+  const calls = (name: string): number => {
+    const cols = text.split('\n').map(l => l.trim().split(/\s+/)).find(c => c.at(-1) === name)
+    return cols === undefined ? 0 : Number(cols[3])
+  }
   const fsync = calls('fsync')
   const fdatasync = calls('fdatasync')
   return { writes: done, fsync, fdatasync, perWrite: +((fsync + fdatasync) / done).toFixed(3) }

@@ -27,7 +27,7 @@ for (let seed = first; seed < first + runs; seed++) {
     const nemesis = await chaos(c, seed, seconds * 1000)
     done = true
     const w = await work
-    const v = await verify(c, w, 8)
+    const v = await verify(c, w, 8, 600_000)
     const ok = v.linearizable === true && v.lostAppends.length === 0
     if (!ok) failures++
     console.log(JSON.stringify({ seed, nodes, seconds, ok, ...nemesis, restarts: c.members.reduce((n, m) => n + m.restarts, 0), opsOk: w.ok, failed: w.failed, unknown: w.unknown, ackedAppends: [...w.acked.values()].flat().length, linearizable: v.linearizable, lostAppends: v.lostAppends.slice(0, 10), wallSeconds: Math.round((Date.now() - t) / 1000) }))

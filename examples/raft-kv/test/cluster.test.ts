@@ -19,7 +19,7 @@ describe('raft-kv: processes, files, TCP, SIGKILL and partitions', () => {
       const seed = SEED + nodes
       let done = false
       const work = runClients(cluster, { clients: 6, keys: 6, rnd: prng(seed * 7 + 1), until: () => done })
-      const nemesis = await chaos(cluster, seed, 14_000)
+      const nemesis = await chaos(cluster, seed, 14_000, 4)
       done = true
       const w = await work
       const verdict = await verify(cluster, w, 6)

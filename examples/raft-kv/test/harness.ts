@@ -217,7 +217,7 @@ export interface Verdict {
 }
 
 /** Final linearizable reads of every key from the settled leader, then the checks. */
-export async function verify (c: KvCluster, w: WorkloadResult, keys: number): Promise<Verdict> {
+export async function verify (c: KvCluster, w: WorkloadResult, keys: number, checkTimeoutMs = 60_000): Promise<Verdict> {
   const leader = await c.settle()
   const t = performance.now()
   const finalValues: Record<string, string | undefined> = {}
@@ -237,7 +237,7 @@ export async function verify (c: KvCluster, w: WorkloadResult, keys: number): Pr
     const final = finalValues[key] ?? ''
     for (const v of values) if (!final.includes(v)) lostAppends.push(`${key}:${v}`)
   }
-  const result = checkLinearizability(kvModel, history, { timeoutMs: 60_000 })
+  const result = checkLinearizability(kvModel, history, { timeoutMs: checkTimeoutMs })
   return { linearizable: result.ok, lostAppends, finalValues }
 }
 
@@ -248,16 +248,20 @@ export async function sleep (ms: number): Promise<void> { await new Promise(reso
  * random ones) and restarts them, and isolates members with the connection gater; then heal,
  * settle and check the whole history.
  */
-export async function chaos (c: KvCluster, seed: number, ms: number): Promise<{ kills: number, partitions: number, leaderKills: number }> {
+export async function chaos (c: KvCluster, seed: number, ms: number, minFaults = 0): Promise<{ kills: number, partitions: number, leaderKills: number }> {
   const rnd = prng(seed)
   const stats = { kills: 0, partitions: 0, leaderKills: 0 }
   const end = Date.now() + ms
+  // On a loaded machine restarts are slow: keep going (up to 3× the time) until minFaults happened.
+  const hardEnd = Date.now() + 3 * ms
   const minority = Math.floor(c.members.length / 2)
-  while (Date.now() < end - 1_500) {
+  while (Date.now() < end - 1_500 || (stats.kills + stats.partitions < minFaults && Date.now() < hardEnd)) {
     await sleep(600 + rnd() * 900)
     const r = rnd()
     const leader = await c.leader()
-    if (r < 0.6) {
+    // The first fault is always a SIGKILL of the leader (once one is known).
+    if (stats.kills === 0 && leader === undefined) continue
+    if (r < 0.6 || stats.kills === 0) {
       // SIGKILL the leader half of the time (always the first time), else a random member.
       const victim = stats.kills === 0 || rnd() < 0.5 ? (leader ?? c.members[0]!) : c.members[Math.floor(rnd() * c.members.length)]!
       if (c.members.length - c.alive().length >= minority) continue

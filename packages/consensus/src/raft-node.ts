@@ -61,6 +61,9 @@ interface Waiter {
   cleanup: () => void
 }
 
+/** setImmediate where there is one (Node), else a zero timeout. */
+const defer: (f: () => void) => void = typeof globalThis.setImmediate === 'function' ? f => { globalThis.setImmediate(f) } : f => { setTimeout(f, 0) }
+
 function randomId (): string {
   const b = new Uint32Array(2)
   globalThis.crypto.getRandomValues(b)
@@ -125,7 +128,7 @@ export class RaftNode extends EventTarget {
     this.maxProposalBytes = init.maxProposalBytes ?? DEFAULT_MAX_PROPOSAL_BYTES
     this.log = init.logger?.child?.({ raft: init.id }) ?? init.logger ?? NOOP_LOGGER
     const { storage: _s, transport: _t, stateMachine: _m, tickMs: _k, timeoutMs: _o, snapshotThreshold: _h, maxProposalBytes: _p, logger: _l, ...coreInit } = init
-    this.core = new RaftCore({ ...coreInit, storage: init.storage })
+    this.core = new RaftCore({ batchAppends: true, ...coreInit, storage: init.storage })
     const snap = init.storage.snapshot()
     if (snap.meta.index > 0) this.sm.restore(snap.data)
     this.applied = snap.meta.index
@@ -242,9 +245,23 @@ export class RaftNode extends EventTarget {
     this.kick()
   }
 
+  /**
+   * Starts the loop on the next turn of the event loop rather than at once, so that every
+   * proposal and message already received joins the same Ready: one write and one fsync for
+   * all of them (group commit), even when storage writes synchronously.
+   */
   private kick (): void {
     if (this.running || !this.started) return
     this.running = true
+    defer(() => { this.loop() })
+  }
+
+  private loop (): void {
+    if (!this.started) {
+      this.running = false
+      for (const f of this.idle.splice(0)) f()
+      return
+    }
     this.run().catch((err: unknown) => {
       // Storage failed in a way the node cannot recover from (EIO, a closed store): stop,
       // rather than carry on with a Ready that was neither persisted nor advanced.

@@ -223,4 +223,11 @@ export interface RaftCoreInit {
    * @default true
    */
   proposalForwarding?: boolean
+  /**
+   * A leader sends the appends for new proposals at the next ready() instead of at each
+   * propose(): one append per follower for all proposals between two Readys (RaftNode turns
+   * it on; the default keeps the core's message-per-proposal behaviour the simulator uses).
+   * @default false
+   */
+  batchAppends?: boolean
 }

@@ -255,6 +255,18 @@ describe('replication (checklist 11-22)', () => {
     expect(carried).toBeLessThanOrEqual(2 * 100 * 1.1)
   })
 
+  it('12: with batchAppends, proposals between two Readys go to each follower in one append', () => {
+    const c = new Cluster(ids(3), { batchAppends: true })
+    c.elect('n1')
+    c.sent.length = 0
+    for (let i = 0; i < 40; i++) c.core('n1').propose(new TextEncoder().encode(`v${i}`))
+    c.flush()
+    const apps = c.sent.filter(m => m.type === 'app' && (m.entries?.length ?? 0) > 0)
+    expect(apps).toHaveLength(2)
+    expect(apps.map(m => m.entries!.length)).toEqual([40, 40])
+    for (const id of ids(3)) expect(c.data(id)).toHaveLength(40)
+  })
+
   it('14: every divergent follower of Figure 7 is repaired by the leader', () => {
     // Figure 7: the leader's log, and followers (a)-(f).
     const leaderLog = [1, 1, 1, 4, 4, 5, 5, 6, 6, 6]
@@ -545,6 +557,21 @@ describe('membership (checklist 33-36)', () => {
 })
 
 describe('reads (checklist 38-39)', () => {
+  it('38: a restarted single voter whose stored commit index lags answers reads only after committing in its term', () => {
+    const store = storeWith(['a'], [1, 1, 1], 1)
+    store.write({ entries: [], hardState: { term: 1, vote: 'a', commit: 1 } })
+    const core = new RaftCore({ id: 'a', storage: store })
+    core.campaign()
+    core.readIndex('r')
+    const rd = core.ready()
+    // Entries 2 and 3 may have been acknowledged before the restart: index 1 would be stale.
+    expect(rd.readStates).toEqual([])
+    store.write(rd)
+    core.advance()
+    const next = core.ready()
+    expect(next.readStates).toEqual([{ index: 4, context: 'r' }])
+  })
+
   it('38: ReadIndex confirms leadership with a quorum round before answering', () => {
     const c = new Cluster(ids(3))
     c.elect('n1')

@@ -60,6 +60,9 @@ export class RaftCore {
   private readonly maxInflightBytes: number
   private readonly maxUncommittedBytes: number
   private readonly forwarding: boolean
+  private readonly batchAppends: boolean
+  /** Proposals were appended since the last broadcast (batchAppends). */
+  private appendPending = false
   private readonly random: () => number
 
   private electionElapsed = 0
@@ -93,6 +96,7 @@ export class RaftCore {
     this.maxInflightBytes = init.maxInflightBytes ?? 0
     this.maxUncommittedBytes = init.maxUncommittedBytes ?? 0
     this.forwarding = init.proposalForwarding ?? true
+    this.batchAppends = init.batchAppends ?? false
     this.random = prng(init.seed ?? hashString(init.id))
 
     this.log = new RaftLog(init.storage)
@@ -209,7 +213,7 @@ export class RaftCore {
 
   hasReady (): boolean {
     if (this.outstanding !== undefined) return false
-    return this.msgs.length > 0 || this.early.length > 0 || this.log.unstable.length > 0 ||
+    return this.appendPending || this.msgs.length > 0 || this.early.length > 0 || this.log.unstable.length > 0 ||
       this.log.unstableSnapshot !== undefined || this.readStates.length > 0 ||
       this.log.hasNextCommitted() || !this.hardEqual(this.hardState())
   }
@@ -217,6 +221,10 @@ export class RaftCore {
   /** Takes the work for the host. Call advance() after doing it, before the next ready(). */
   ready (): Ready {
     if (this.outstanding !== undefined) throw new RaftProtocolError('ready() called again before advance()')
+    if (this.appendPending) {
+      this.appendPending = false
+      if (this.role === 'leader') this.bcastAppend()
+    }
     const hs = this.hardState()
     const changed = !this.hardEqual(hs)
     const entries = this.log.unstable.slice()
@@ -538,7 +546,9 @@ export class RaftCore {
     this.appendEntries(fresh)
     for (const e of fresh) if (e.type === 'conf') this.pendingConfIndex = e.index
     if (this.acksBeforePersist()) this.maybeCommit()
-    this.bcastAppend()
+    // Batched: one append per follower for all proposals taken before the next ready().
+    if (this.batchAppends) this.appendPending = true
+    else this.bcastAppend()
   }
 
   private checkChange (c: ConfChange | undefined): string | undefined {
@@ -625,13 +635,15 @@ export class RaftCore {
 
   private leaderReadIndex (m: Message): void {
     const context = m.context ?? ''
-    if (this.voters.size === 1 && this.voters.has(this.id)) {
-      this.answerRead(m.from, this.log.committed, context)
-      return
-    }
-    // A new leader doesn't know the commit index until it commits in its term (§6.4).
+    // A new leader doesn't know the commit index until it commits in its term (§6.4) — a
+    // single voter included: after a restart its stored commit index may lag what it had
+    // acknowledged (found by the FileStorage restart test).
     if (!this.committedInTerm) {
       this.pendingReads.push(m)
+      return
+    }
+    if (this.voters.size === 1 && this.voters.has(this.id)) {
+      this.answerRead(m.from, this.log.committed, context)
       return
     }
     if (this.readOnly === 'lease') {

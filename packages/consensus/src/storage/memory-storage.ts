@@ -98,7 +98,8 @@ export class MemoryStorage implements RaftStorage {
     if (entries[0]!.index < first) entries = entries.slice(first - entries[0]!.index)
     const offset = entries[0]!.index - this.ents[0]!.index
     if (offset > this.ents.length) throw new UnavailableError(entries[0]!.index, this.lastIndex())
-    this.ents = this.ents.slice(0, offset)
+    // Truncate in place: copying the whole log on every append was O(log length) per batch.
+    this.ents.length = offset
     for (const e of entries) this.ents.push(e)
   }
 
