@@ -45,7 +45,7 @@ describe('20-node churn', () => {
         const want = [...expected].filter((id) => id !== p.id).sort()
         const view = (): string[] => p.registry.providers().filter((m) => m.source !== 'self').map((m) => m.peerId).sort()
         await waitFor(() => JSON.stringify(view()) === JSON.stringify(want),
-          [{ target: p.registry, events: ['provider:added', 'provider:removed', 'provider:updated'] }], 20_000,
+          [{ target: p.registry, events: ['provider:added', 'provider:removed', 'provider:updated'] }], 60_000,
           `${what} at ${p.id} (seed ${seed}): has ${view().length}, wants ${want.length}`).catch((err: unknown) => {
           const missing = want.filter((id) => !view().includes(id))
           const nbrs = p.node.getPeers().map(String)
