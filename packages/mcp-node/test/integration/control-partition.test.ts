@@ -19,7 +19,7 @@ afterAll(async () => {
 
 const controlPlane = { admins: ['local'], stabilizationMs: 1_000, timeoutMs: 2_000, tickIntervalMs: 200 }
 
-async function peer (bootstrap: string[]): Promise<McpNode> {
+function peer (bootstrap: string[]): McpNode {
   const node = createMcpNode({ http: { enabled: false }, heartbeatIntervalMs: 500, bootstrap, controlPlane })
   nodes.push(node)
   return node
@@ -54,11 +54,11 @@ function heal (all: McpNode[]): void {
 
 describe('control plane under a partition', () => {
   it('the minority refuses writes with NoQuorumError and keeps serving tool calls; after healing it catches up', async () => {
-    const a = await peer([])
+    const a = peer([])
     a.registerTool('ping', { description: 'answers pong', annotations: { readOnlyHint: true, idempotentHint: true } }, (): CallToolResult => ({ content: [{ type: 'text', text: 'pong' }] }))
     await a.start()
-    const b = await peer([a.multiaddrs[0]!])
-    const c = await peer([a.multiaddrs[0]!])
+    const b = peer([a.multiaddrs[0]!])
+    const c = peer([a.multiaddrs[0]!])
     await Promise.all([b.start(), c.start()])
     const atA = await client(a)
     await until('3 voters', async () => ((await status(atA)).voters.length === 3 ? true : undefined), 30_000)
