@@ -52,7 +52,7 @@ function heal (all: McpNode[]): void {
   for (const n of all) for (const protocol of [RAFT_PROTOCOL, CONTROL_PROTOCOL]) n.libp2p.unuse(protocol)
 }
 
-describe('control plane under a partition', () => {
+describe('control plane under a partition', { timeout: 120_000 }, () => {
   it('the minority refuses writes with NoQuorumError and keeps serving tool calls; after healing it catches up', async () => {
     const a = peer([])
     a.registerTool('ping', { description: 'answers pong', annotations: { readOnlyHint: true, idempotentHint: true } }, (): CallToolResult => ({ content: [{ type: 'text', text: 'pong' }] }))

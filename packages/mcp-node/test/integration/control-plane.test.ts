@@ -51,7 +51,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-describe('control plane across processes', () => {
+describe('control plane across processes', { timeout: 150_000 }, () => {
   it('three peers with only bootstrap addresses form one group of 3 voters', async () => {
     const a = await connect(peers.A!, ALICE)
     const s = await until('3 voters', async () => { const x = await status(a); return x.voters.length === 3 ? x : undefined }, 30_000)
