@@ -27,6 +27,9 @@ describe('config', () => {
     expect(() => parseConfig({ bogus: 1 })).toThrow(/ConfigError|bogus/)
     expect(() => parseConfig({ upstreams: [{ name: 'a', type: 'http', url: 'http://x/mcp' }, { name: 'a', type: 'http', url: 'http://y/mcp' }] }))
       .toThrow(/upstreams\.1\.name/)
+    expect(() => parseConfig({ controlPlane: { voters: ['not-a-peer-id'] } })).toThrow(/controlPlane\.voters\.0: a peer id/)
+    expect(() => parseConfig({ controlPlane: { maxVoters: 0 } })).toThrow(/controlPlane\.maxVoters/)
+    expect(parseConfig({}).controlPlane).toMatchObject({ enabled: true, maxVoters: 5, maxLearners: 4, stabilizationMs: 10_000, deadVoterMs: 30_000 })
   })
 
   it('reads YAML and JSON files', async () => {

@@ -1,3 +1,4 @@
+import { peerIdFromString } from '@libp2p/peer-id'
 import { z } from 'zod'
 
 const ms = z.number().int().min(1).max(86_400_000)
@@ -9,7 +10,7 @@ export const ControlPlaneConfigSchema = z.strictObject({
   /** Never a voter (a peer started for one client, a short-lived peer). Peers with only a stdio front door are ephemeral. */
   ephemeral: z.boolean().default(false),
   /** Fixed voters (peer ids) instead of the autopilot's growth rules. */
-  voters: z.array(z.string().min(1)).min(1).optional(),
+  voters: z.array(z.string().min(1).refine((v) => { try { peerIdFromString(v); return true } catch { return false } }, 'a peer id (12D3Koo…)')).min(1).optional(),
   maxVoters: z.number().int().min(1).max(9).default(5),
   maxLearners: z.number().int().min(0).max(64).default(4),
   /** How long a learner stays healthy before it is promoted beyond 3 voters. */

@@ -336,6 +336,11 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
 
   // ---------------------------------------------------------------- joining and client polling
 
+  /** A peer connected: a joiner need not wait for its next round to ask it. */
+  nudge (): void {
+    if (this.phase === 'joining' || (this.phase === 'client' && this.clusterId === undefined)) void this.joinRound()
+  }
+
   private async joinRound (): Promise<void> {
     if (this.joining) return
     if (this.phase !== 'joining' && this.phase !== 'client' && !(this.phase === 'member' && !this.inConf())) return

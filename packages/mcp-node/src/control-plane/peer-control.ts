@@ -198,13 +198,17 @@ export class PeerControl {
     })
   }
 
+  private readonly onConnect = (): void => { this.plane.nudge() }
+
   async start (): Promise<void> {
+    this.init.libp2p.addEventListener('peer:connect', this.onConnect)
     this.unserve = await serveControl(this.init.libp2p, async (req, from) => await this.plane.handle(req, from), { logger: this.log, timeoutMs: this.init.config.timeoutMs })
     await this.plane.start()
     this.init.onStarted?.(this.plane)
   }
 
   async stop (): Promise<void> {
+    this.init.libp2p.removeEventListener('peer:connect', this.onConnect)
     await this.unserve?.().catch(() => {})
     await this.plane.stop()
   }

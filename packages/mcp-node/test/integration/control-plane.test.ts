@@ -51,13 +51,20 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-describe('control plane across processes', () => {
+describe('control plane across processes', { timeout: 150_000 }, () => {
   it('three peers with only bootstrap addresses form one group of 3 voters', async () => {
     const a = await connect(peers.A!, ALICE)
     const s = await until('3 voters', async () => { const x = await status(a); return x.voters.length === 3 ? x : undefined }, 30_000)
     expect(new Set(s.voters)).toEqual(new Set([peers.A!.peerId, peers.B!.peerId, peers.C!.peerId]))
     const c = await connect(peers.C!, ALICE)
     expect((await status(c)).cluster).toBe(s.cluster)
+    const res = await c.readResource({ uri: 'mesh://control' })
+    const text = (res.contents[0] as { text: string }).text
+    expect(JSON.parse(text)).toMatchObject({ cluster: s.cluster, phase: 'member' })
+    const metrics = await (await fetch(peers.A!.http!.replace(/\/mcp$/, '/metrics'), { headers: { authorization: `Bearer ${ALICE}` } })).text()
+    expect(metrics).toMatch(/p2p_mcp_control_is_leader 1/)
+    expect(metrics).toMatch(/p2p_mcp_control_fsync_duration_seconds_count [1-9]/)
+    expect(metrics).toMatch(/p2p_mcp_control_commit_lag\{member="[^"]+"\} \d+/)
   })
 
   it('a policy change through mesh__policy_set at A is enforced on tools/call at C within 1 s; only admins may change it', async () => {
