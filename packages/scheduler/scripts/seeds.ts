@@ -36,7 +36,8 @@ for (let seed = from; seed < from + count; seed++) {
   lines.set(seed, line)
   appendFileSync(out, JSON.stringify(line) + '\n')
   ran++
-  if (!ours.ok || ours.truncated) console.log(`seed ${seed} FAILED: ${[...ours.raftViolations, ...ours.scheduler.violations].slice(0, 5).join('; ')} lost=${ours.scheduler.lost} twice=${ours.scheduler.completedTwice}`)
+  if (!ours.ok) console.log(`seed ${seed} FAILED: ${[...ours.raftViolations, ...ours.scheduler.violations].slice(0, 5).join('; ')} lost=${ours.scheduler.lost} twice=${ours.scheduler.completedTwice}`)
+  else if (ours.truncated) console.log(`seed ${seed}: the simulator's event cap cut the faulty phase short (checks passed)`)
 }
 const all = [...lines.values()].filter(l => l.seed >= from && l.seed < from + count)
 const sum = (f: (l: Line) => number): number => all.reduce((a, l) => a + f(l), 0)
