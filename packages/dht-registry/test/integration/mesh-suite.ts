@@ -43,7 +43,7 @@ describe(`${N} peers, heartbeat ${HEARTBEAT_MS} ms`, () => {
       peers.push(...await Promise.all(Array.from({ length: Math.min(10, N - i) }, async () => createPeer({ registry: { heartbeatIntervalMs: HEARTBEAT_MS } }))))
     }
     // routing tables are not waited for: the registry does not need them to be useful
-    await connect(peers, 3, mulberry32(seed), 60_000, 'one')
+    await connect(peers, 3, mulberry32(seed), 60_000, 'none')
     await waitForGossipMesh(peers, 1, { timeoutMs: 60_000 })
   }, 120_000)
   afterAll(async () => { await stopAll([...peers, ...extra]) })
