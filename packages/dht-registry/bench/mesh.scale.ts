@@ -31,7 +31,7 @@ const JOINS = Number(process.env.MESH_JOINS ?? 3)
 const REMOVALS = Number(process.env.MESH_REMOVALS ?? 3)
 const SEED = Number(process.env.MESH_SEED ?? 18)
 const TRANSPORT = (process.env.MESH_TRANSPORT ?? 'memory') as 'memory' | 'tcp'
-const DEADLINE_MS = Number(process.env.MESH_DEADLINE_S ?? 540) * 1000
+const DEADLINE_MS = Number(process.env.MESH_DEADLINE_S ?? 500) * 1000
 
 function quantile (xs: number[], q: number): number {
   const s = [...xs].filter((x) => Number.isFinite(x)).sort((a, b) => a - b)
@@ -79,6 +79,15 @@ it(`mesh N=${N} heartbeat ${HB} ms on ${TRANSPORT}`, async () => {
   const notes: string[] = []
   const peers: TestPeer[] = []
   const extra: TestPeer[] = []
+  // written after every phase, so that a run cut short still reports what it measured
+  const result: Record<string, unknown> = { n: N, heartbeatMs: HB, transport: TRANSPORT, seed: SEED, date: new Date().toISOString(), node: process.version, notes }
+  const file = new URL(`../../../.bench-results/mesh-${N}-${Date.now()}.json`, import.meta.url)
+  mkdirSync(new URL('../../../.bench-results/', import.meta.url), { recursive: true })
+  const save = (phase: string, values: Record<string, unknown>): void => {
+    Object.assign(result, values, { loadAverage: { start: load0.map(r1), now: loadavg().map(r1) }, lastPhase: phase, elapsedS: Math.round((performance.now() - started) / 1000) })
+    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`)
+    console.log(`[${Math.round((performance.now() - started) / 1000)} s, load ${loadavg()[0]!.toFixed(1)}] ${phase}: ${JSON.stringify(values)}`)
+  }
   globalThis.gc?.()
   const mem0 = process.memoryUsage()
   try {
@@ -86,16 +95,23 @@ it(`mesh N=${N} heartbeat ${HB} ms on ${TRANSPORT}`, async () => {
     for (let i = 0; i < N; i += 10) {
       peers.push(...await Promise.all(Array.from({ length: Math.min(10, N - i) }, async () => createPeer({ transport: TRANSPORT, registry: registryInit }))))
     }
-    await connect(peers, 3, random, 120_000, 'one')
-    await waitForGossipMesh(peers, 1, { timeoutMs: 120_000 })
+    await connect(peers, 3, random, 120_000, 'none')
+    // on a saturated machine identify can time out, and then gossipsub never learns that a
+    // connection speaks it: noted, not fatal (anti-entropy needs only the connection)
+    await waitForGossipMesh(peers, 1, { timeoutMs: 60_000 }).catch(() => {
+      const alone = peers.filter((p) => p.node.services.pubsub.getSubscribers('p2p-mcp/registry/1').length === 0).length
+      notes.push(`set-up: ${alone} peers saw no gossip subscriber within 60 s`)
+    })
     const setupMs = performance.now() - started
+    save('setup', { setupMs: Math.round(setupMs) })
 
     // 1. every peer publishes
     const t1 = performance.now()
     await Promise.all(peers.map(async (p, i) => p.registry.publish({ servers: [{ name: `s${i}`, version: '1.0.0', tools: [{ name: 'work' }] }] })))
-    const converge = await untilAll(peers.map((p) => p.registry), (r) => r.providers().length >= N, Math.min(120_000, left()))
+    const converge = await untilAll(peers.map((p) => p.registry), (r) => r.providers().length >= N, Math.max(10_000, Math.min(120_000, left() - 360_000)))
     const convergeMs = performance.now() - t1
     if (converge.some((x) => !Number.isFinite(x))) notes.push(`converge: ${converge.filter((x) => !Number.isFinite(x)).length} peers did not hold all ${N} within the limit`)
+    save('converge', { convergeMs: Math.round(convergeMs), providersHeld: { min: Math.min(...peers.map((p) => p.registry.providers().length)), p50: quantile(peers.map((p) => p.registry.providers().length), 0.5) } })
 
     // 2. steady state
     globalThis.gc?.()
@@ -121,13 +137,14 @@ it(`mesh N=${N} heartbeat ${HB} ms on ${TRANSPORT}`, async () => {
       syncBytesInPerPeerPerS: r1(perPeer('syncBytesIn')),
       suspectOrDeadFalsely: peers.reduce((a, p) => a + p.registry.stats().deadPeers, 0),
     }
+    save('steady', { steady })
 
     // 3. a new tool visible at every other peer
     const visible: number[] = []
     const publishers = [...peers].sort(() => random() - 0.5).slice(0, Math.min(TRIALS, N - 1))
     const dhtParts: Array<Promise<unknown>> = []
     for (const [k, publisher] of publishers.entries()) {
-      if (left() < 200_000) { notes.push(`visible: stopped after ${k} trials (time limit)`); break }
+      if (left() < 240_000) { notes.push(`visible: stopped after ${k} trials (time limit)`); break }
       const i = peers.indexOf(publisher)
       const others = peers.filter((p) => p !== publisher).map((p) => p.registry)
       const tool = `new-${k}`
@@ -140,6 +157,8 @@ it(`mesh N=${N} heartbeat ${HB} ms on ${TRANSPORT}`, async () => {
       if (found[0]?.peerId !== publisher.id) notes.push(`visible: trial ${k} find() did not return the publisher`)
     }
 
+    save('visible', { visibleAtEveryPeerMs: { p50: Math.round(quantile(visible, 0.5)), p99: Math.round(quantile(visible, 0.99)), trials: visible.length, all: visible.map(Math.round) } })
+
     // 4. cached find()
     const q = peers[0]!
     const cached: number[] = []
@@ -150,67 +169,61 @@ it(`mesh N=${N} heartbeat ${HB} ms on ${TRANSPORT}`, async () => {
       if (found.length === 0) throw new Error('cached find returned nothing')
     }
 
+    save('cached', { cachedFindMs: { p50: r3(quantile(cached, 0.5)), p99: r3(quantile(cached, 0.99)) } })
+
     // 5. cold DHT find(): a second registry on an existing node, started empty, asks at once
     await Promise.allSettled(dhtParts)
     const cold: number[] = []
     const coldSources: string[] = []
     for (let k = 0; k < Math.min(COLD, publishers.length); k++) {
-      if (left() < 150_000) { notes.push(`cold: stopped after ${k} trials (time limit)`); break }
+      if (left() < 180_000) { notes.push(`cold: stopped after ${k} trials (time limit)`); break }
       const node = peers.find((p) => !publishers.includes(p))?.node ?? peers[1]!.node
       const fresh = registryWithPubsub(node, deafPubsub(node.services.pubsub), { heartbeatIntervalMs: HB, antiEntropyIntervalMs: 0 })
       await fresh.start()
       const s = performance.now()
-      const found = await fresh.find({ tool: `new-${k}` }, { limit: 1, signal: AbortSignal.timeout(20_000) }).catch(() => [])
+      const found = await fresh.find({ tool: `new-${k}` }, { limit: 1, signal: AbortSignal.timeout(10_000) }).catch(() => [])
       cold.push(performance.now() - s)
       coldSources.push(found[0] === undefined ? 'none' : found[0].peerId === publishers[k]!.id ? found[0].source : 'wrong')
       await fresh.stop()
     }
 
+    save('cold', { coldFindMs: { p50: Math.round(quantile(cold, 0.5)), p99: Math.round(quantile(cold, 0.99)), trials: cold.length, sources: coldSources } })
+
     // 6. time to ready of a joining peer
     const join: number[] = []
     for (let k = 0; k < JOINS; k++) {
-      if (left() < 100_000) { notes.push(`join: stopped after ${k} (time limit)`); break }
+      if (left() < 90_000) { notes.push(`join: stopped after ${k} (time limit)`); break }
       const s = performance.now()
       const joiner = await createPeer({ transport: TRANSPORT, registry: registryInit })
       extra.push(joiner)
       const targets = new Set<number>()
       while (targets.size < 3) targets.add(Math.floor(random() * peers.length))
       await Promise.all([...targets].map(async (t) => joiner.node.dial(peers[t]!.node.getMultiaddrs())))
-      const [ms] = await untilAll([joiner.registry], (r) => r.providers().length >= N, 30_000)
+      const [ms] = await untilAll([joiner.registry], (r) => r.providers().length >= N, 20_000)
       join.push(ms === undefined || !Number.isFinite(ms) ? Number.POSITIVE_INFINITY : performance.now() - s)
     }
+
+    save('join', { joinReadyMs: join.map(Math.round) })
 
     // 7. removal of a dead peer from every view
     const removal: number[] = []
     for (let k = 0; k < REMOVALS; k++) {
-      if (left() < 40_000) { notes.push(`removal: stopped after ${k} (time limit)`); break }
+      if (left() < 25_000) { notes.push(`removal: stopped after ${k} (time limit)`); break }
       const victim = peers.filter((p) => p !== q && !publishers.includes(p))[k] ?? peers[peers.length - 1 - k]!
       peers.splice(peers.indexOf(victim), 1)
       const observers = [...peers, ...extra].map((p) => p.registry)
-      const gone = untilAll(observers, (r) => !r.providers().some((m) => m.peerId === victim.id), 20_000)
+      const gone = untilAll(observers, (r) => !r.providers().some((m) => m.peerId === victim.id), 15_000)
       await victim.stop()
       removal.push(Math.max(...await gone))
     }
 
-    const result = {
-      n: N, heartbeatMs: HB, transport: TRANSPORT, seed: SEED, date: new Date().toISOString(), node: process.version,
-      loadAverage: { start: load0.map(r1), end: loadavg().map(r1) },
-      setupMs: Math.round(setupMs),
-      convergeMs: Math.round(convergeMs),
-      steady,
-      visibleAtEveryPeerMs: { p50: Math.round(quantile(visible, 0.5)), p99: Math.round(quantile(visible, 0.99)), trials: visible.length, all: visible.map(Math.round) },
-      cachedFindMs: { p50: r3(quantile(cached, 0.5)), p99: r3(quantile(cached, 0.99)) },
-      coldFindMs: { p50: Math.round(quantile(cold, 0.5)), p99: Math.round(quantile(cold, 0.99)), trials: cold.length, sources: coldSources },
-      joinReadyMs: join.map(Math.round),
+    save('removal', {
       removalAtEveryPeerMs: removal.map(Math.round),
       removalBoundMs: 3 * HB + 1000,
       deadDeclared: [...peers, ...extra].reduce((a, p) => a + p.registry.stats().deadPeers, 0),
       obituaries: [...peers, ...extra].reduce((a, p) => a + p.registry.stats().obituariesTaken, 0),
-      notes,
-    }
-    mkdirSync(new URL('../../../.bench-results/', import.meta.url), { recursive: true })
-    writeFileSync(new URL(`../../../.bench-results/mesh-${N}-${Date.now()}.json`, import.meta.url), `${JSON.stringify(result, null, 2)}\n`)
-    console.log(JSON.stringify(result))
+    })
+
   } finally {
     await stopAll([...peers, ...extra])
   }

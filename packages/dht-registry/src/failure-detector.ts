@@ -28,7 +28,7 @@ export interface LivenessEventDetail {
   /** Silence when the state changed: ms since the last heartbeat that counted. */
   silentMs: number
   /** For `peer:dead`: why. */
-  reason?: 'probe-refused' | 'no-probe' | 'suspect-timeout' | 'reported'
+  reason?: 'probe-refused' | 'no-probe' | 'suspect-timeout'
 }
 
 export interface FailureDetectorEvents {
@@ -152,15 +152,16 @@ export class FailureDetector extends TypedEventEmitter<FailureDetectorEvents> {
   }
 
   /**
-   * Another peer reports `peerId` dead. Taken unless this peer has its own evidence: a connection
-   * to it is open, or it heartbeated within the last interval.
+   * Another peer reports `peerId` dead. Never taken on its word (one peer's failed dial must not
+   * remove a peer everywhere): unless this peer has its own evidence of life (a connection to it
+   * is open, or it heartbeated within the last interval) it probes at once, and only a refused
+   * probe kills. Returns whether a probe started.
    */
   reportDead (peerId: string): boolean {
     const w = this.watches.get(peerId)
-    if (w === undefined || w.state === 'dead') return false
-    const now = this.now()
-    if (this.isConnected(peerId) || this.silenceOf(w, now) < w.intervalMs) return false
-    this.declareDead(peerId, w, now, 'reported')
+    if (w === undefined || w.state !== 'alive' || w.probing || this.probes >= this.maxConcurrentProbes) return false
+    if (this.isConnected(peerId) || this.silenceOf(w, this.now()) < w.intervalMs) return false
+    void this.probe(peerId, w, true)
     return true
   }
 

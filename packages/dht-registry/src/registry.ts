@@ -168,6 +168,8 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
   private readonly entries = new Map<string, Entry>()
   /** Peers declared dead, with the issue time of their last record: older records must not bring them back. */
   private readonly tombstones = new Map<string, number>()
+  /** Peers probed because another peer reported them dead. */
+  private readonly prompted = new Set<string>()
   readonly liveness: FailureDetector
   private readonly ownsLiveness: boolean
   private readonly antiEntropyIntervalMs: number
@@ -285,8 +287,10 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     this.bury(peerId, e)
     this.remove(peerId, e, 'missed-heartbeats')
     if (this.ownsLiveness) this.liveness.forget(peerId)
-    // found dead here: tell the mesh, so that peers without a connection to it need not wait for their own silence
-    if (reason !== 'reported' && this.started) {
+    // found dead on this peer's own initiative: tell the mesh, so that the others probe it now
+    // rather than after their own silence (a probe prompted by an obituary is not announced again)
+    const prompted = this.prompted.delete(peerId)
+    if (!prompted && reason !== undefined && this.started) {
       this.counters.obituariesSent++
       this.c.pubsub.publish(REGISTRY_TOPIC, encodeObituary({ peerId, seq: e.descriptor.seq })).catch((err: unknown) => {
         this.log.debug('obituary of %s not sent: %s', peerId, errorText(err))
@@ -690,7 +694,11 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     if (obituary !== undefined) {
       this.validatedObituaries.delete(msg.data)
       const known = this.entries.get(obituary.peerId)
-      if (known !== undefined && known.descriptor.seq <= obituary.seq && this.liveness.reportDead(obituary.peerId)) this.counters.obituariesTaken++
+      if (known !== undefined && known.descriptor.seq <= obituary.seq && this.liveness.reportDead(obituary.peerId)) {
+        this.counters.obituariesTaken++
+        this.prompted.add(obituary.peerId)
+        if (this.prompted.size > this.syncLimits.maxRecords) this.prompted.clear()
+      }
       return
     }
     const d = this.validated.get(msg.data)

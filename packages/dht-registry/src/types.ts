@@ -198,7 +198,7 @@ export interface RegistryStats {
   deadPeers: number
   /** Late records of a dead provider, issued before the silence that killed it, not taken. */
   staleAfterDeath: number
-  /** Obituaries this peer sent (it found a provider dead) and took (another peer's report, without evidence of its own against it). */
+  /** Obituaries this peer sent (it found a provider dead) and took (another peer's report that made it probe the provider at once). */
   obituariesSent: number
   obituariesTaken: number
 }

@@ -155,6 +155,34 @@ describe('FailureDetector', () => {
     expect(t.fd.state('a')).toBeUndefined()
   })
 
+  it('a report of death from another peer only starts a probe; a refused probe kills, an open connection keeps', async () => {
+    const gone = setup({ outcome: 'refuse' })
+    gone.fd.heartbeat('a', { intervalMs: 500 })
+    gone.advance(600)
+    expect(gone.fd.reportDead('a')).toBe(true)
+    await gone.settle()
+    expect(gone.fd.state('a')).toBe('dead')
+    const kept = setup({ outcome: 'refuse', connected: true })
+    kept.fd.heartbeat('a', { intervalMs: 500 })
+    kept.advance(600)
+    expect(kept.fd.reportDead('a')).toBe(false)
+    expect(kept.fd.state('a')).toBe('alive')
+    const fresh = setup({ outcome: 'refuse' })
+    fresh.fd.heartbeat('a', { intervalMs: 500 })
+    fresh.advance(100)
+    expect(fresh.fd.reportDead('a')).toBe(false)
+  })
+
+  it('a closed last connection makes it probe at once; refused means dead without waiting for silence', async () => {
+    const t = setup({ outcome: 'refuse' })
+    t.fd.heartbeat('a', { intervalMs: 500 })
+    t.advance(10)
+    t.fd.connectionClosed('a')
+    await t.settle()
+    expect(t.fd.state('a')).toBe('dead')
+    expect(t.events.map(([type]) => type)).toEqual(['peer:dead'])
+  })
+
   it('rejects bad options with a typed error naming the value', () => {
     expect(() => new FailureDetector({ heartbeatIntervalMs: 0 })).toThrow(InvalidParametersError)
     expect(() => new FailureDetector({ missedHeartbeats: 5, suspectTimeoutHeartbeats: 4 })).toThrow(/suspectTimeoutHeartbeats/)

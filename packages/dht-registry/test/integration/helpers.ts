@@ -114,9 +114,10 @@ function routingTableHolds (peer: TestPeer, ids: Set<string>): boolean {
  * connections; a DHT walk that starts from such a table stops early (kad-dht follows only peers
  * closer than the one that named them), and the records of a publish land on too few peers.
  * `wait: 'one'` only waits for one entry per table: the scale benchmark, whose hubs may never
- * hold every neighbour and which warms its routing tables itself.
+ * hold every neighbour and which warms its routing tables itself; `'none'` waits for the dials
+ * only (the registry does not need routing tables to be useful: issue 18).
  */
-export async function connect (peers: TestPeer[], degree = 3, random: () => number = Math.random, timeoutMs = 30_000, wait: 'all' | 'one' = 'all'): Promise<number[]> {
+export async function connect (peers: TestPeer[], degree = 3, random: () => number = Math.random, timeoutMs = 30_000, wait: 'all' | 'one' | 'none' = 'all'): Promise<number[]> {
   const dials: Array<Promise<unknown>> = []
   const neighbours: Array<Set<string>> = peers.map(() => new Set())
   for (let i = 1; i < peers.length; i++) {
@@ -129,6 +130,7 @@ export async function connect (peers: TestPeer[], degree = 3, random: () => numb
     }
   }
   await Promise.all(dials)
+  if (wait === 'none') return neighbours.map((n) => n.size)
   await Promise.all(peers.map(async (p, i) => {
     const ready = wait === 'all' ? () => routingTableHolds(p, neighbours[i]!) : () => routingTable(p).size >= 1
     await waitFor(ready, [{ target: routingTable(p), events: ['peer:add'] }], timeoutMs, `routing table of peer ${i} to hold ${wait === 'all' ? `its ${neighbours[i]!.size} neighbours` : 'a peer'}`)
