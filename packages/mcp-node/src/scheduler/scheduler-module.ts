@@ -8,7 +8,8 @@ import { VERSION } from '../version.js'
 import type { ControlPlane } from '../control-plane/control-plane.js'
 import type { Logger } from '../logger.js'
 import { childOf } from '../logger.js'
-import type { BuiltinResource, BuiltinTool, NodeComponents, NodeModule, NodeModuleFactory } from '../module.js'
+import type { BuiltinResource, BuiltinTool } from '../mesh-tools.js'
+import type { NodeComponents, NodeModule, NodeModuleFactory } from '../module.js'
 
 /** Clients kept open to run tasks as their principals (each an in-memory session of this peer). */
 const MAX_PRINCIPAL_CLIENTS = 32
