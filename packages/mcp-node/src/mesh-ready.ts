@@ -73,13 +73,17 @@ export async function waitForMesh (node: MeshReadiness, options: WaitForMeshOpti
 /**
  * What a failed dial of a bootstrap peer tells the operator. A private network cuts the
  * connection during the handshake when the swarm keys differ, which libp2p reports only as
- * a reset or an early end of stream: say that the keys may differ.
+ * a reset or an early end of stream, or (when the other side waits for a handshake that
+ * never decrypts) as a dial timeout: say that the keys may differ.
  */
 export function bootstrapErrorText (err: unknown, hasPsk: boolean): string {
   const message = err instanceof Error ? err.message : String(err)
   const code = (err as { code?: unknown } | undefined)?.code
   if (/ECONNRESET|EPIPE|reset|ended|end of|EOF|handshake|closed/i.test(`${message} ${String(code)}`)) {
     return `${message} (the connection was cut during the handshake: ${hasPsk ? 'does the other peer use the same swarm key (psk)?' : 'does the other peer use a swarm key (psk)? this one has none'})`
+  }
+  if (hasPsk && /timeout|timed out|aborted/i.test(message)) {
+    return `${message} (no answer: is the other peer up, and does it use the same swarm key (psk)?)`
   }
   return message
 }
