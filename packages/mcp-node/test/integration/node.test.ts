@@ -96,7 +96,7 @@ describe('nodes in this process', () => {
     await until('an SSE keep-alive comment', async () => {
       const { value } = await reader.read()
       seen += new TextDecoder().decode(value)
-      return /^: keep-?alive/m.test(seen) ? true : undefined
+      return seen.includes(': keep-alive') ? true : undefined
     }, 5_000, 0)
     controller.abort()
     // pagination: 14 tools (mesh__status, the 4 control-plane tools, the 6 workflow tools and local__a..c) in pages of 2
@@ -104,8 +104,11 @@ describe('nodes in this process', () => {
     const pages = [await client.listTools()]
     while (pages.at(-1)!.nextCursor !== undefined) pages.push(await client.listTools({ cursor: pages.at(-1)!.nextCursor! }))
     expect(pages.map((p) => p.tools.length)).toEqual([2, 2, 2, 2, 2, 2, 2])
-    expect(pages.flatMap((p) => p.tools).map((t) => t.name)).toEqual(['mesh__status', 'mesh__control_status', 'mesh__policy_get', 'mesh__policy_set', 'mesh__control_snapshot',
-      'mesh__submit_workflow', 'mesh__workflow_status', 'mesh__list_workflows', 'mesh__cancel_workflow', 'mesh__network_status', 'mesh__rebalance', 'local__a', 'local__b', 'local__c'])
+    expect(pages.flatMap((p) => p.tools).map((t) => t.name)).toEqual([
+      'mesh__status', 'mesh__control_status', 'mesh__policy_get', 'mesh__policy_set', 'mesh__control_snapshot',
+      'mesh__submit_workflow', 'mesh__workflow_status', 'mesh__list_workflows', 'mesh__cancel_workflow', 'mesh__network_status', 'mesh__rebalance',
+      'local__a', 'local__b', 'local__c',
+    ])
     await client.callTool({ name: 'local__a', arguments: {} })
     const metrics = await (await fetch(url.replace(/\/mcp$/, '/metrics'), { headers: { authorization: `Bearer ${token}` } })).text()
     expect(metrics).toMatch(/p2p_mcp_tool_calls_total\{tool="local__a",peer="[^"]+",outcome="ok"\} 1/)
@@ -134,27 +137,6 @@ describe('nodes in this process', () => {
     expect((err as Error).message).toMatch(/timed out|timeout/i)
     expect(Date.now() - started).toBeLessThan(1_400)
     await client.close()
-  })
-
-  it('a lone peer whose own tools serve is healthy (health.requirePeers makes it degraded), counts tools as tools/list does, and stops at once', async () => {
-    const echo = ({ text }: { text: string }): Promise<CallToolResult> => Promise.resolve({ content: [{ type: 'text', text }] })
-    const lone = createMcpNode({ http: { enabled: false } })
-    const strict = createMcpNode({ http: { enabled: false }, health: { requirePeers: true } })
-    for (const n of [lone, strict]) {
-      nodes.push(n)
-      n.registerTool('echo', { inputSchema: { text: z.string() } }, echo)
-      await n.start()
-      await n.waitForTool('local__echo', { timeoutMs: 20_000 })
-    }
-    const client = await lone.connectClient()
-    const listed = (await client.listTools()).tools.length
-    await client.close()
-    expect(lone.health()).toMatchObject({ status: 'ok', reasons: [], peers: 0, tools: listed })
-    expect(strict.health()).toMatchObject({ status: 'degraded', reasons: [expect.stringMatching(/no connected peers/) as string] })
-    // Nothing to withdraw from in the DHT: no wait for a put that nobody can store.
-    const t0 = performance.now()
-    await lone.stop()
-    expect(performance.now() - t0).toBeLessThan(2_900)
   })
 
   it('stops gracefully: withdraws from the mesh, finishes calls in flight, then closes', async () => {

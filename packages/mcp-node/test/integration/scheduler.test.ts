@@ -4,8 +4,10 @@
 // accepted it and one of the task owners. The workflow completes through B and C, every key
 // is in the ledger, no task is completed twice in the log, and mesh__workflow_status answers
 // the same at B and C. Two variants: a tool that honours the idempotency key (every key
-// exactly once in the ledger) and one only annotated idempotent (duplicates only for tasks in
-// flight on A when it died; counted and printed).
+// exactly once in the ledger) and one only annotated idempotent (duplicates only for calls in
+// flight through A when it died: a task A owned, re-run under a new epoch, or a call another
+// owner had routed to A's ledger replica, retried on another replica by the client pool under
+// the same epoch; counted and printed).
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -122,12 +124,12 @@ describe('workflows across processes', () => {
     const byKey = new Map<string, Array<{ epoch: number, peer: string }>>()
     for (const l of lines) { const x = byKey.get(l.key) ?? []; x.push(l); byKey.set(l.key, x) }
     const duplicated = [...byKey.entries()].filter(([, x]) => x.length > 1)
-    for (const [, x] of duplicated) {
-      // The extra executions: one on A (cut off by the kill) and the re-run elsewhere under a later epoch.
-      expect(x.filter((e) => e.peer === 'A').length).toBeGreaterThanOrEqual(1)
-      expect(new Set(x.map((e) => e.epoch)).size).toBe(x.length)
-    }
-    process.stdout.write(`plain variant: ${TASKS} keys, ${duplicated.length} executed twice (in flight on A when killed); first reassignment ${reassignMs} ms after SIGKILL\n`)
+    const sameEpoch = duplicated.filter(([, x]) => new Set(x.map((e) => e.epoch)).size < x.length)
+    // At most the calls in flight through A: 3 executors × maxConcurrentTasks (4) could each have had one there.
+    expect(duplicated.length).toBeLessThanOrEqual(12)
+    // A same-epoch duplicate is a client-pool retry on another replica: one of its lines is A's ledger.
+    for (const [, x] of sameEpoch) expect(x.some((e) => e.peer === 'A')).toBe(true)
+    process.stdout.write(`plain variant: ${TASKS} keys, ${duplicated.length} executed twice (${duplicated.length - sameEpoch.length} re-run by the scheduler under a new epoch, ${sameEpoch.length} retried by the pool after A's replica died); first reassignment ${reassignMs} ms after SIGKILL\n`)
   }, 300_000)
 
   it('the CLI submits a YAML workflow file and waits, reads its status and lists workflows', async () => {
