@@ -30,6 +30,7 @@ import type { NodeComponents, NodeModule, NodeModuleFactory } from './module.js'
 import { OrderedTransport } from './ordered-transport.js'
 import { LayeredPolicy } from './control-plane/layered-policy.js'
 import { controlPlane } from './control-plane/peer-control.js'
+import { events, type MeshEvents } from './events/events-module.js'
 import { Publisher } from './publisher.js'
 import { MeshRouter } from './router.js'
 import type { SessionView } from './session.js'
@@ -57,13 +58,14 @@ export interface McpNodeEvents {
  * The features this peer is made of, in start order (see docs/architecture.md: a new
  * feature is a module in its own file or folder, added here).
  */
-function features (c: McpNodeConfig, policy: LayeredPolicy, metrics: NodeMetrics): NodeModuleFactory[] {
+function features (c: McpNodeConfig, policy: LayeredPolicy, metrics: NodeMetrics, onEvents: (api: MeshEvents | undefined) => void): NodeModuleFactory[] {
   return [
     meshStatus(),
     controlPlane({
       config: c.controlPlane, dataDir: c.dataDir, bootstrapPeers: c.bootstrap.map(peerOf), stdioOnly: c.stdio && !c.http.enabled,
       localPolicy: c.policy, policy, metrics: metrics.registry,
     }),
+    events({ config: c.events, dataDir: c.dataDir, authorize: (principal, what) => policy.check(principal, what), onReady: onEvents }),
   ]
 }
 
@@ -97,6 +99,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
   private readonly upstreams = new Map<string, LocalUpstream>()
   private readonly localServer: LocalServer
   private running: Running | undefined
+  private eventsApi: MeshEvents | undefined
   private starting: Promise<void> | undefined
   private stopping: Promise<void> | undefined
   private started = false
@@ -127,6 +130,12 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
   /** This peer's id (after `start()`). */
   get peerId (): string {
     return this.libp2p.peerId.toString()
+  }
+
+  /** The mesh's event stream at this peer (after `start()`, when `events.enabled`). */
+  get events (): MeshEvents {
+    if (this.eventsApi === undefined) throw new NodeNotStartedError('events')
+    return this.eventsApi
   }
 
   /** The libp2p node (after `start()`). */
@@ -265,6 +274,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
       health: () => this.health(),
       multiaddrs: () => this.multiaddrs,
       httpUrl: () => this.httpUrl,
+      sign: async (data) => privateKey.sign(data),
     }
     this.running = {
       libp2p,
@@ -285,7 +295,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     registry.addEventListener('provider:added', (e) => { this.log.info({ provider: e.detail.peerId, servers: e.detail.descriptor.servers.map((x) => x.name) }, 'provider joined the mesh') })
     await libp2p.start()
 
-    for (const factory of features(c, this.policy, this.metrics)) {
+    for (const factory of features(c, this.policy, this.metrics, (api) => { this.eventsApi = api })) {
       const module = factory(components)
       await module.start?.()
       running.modules.push(module)
