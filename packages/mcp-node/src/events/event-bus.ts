@@ -21,6 +21,8 @@ type Payload = Record<string, unknown>
 export interface Delivery {
   offset: number
   cid: string
+  /** The clock parents of the event's block (CID strings): what it causally follows. */
+  parents: string[]
   event: MeshEvent
 }
 
@@ -76,9 +78,36 @@ export function eventOfBlock (bytes: Uint8Array): MeshEvent {
   return MeshEventSchema.parse(rest)
 }
 
+/** The clock parents of a block this peer stored (CID strings). */
+export function parentsOf (bytes: Uint8Array): string[] {
+  return decodeEvent(bytes, { maxBytes: Number.MAX_SAFE_INTEGER }).parents.map(String)
+}
+
 async function cidOf (bytes: Uint8Array): Promise<CID> {
   const d = sha256.digest(bytes)
   return CID.createV1(dagCbor.code, d instanceof Promise ? await d : d)
+}
+
+/**
+ * The gossip validator's checks of a message on `p2p-mcp/events/1`: size, block shape and
+ * hash, event schema, signature, and the message's author being the event's source (events
+ * are gossiped by their producer only; others' events travel by anti-entropy). Throws
+ * `InvalidMeshEventError`, nothing else.
+ */
+export async function checkGossipMessage (msg: Message, limits: { maxBlockBytes: number, maxEventBytes: number }): Promise<{ cid: CID, bytes: Uint8Array, event: MeshEvent }> {
+  const bytes = msg.data
+  if (!(bytes instanceof Uint8Array)) throw new InvalidMeshEventError('the gossip message carries no bytes')
+  if (bytes.length > limits.maxBlockBytes) throw new InvalidMeshEventError(`gossip message of ${bytes.length} bytes, over ${limits.maxBlockBytes}`)
+  const cid = await cidOf(bytes)
+  let block
+  try {
+    block = await verifyEvent<Payload>(cid, bytes, { maxBytes: limits.maxBlockBytes })
+  } catch (err) {
+    throw new InvalidMeshEventError((err as Error).message, { cause: err })
+  }
+  const event = await openEvent(block.value.payload, { maxEventBytes: limits.maxEventBytes })
+  if (msg.type !== 'signed' || msg.from.toString() !== event.source) throw new InvalidMeshEventError(`gossiped by ${msg.type === 'signed' ? msg.from.toString() : 'nobody'}, not by its source ${event.source}`)
+  return { cid, bytes, event }
 }
 
 /**
@@ -145,7 +174,7 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
       stores[p]!.put(cid, r.block)
       const h = heads[p]!
       h.set(r.cid, cid)
-      for (const parent of decodeEvent(r.block, { maxBytes: Number.MAX_SAFE_INTEGER }).parents) h.delete(parent.toString())
+      for (const parent of parentsOf(r.block)) h.delete(parent)
       this.#observe(event)
     }
     for (let p = 0; p < this.#partitions; p++) {
@@ -260,7 +289,7 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
     }
     this.#observe(event)
     const record: LogRecord = this.#init.log.append({ cid, eventId: event.event_id, block: bytes })
-    const delivery = { offset: record.offset, cid, event }
+    const delivery = { offset: record.offset, cid, parents: parentsOf(bytes), event }
     this.safeDispatchEvent('event', { detail: delivery })
     return delivery
   }
@@ -272,7 +301,7 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
 
   readonly #validate = async (_from: PeerId, msg: Message): Promise<TopicValidatorResult> => {
     try {
-      const { cid, bytes } = await this.checkMessage(msg)
+      const { cid, bytes } = await checkGossipMessage(msg, { maxBlockBytes: this.#maxBlockBytes, maxEventBytes: this.#maxEventBytes })
       this.#validated.set(msg.data, { cid, bytes })
       return TopicValidatorResult.Accept
     } catch (err) {
@@ -280,22 +309,6 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
       this.#init.logger.debug({ err: (err as Error).message }, 'gossiped event rejected')
       return TopicValidatorResult.Reject
     }
-  }
-
-  /** The gossip validator's checks: size, block shape and hash, schema, signature, author = source. */
-  async checkMessage (msg: Message): Promise<{ cid: CID, bytes: Uint8Array, event: MeshEvent }> {
-    const bytes = msg.data
-    if (bytes.length > this.#maxBlockBytes) throw new InvalidMeshEventError(`gossip message of ${bytes.length} bytes, over ${this.#maxBlockBytes}`)
-    const cid = await cidOf(bytes)
-    let block
-    try {
-      block = await verifyEvent<Payload>(cid, bytes, { maxBytes: this.#maxBlockBytes })
-    } catch (err) {
-      throw new InvalidMeshEventError((err as Error).message, { cause: err })
-    }
-    const event = await openEvent(block.value.payload, { maxEventBytes: this.#maxEventBytes })
-    if (msg.type !== 'signed' || msg.from.toString() !== event.source) throw new InvalidMeshEventError(`gossiped by ${msg.type === 'signed' ? msg.from.toString() : 'nobody'}, not by its source ${event.source}`)
-    return { cid, bytes, event }
   }
 
   readonly #onMessage = (evt: CustomEvent<Message>): void => {

@@ -192,25 +192,35 @@ export class EventLog {
     this.#pending = []
     const dir = this.#init.dir!
     try {
-      let seg = this.#segments.at(-1)
-      if (seg === undefined || seg.bytes >= this.#init.segmentBytes) {
-        await this.#file?.close()
-        const first = Number(JSON.parse(lines[0]!).o)
-        seg = { path: join(dir, `seg-${String(first).padStart(16, '0')}.jsonl`), first, last: first, bytes: 0, lastTime: 0, ids: [] }
-        this.#file = await open(seg.path, 'a')
-        this.#segments.push(seg)
-        await this.prune()
-      }
-      this.#file ??= await open(seg.path, 'a')
-      const text = lines.join('')
-      await this.#file.write(text)
-      await this.#file.datasync()
-      seg.bytes += Buffer.byteLength(text)
-      for (const line of lines) {
-        const r = JSON.parse(line) as { o: number, t: number, e: string }
-        seg.last = r.o
-        seg.lastTime = r.t
-        seg.ids.push(r.e)
+      let i = 0
+      while (i < lines.length) {
+        let seg = this.#segments.at(-1)
+        if (seg === undefined || seg.bytes >= this.#init.segmentBytes) {
+          await this.#file?.close()
+          this.#file = undefined
+          const first = Number((JSON.parse(lines[i]!) as { o: number }).o)
+          seg = { path: join(dir, `seg-${String(first).padStart(16, '0')}.jsonl`), first, last: first, bytes: 0, lastTime: 0, ids: [] }
+          this.#segments.push(seg)
+          await this.prune()
+        }
+        this.#file ??= await open(seg.path, 'a')
+        // Fill this segment up to its size, then roll.
+        let text = ''
+        const chunk: string[] = []
+        while (i < lines.length && (chunk.length === 0 || seg.bytes + text.length < this.#init.segmentBytes)) {
+          text += lines[i]!
+          chunk.push(lines[i]!)
+          i++
+        }
+        await this.#file.write(text)
+        await this.#file.datasync()
+        seg.bytes += Buffer.byteLength(text)
+        for (const line of chunk) {
+          const r = JSON.parse(line) as { o: number, t: number, e: string }
+          seg.last = r.o
+          seg.lastTime = r.t
+          seg.ids.push(r.e)
+        }
       }
     } catch (err) {
       this.#stopped = new EventLogStoppedError(dir, { cause: err })

@@ -1,6 +1,6 @@
 import { DEFAULT_SUBSCRIBER_BUFFER, MAX_QUERY_LIMIT } from './constants.js'
 import { EventsForbiddenError, InvalidSubscriptionError } from './errors.js'
-import { eventOfBlock, type Delivery, type EventBus } from './event-bus.js'
+import { eventOfBlock, parentsOf, type Delivery, type EventBus } from './event-bus.js'
 import type { EventLog, LogRecord } from './event-log.js'
 import type { MeshEvent } from './event-format.js'
 import { compileFilter, compileTopics, type EventFilter, type TopicMatcher } from './topics.js'
@@ -177,7 +177,7 @@ function matches (sel: Selector, event: MeshEvent): boolean {
 
 function decoded (r: LogRecord): Delivery | undefined {
   try {
-    return { offset: r.offset, cid: r.cid, event: eventOfBlock(r.block) }
+    return { offset: r.offset, cid: r.cid, parents: parentsOf(r.block), event: eventOfBlock(r.block) }
   } catch {
     return undefined
   }

@@ -130,5 +130,11 @@ describe('mesh events', () => {
       expect(e.event.sequence_number).toBeGreaterThan(bySource.get(e.event.source) ?? 0)
       bySource.set(e.event.source, e.event.sequence_number)
     }
+    // In every peer's log, each event comes after every event its clock block links to.
+    for (const n of nodes) {
+      const all = await n.events.query({ topics: ['#'], principal: 'local', from: 'earliest', limit: 1000 })
+      const at = new Map(all.map((e, i) => [e.cid, i]))
+      all.forEach((e, i) => { for (const p of e.parents) expect(at.get(p)).toBeLessThan(i) })
+    }
   })
 })
