@@ -44,7 +44,13 @@ export interface EventsModuleInit {
 
 class TokenBuckets {
   readonly #buckets = new Map<string, { tokens: number, at: number }>()
-  constructor (readonly rate: number, readonly burst: number) {}
+  readonly rate: number
+  readonly burst: number
+
+  constructor (rate: number, burst: number) {
+    this.rate = rate
+    this.burst = burst
+  }
 
   take (key: string, now = Date.now()): boolean {
     let b = this.#buckets.get(key)
