@@ -7,7 +7,8 @@
  * `@p2p-mcp/dht-registry`, and serves the union of the mesh over stdio, Streamable HTTP
  * and `/p2p-mcp/mcp/1.0.0`, with one upstream session per downstream session through
  * `@p2p-mcp/client-pool`, per-principal tool policy enforced on `tools/call`, honest
- * health, Prometheus metrics and the `p2p-mcp` CLI.
+ * health, Prometheus metrics, a mesh-wide event stream (signed events ordered and repaired by
+ * Merkle clocks, a durable log, SSE and signed webhooks) and the `p2p-mcp` CLI.
  */
 export { createMcpNode, McpNode } from './node.js'
 export type { McpNodeOptions, McpNodeEvents } from './node.js'
@@ -26,3 +27,15 @@ export { ConfigError, DuplicateUpstreamError, NodeNotStartedError, PolicyDeniedE
 export {
   MAX_TOOL_NAME_LENGTH, MESH_SERVER, NAME_SEPARATOR, POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX,
 } from './constants.js'
+export { MeshEventSchema, meshEventJsonSchema } from './events/event-format.js'
+export type { MeshEvent, EventInput } from './events/event-format.js'
+export type { MeshEvents, MeshEventsStats } from './events/events-module.js'
+export type { Delivery } from './events/event-bus.js'
+export type { SubscribeOptions, ReplayFrom, Subscription } from './events/hub.js'
+export type { EventsConfig, WebhookConfig } from './events/config-schema.js'
+export { signWebhook, verifyWebhook, WEBHOOK_SIGNATURE_HEADER } from './events/webhooks.js'
+export { EVENTS_TOPIC } from './events/constants.js'
+export {
+  EventLogStoppedError, EventsForbiddenError, EventTooLargeError, InvalidMeshEventError, InvalidSubscriptionError, PublishRateLimitedError,
+  WebhookNotAllowedError,
+} from './events/errors.js'
