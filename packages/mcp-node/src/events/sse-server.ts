@@ -36,6 +36,8 @@ export class SseServer {
   readonly #init: SseServerInit
   readonly #server: Server
   readonly #open = new Set<ServerResponse>()
+  /** One JSON rendering per event, however many streams carry it. */
+  readonly #frames = new WeakMap<object, string>()
 
   constructor (init: SseServerInit) {
     this.#init = init
@@ -84,7 +86,11 @@ export class SseServer {
         topics, filter: url.searchParams.get('filter') ?? '', principal,
         from: replayFromRequest(Array.isArray(lastId) ? lastId[0] : lastId, url.searchParams.get('from')),
       }, async (d) => {
-        const frame = `id: ${d.offset}\nevent: ${d.event.event_type}\ndata: ${JSON.stringify(d.event)}\n\n`
+        let frame = this.#frames.get(d)
+        if (frame === undefined) {
+          frame = `id: ${d.offset}\nevent: ${d.event.event_type}\ndata: ${JSON.stringify(d.event)}\n\n`
+          this.#frames.set(d, frame)
+        }
         if (!res.write(frame)) await new Promise<void>((resolve) => { res.once('drain', resolve); res.once('close', resolve) })
       })
     } catch (err) {

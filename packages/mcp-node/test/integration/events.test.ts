@@ -137,4 +137,42 @@ describe('mesh events', () => {
       all.forEach((e, i) => { for (const p of e.parents) expect(at.get(p)).toBeLessThan(i) })
     }
   })
+
+  it('tools, rate limit, policy per event type, a refused webhook target, and a restart that keeps the log and the DAG', async () => {
+    const config = {
+      policy: { default: 'allow' as const, rules: [{ principal: 'local', deny: ['events:secret.*'] }] },
+      events: { publishRatePerS: 0.01, publishBurst: 2, webhooks: [{ id: 'evil', url: 'http://169.254.169.254/latest', topics: ['#'], secret: SECRET }] },
+    }
+    const e = await peer('e', config)
+    expect(e.health().reasons.join(' ')).toMatch(/169\.254\.169\.254.*not on events\.webhookAllow/)
+    const client = await e.connectClient()
+    const ok = await client.callTool({ name: 'mesh__publish_event', arguments: { event_type: 'app.tool.x', event_data: { a: 1 }, correlation_id: 'c-1' } })
+    expect(ok.isError).not.toBe(true)
+    const reserved = await client.callTool({ name: 'mesh__publish_event', arguments: { event_type: 'mesh.fake' } })
+    expect(JSON.stringify(reserved.content)).toMatch(/reserved/)
+    const limited = await client.callTool({ name: 'mesh__publish_event', arguments: { event_type: 'app.tool.y' } })
+    expect(JSON.stringify(limited.content)).toMatch(/PublishRateLimitedError/)
+    await e.events.publish({ event_type: 'secret.x', event_data: { s: 1 } })
+    const q = await client.callTool({ name: 'mesh__query_events', arguments: { topics: ['#'], from: 'earliest' } })
+    const types = (q.structuredContent as { events: Array<{ event_type: string, correlation_id?: string }> }).events.map((x) => x.event_type)
+    expect(types).toContain('app.tool.x')
+    expect(types).toContain('mesh.peer.joined')
+    expect(types).not.toContain('secret.x')
+    const bad = await client.callTool({ name: 'mesh__query_events', arguments: { topics: ['a..b'] } })
+    expect(JSON.stringify(bad.content)).toMatch(/InvalidSubscriptionError/)
+    await client.close()
+
+    const before = await e.events.query({ topics: ['#'], principal: 'admin', from: 'earliest' })
+    const heads = e.events.stats().heads
+    await e.stop({ graceMs: 500 })
+    const e2 = await peer('e', config)
+    const after = await e2.events.query({ topics: ['#'], principal: 'admin', from: 'earliest', limit: 1000 })
+    // The log kept every event (plus this peer's "left" and its new "joined"); the DAG was rebuilt from it.
+    expect(after.slice(0, before.length).map((d) => d.event.event_id)).toEqual(before.map((d) => d.event.event_id))
+    expect(after.map((d) => d.event.event_type).slice(before.length)).toEqual(['mesh.peer.left', 'mesh.peer.joined'])
+    expect(e2.events.stats().heads.flat()).not.toEqual(heads.flat())
+    const next = await e2.events.publish({ event_type: 'app.tool.z' })
+    expect(next.event.sequence_number).toBe(Math.max(...after.filter((d) => d.event.source === e2.peerId).map((d) => d.event.sequence_number)) + 1)
+    expect(next.parents.length).toBeGreaterThan(0)
+  })
 })
