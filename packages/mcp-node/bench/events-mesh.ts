@@ -96,7 +96,17 @@ try {
 
   // 2. burst to SUBSCRIBERS SSE clients on peer 3
   const subs: SseStream[] = []
-  for (let i = 0; i < SUBSCRIBERS; i++) subs.push(await openSse(`${sseOf(3 % PEERS)}?topics=burst.%23`))
+  for (let i = 0; i < SUBSCRIBERS; i++) {
+    // A loaded machine may reset a connection being opened: retry it.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        subs.push(await openSse(`${sseOf(3 % PEERS)}?topics=burst.%23`))
+        break
+      } catch (err) {
+        if (attempt === 5) throw err
+      }
+    }
+  }
   const burstLatency: number[] = []
   subs[0]!.onMessage = (m) => { burstLatency.push(Date.now() - Date.parse((JSON.parse(m.data) as { timestamp: string }).timestamp)) }
   const t0 = performance.now()

@@ -17,6 +17,8 @@ export const DEFAULT_PARTITIONS = 4
 export const DEFAULT_ANTI_ENTROPY_INTERVAL_MS = 5_000
 /** Gossip messages whose merge is pending at once; more are ignored (anti-entropy repairs them). */
 export const DEFAULT_MAX_PENDING_MERGES = 1024
+/** How long a merge waits for a missing parent that may be in gossip validation before fetching it. */
+export const GOSSIP_GAP_WAIT_MS = 100
 /** Durable log: retention and segment size. */
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000
 export const DEFAULT_RETENTION_BYTES = 256 * 1024 * 1024

@@ -8,7 +8,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { TypedEventEmitter } from 'main-event'
 import {
-  DEFAULT_ANTI_ENTROPY_INTERVAL_MS, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_PENDING_MERGES, DEFAULT_PARTITIONS, EVENTS_TOPIC,
+  DEFAULT_ANTI_ENTROPY_INTERVAL_MS, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_PENDING_MERGES, DEFAULT_PARTITIONS, EVENTS_TOPIC, GOSSIP_GAP_WAIT_MS,
 } from './constants.js'
 import { InvalidMeshEventError } from './errors.js'
 import { MeshEventSchema, openEvent, signEvent, type EventInput, type MeshEvent, type Signer } from './event-format.js'
@@ -133,6 +133,10 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
   readonly #self: string
   readonly #validated = new WeakMap<Uint8Array, Checked>()
   #sequence = 0
+  readonly #locks: Array<Promise<unknown>> = []
+  /** Gossiped blocks that passed the validator and are not merged yet, by CID (bounded). */
+  readonly #received = new Map<string, Checked>()
+  readonly #waiters = new Map<string, Array<(c: Checked) => void>>()
   #pending = 0
   #timer: ReturnType<typeof setInterval> | undefined
   #started = false
@@ -205,21 +209,37 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
     await this.#exchange.stop()
   }
 
-  /** Signs, logs and gossips an event of this peer. */
+  /**
+   * Signs, logs and gossips an event of this peer. Sequence numbers are taken in call order;
+   * a publish that fails after taking one leaves a gap in this source's numbers.
+   */
   async publish (input: EventInput): Promise<Delivery> {
     if (!this.#started) throw new Error('the event bus is not started')
-    const { event, signed } = await signEvent(input, {
-      source: this.#self, sequence: this.#sequence + 1, causality: { ...Object.fromEntries(this.#vector), [this.#self]: this.#sequence + 1 }, now: this.#init.now?.() ?? new Date(),
-    }, { sign: this.#init.sign, maxEventBytes: this.#maxEventBytes })
-    this.#sequence++
-    const block = await this.#clockOf(event).advance(signed)
-    const delivery = this.#accept(block.cid.toString(), block.bytes, event)
+    const sequence = ++this.#sequence
+    const causality = { ...Object.fromEntries(this.#vector), [this.#self]: sequence }
+    const p = partitionOf(input.event_type, this.#partitions)
+    const { delivery, bytes } = await this.#serial(p, async () => {
+      const { event, signed } = await signEvent(input, { source: this.#self, sequence, causality, now: this.#init.now?.() ?? new Date() },
+        { sign: this.#init.sign, maxEventBytes: this.#maxEventBytes })
+      const block = await this.#clocks[p]!.advance(signed)
+      return { delivery: this.#accept(block.cid.toString(), block.bytes, event)!, bytes: block.bytes }
+    })
     this.stats.published++
-    await this.#init.libp2p.services.pubsub.publish(EVENTS_TOPIC, block.bytes).catch((err: Error) => {
+    await this.#init.libp2p.services.pubsub.publish(EVENTS_TOPIC, bytes).catch((err: Error) => {
       // No subscribed peer yet: anti-entropy carries it when one comes.
       this.#init.logger.debug({ err: err.message }, 'event not gossiped')
     })
-    return delivery!
+    return delivery
+  }
+
+  /**
+   * Runs `fn` alone among this partition's publishes and merges, so that events enter the log
+   * in the order they entered the DAG (a merge's additions are logged before the next starts).
+   */
+  async #serial<R> (p: number, fn: () => Promise<R>): Promise<R> {
+    const run = (this.#locks[p] ?? Promise.resolve()).then(fn, fn)
+    this.#locks[p] = run.catch(() => {})
+    return run
   }
 
   /** Reconciles every partition with one connected peer that subscribes to the topic. */
@@ -241,9 +261,8 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
         const session = await this.#exchange.open(peer, { clock: `events/${p}` })
         try {
           const heads = await session.heads()
-          const clock = this.#clocks[p]!
-          if ((await clock.missing(heads)).length === 0) continue
-          await this.#merge(clock, heads, async (cid) => {
+          if ((await this.#clocks[p]!.missing(heads)).length === 0) continue
+          await this.#merge(p, heads, async (cid) => {
             this.stats.blockRequests++
             return session.fetch(cid)
           })
@@ -258,34 +277,57 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
     }
   }
 
-  #clockOf (event: MeshEvent): MerkleClock<Payload> {
-    return this.#clocks[partitionOf(event.event_type, this.#partitions)]!
+  /** Merges remote heads, checking every fetched event's signature before it enters the DAG. */
+  async #merge (p: number, heads: CID[], fetch: (cid: CID) => Promise<Uint8Array | undefined>, known?: Checked): Promise<void> {
+    // Only the gossiped block's own parents may be in validation right now.
+    const nearby = new Set(known === undefined ? [] : parentsOf(known.bytes))
+    await this.#serial(p, async () => {
+      const checked = new Map<string, Checked>()
+      const result = await this.#clocks[p]!.merge(heads, {
+        fetch: async (cid) => {
+          const key = cid.toString()
+          // A block gossiped and validated here already (the validator checked it): no fetch.
+          const local = known !== undefined && cid.equals(known.cid) ? known : this.#received.get(key) ?? (nearby.has(key) ? await this.#awaitGossip(key) : undefined)
+          if (local !== undefined) {
+            checked.set(key, local)
+            return local.bytes
+          }
+          const bytes = await fetch(cid)
+          if (bytes === undefined) return undefined
+          this.stats.blocksFetched++
+          const block = await verifyEvent<Payload>(cid, bytes, { maxBytes: this.#maxBlockBytes })
+          checked.set(key, { cid, bytes, event: await openEvent(block.value.payload, { maxEventBytes: this.#maxEventBytes }) })
+          return bytes
+        },
+      })
+      for (const cid of result.added) {
+        const c = checked.get(cid.toString())!
+        this.#accept(cid.toString(), c.bytes, c.event)
+        this.stats.received++
+      }
+    })
   }
 
-  /** Merges remote heads, checking every fetched event's signature before it enters the DAG. */
-  async #merge (clock: MerkleClock<Payload>, heads: CID[], fetch: (cid: CID) => Promise<Uint8Array | undefined>, known?: Checked): Promise<void> {
-    const events = new Map<string, MeshEvent>()
-    const result = await clock.merge(heads, {
-      fetch: async (cid) => {
-        if (known !== undefined && cid.equals(known.cid)) {
-          // Checked by the gossip validator already; merge verifies the hash again.
-          events.set(cid.toString(), known.event)
-          return known.bytes
+  /**
+   * A parent may be in gossip validation right now (validations run concurrently and finish in
+   * any order): wait a moment for it before fetching it over the network.
+   */
+  async #awaitGossip (key: string): Promise<Checked | undefined> {
+    return new Promise<Checked | undefined>((resolve) => {
+      const list = this.#waiters.get(key) ?? []
+      this.#waiters.set(key, list)
+      const timer = setTimeout(() => {
+        const l = this.#waiters.get(key)
+        if (l !== undefined) {
+          l.splice(l.indexOf(done), 1)
+          if (l.length === 0) this.#waiters.delete(key)
         }
-        const bytes = await fetch(cid)
-        if (bytes === undefined) return undefined
-        this.stats.blocksFetched++
-        const block = await verifyEvent<Payload>(cid, bytes, { maxBytes: this.#maxBlockBytes })
-        events.set(cid.toString(), await openEvent(block.value.payload, { maxEventBytes: this.#maxEventBytes }))
-        return bytes
-      },
+        resolve(undefined)
+      }, GOSSIP_GAP_WAIT_MS)
+      timer.unref()
+      const done = (c: Checked): void => { clearTimeout(timer); resolve(c) }
+      list.push(done)
     })
-    for (const cid of result.added) {
-      const key = cid.toString()
-      const bytes = await clock.store.get(cid)
-      this.#accept(key, bytes!, events.get(key)!)
-      this.stats.received++
-    }
   }
 
   /** Logs an event (once per event id) and emits it. */
@@ -308,7 +350,14 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
 
   readonly #validate = async (_from: PeerId, msg: Message): Promise<TopicValidatorResult> => {
     try {
-      this.#validated.set(msg.data, await checkGossipMessage(msg, { maxBlockBytes: this.#maxBlockBytes, maxEventBytes: this.#maxEventBytes }))
+      const checked = await checkGossipMessage(msg, { maxBlockBytes: this.#maxBlockBytes, maxEventBytes: this.#maxEventBytes })
+      this.#validated.set(msg.data, checked)
+      const key = checked.cid.toString()
+      if (this.#received.size >= this.#maxPending) this.#received.delete(this.#received.keys().next().value!)
+      this.#received.set(key, checked)
+      const waiters = this.#waiters.get(key)
+      this.#waiters.delete(key)
+      for (const w of waiters ?? []) w(checked)
       return TopicValidatorResult.Accept
     } catch (err) {
       this.stats.rejected++
@@ -333,21 +382,22 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
     try {
       const known = validated ?? await checkGossipMessage(msg, { maxBlockBytes: this.#maxBlockBytes, maxEventBytes: this.#maxEventBytes })
       const event = known.event
-      const clock = this.#clockOf(event)
-      if ((await clock.missing([known.cid])).length === 0) {
+      const p = partitionOf(event.event_type, this.#partitions)
+      if ((await this.#clocks[p]!.missing([known.cid])).length === 0) {
         this.stats.duplicates++
         return
       }
       const from = msg.type === 'signed' ? msg.from : undefined
       let session: Awaited<ReturnType<ClockSetExchange['open']>> | undefined
       try {
-        await this.#merge(clock, [known.cid], async (cid) => {
+        await this.#merge(p, [known.cid], async (cid) => {
           if (from === undefined) return undefined
-          session ??= await this.#exchange.open(from, { clock: `events/${partitionOf(event.event_type, this.#partitions)}` })
+          session ??= await this.#exchange.open(from, { clock: `events/${p}` })
           this.stats.blockRequests++
           return session.fetch(cid)
         }, known)
       } finally {
+        this.#received.delete(known.cid.toString())
         await session?.close()
       }
     } catch (err) {

@@ -172,7 +172,7 @@ export class EventHub {
 }
 
 function matches (sel: Selector, event: MeshEvent): boolean {
-  return sel.topics(event.event_type) && sel.allowed(event.event_type) && sel.filter(event as unknown as Record<string, unknown>)
+  return sel.topics(event.event_type) && sel.allowed(event.event_type) && sel.filter(event)
 }
 
 function decoded (r: LogRecord): Delivery | undefined {

@@ -162,7 +162,7 @@ function compare (left: unknown, op: string, right: unknown): boolean {
   }
   const comparable = (typeof left === 'number' && typeof right === 'number') || (typeof left === 'string' && typeof right === 'string')
   if (!comparable) return false
-  const l = left as number | string
-  const r = right as number | string
+  const l = left
+  const r = right
   return op === '<' ? l < r : op === '<=' ? l <= r : op === '>' ? l > r : l >= r
 }

@@ -20,7 +20,7 @@ async function signed (data: unknown = { n: 1 }, type = 'app.x'): Promise<Record
 }
 
 function gossip (data: Uint8Array, from = source): Message {
-  return { type: 'signed', from: { toString: () => from } as never, topic: 'p2p-mcp/events/1', data, sequenceNumber: 1n, signature: new Uint8Array(), key: key.publicKey } as Message
+  return { type: 'signed', from: { toString: () => from } as never, topic: 'p2p-mcp/events/1', data, sequenceNumber: 1n, signature: new Uint8Array(), key: key.publicKey }
 }
 
 beforeAll(async () => {

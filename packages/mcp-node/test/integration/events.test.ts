@@ -59,7 +59,8 @@ afterAll(async () => {
   await Promise.allSettled(nodes.map(async (n) => { await n.stop({ graceMs: 1_000 }) }))
   hookServer.closeAllConnections()
   await new Promise((resolve) => hookServer.close(resolve))
-  await rm(dir, { recursive: true, force: true })
+  // A stopped peer's datastore may still be flushing: retry the removal.
+  await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
 })
 
 describe('mesh events', () => {
@@ -108,7 +109,7 @@ describe('mesh events', () => {
   it('a partitioned peer fetches exactly the events it missed after healing, in causal order', async () => {
     const [a] = nodes as [McpNode]
     const d = await peer('d', {})
-    await d.libp2p.dial(multiaddr(a.multiaddrs[0]!))
+    await d.libp2p.dial(multiaddr(a.multiaddrs[0]))
     await until('d subscribed', () => a.libp2p.services.pubsub.getSubscribers('p2p-mcp/events/1').some((p) => p.equals(d.libp2p.peerId)) ? true : undefined)
     await a.events.publish({ event_type: 'app.part.x', event_data: { i: -1 } })
     await until('d got the first', async () => (await d.events.query({ topics: ['app.part.#'], principal: 'local', from: 'earliest' })).length === 1 ? true : undefined)
@@ -118,7 +119,7 @@ describe('mesh events', () => {
     const missed = 12
     for (let i = 0; i < missed; i++) await nodes[i % 2]!.events.publish({ event_type: 'app.part.x', event_data: { i } })
     expect((await d.events.query({ topics: ['app.part.#'], principal: 'local', from: 'earliest' })).length).toBe(1)
-    await d.libp2p.dial(multiaddr(a.multiaddrs[0]!))
+    await d.libp2p.dial(multiaddr(a.multiaddrs[0]))
     const got = await until('d healed', async () => {
       const q = await d.events.query({ topics: ['app.part.#'], principal: 'local', from: 'earliest' })
       return q.length === missed + 1 ? q : undefined
