@@ -3,7 +3,7 @@ import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { RegistryServices } from '@p2p-mcp/dht-registry'
 import { MemoryBlockStore, MerkleClock, decodeEvent, verifyEvent } from '@p2p-mcp/merkle-clock'
-import { ClockSetExchange } from '@p2p-mcp/merkle-clock/libp2p'
+import { ClockSetExchange, type ClockSession } from '@p2p-mcp/merkle-clock/libp2p'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { TypedEventEmitter } from 'main-event'
@@ -80,6 +80,9 @@ export function eventOfBlock (bytes: Uint8Array): MeshEvent {
   return MeshEventSchema.parse(rest)
 }
 
+/** How long a repair session to a peer stays open unused. */
+const SESSION_IDLE_MS = 10_000
+
 /** The clock parents of a block this peer stored (CID strings). */
 export function parentsOf (bytes: Uint8Array): string[] {
   return decodeEvent(bytes, { maxBytes: Number.MAX_SAFE_INTEGER }).parents.map(String)
@@ -137,6 +140,7 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
   /** Gossiped blocks that passed the validator and are not merged yet, by CID (bounded). */
   readonly #received = new Map<string, Checked>()
   readonly #waiters = new Map<string, Array<(c: Checked) => void>>()
+  readonly #sessions = new Map<string, { session: ClockSession, timer: ReturnType<typeof setTimeout> | undefined }>()
   #pending = 0
   #timer: ReturnType<typeof setInterval> | undefined
   #started = false
@@ -206,6 +210,11 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
     this.#init.libp2p.removeEventListener('peer:connect', this.#onConnect)
     if (pubsub.topicValidators.get(EVENTS_TOPIC) === this.#validate) pubsub.topicValidators.delete(EVENTS_TOPIC)
     try { pubsub.unsubscribe(EVENTS_TOPIC) } catch { /* pubsub already stopped */ }
+    for (const { session, timer } of this.#sessions.values()) {
+      clearTimeout(timer)
+      await session.close()
+    }
+    this.#sessions.clear()
     await this.#exchange.stop()
   }
 
@@ -388,22 +397,45 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
         return
       }
       const from = msg.type === 'signed' ? msg.from : undefined
-      let session: Awaited<ReturnType<ClockSetExchange['open']>> | undefined
       try {
         await this.#merge(p, [known.cid], async (cid) => {
           if (from === undefined) return undefined
-          session ??= await this.#exchange.open(from, { clock: `events/${p}` })
           this.stats.blockRequests++
-          return session.fetch(cid)
+          return this.#fetchFrom(from, p, cid)
         }, known)
       } finally {
         this.#received.delete(known.cid.toString())
-        await session?.close()
       }
     } catch (err) {
       this.#init.logger.debug({ err: (err as Error).message }, 'a gossiped event could not be merged yet (anti-entropy will retry)')
     } finally {
       this.#pending--
+    }
+  }
+
+  /**
+   * Fetches a block from `peer` over a session kept open per peer and partition (gap repair
+   * comes in runs; a new stream per block would pay a protocol negotiation each time).
+   */
+  async #fetchFrom (peer: PeerId, p: number, cid: CID): Promise<Uint8Array | undefined> {
+    const key = `${peer.toString()}/${p}`
+    let entry = this.#sessions.get(key)
+    if (entry === undefined) {
+      const session = await this.#exchange.open(peer, { clock: `events/${p}` })
+      entry = { session, timer: undefined }
+      this.#sessions.set(key, entry)
+    }
+    clearTimeout(entry.timer)
+    const e = entry
+    e.timer = setTimeout(() => { this.#sessions.delete(key); void e.session.close() }, SESSION_IDLE_MS)
+    e.timer.unref()
+    try {
+      return await e.session.fetch(cid)
+    } catch (err) {
+      clearTimeout(e.timer)
+      if (this.#sessions.get(key) === e) this.#sessions.delete(key)
+      void e.session.close()
+      throw err
     }
   }
 
