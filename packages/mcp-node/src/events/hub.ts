@@ -86,8 +86,9 @@ export class EventHub {
     if (!d.allowed) throw new EventsForbiddenError(principal, 'subscribe to events', d.reason)
   }
 
-  async #start (from: ReplayFrom | undefined): Promise<{ after: number, clock?: Record<string, number> }> {
-    if (from === undefined || from === 'now') return { after: this.#log.nextOffset - 1 }
+  async #start (from: ReplayFrom | undefined, liveFrom = this.#log.nextOffset): Promise<{ after: number, clock?: Record<string, number> }> {
+    // 'now' is where the log ended when the subscription began listening, not when this runs.
+    if (from === undefined || from === 'now') return { after: liveFrom - 1 }
     if (from === 'earliest') return { after: 0 }
     if ('after' in from) return { after: from.after }
     if ('afterEventId' in from) {
@@ -126,7 +127,7 @@ export class EventHub {
     this.#bus.addEventListener('event', onLive)
     const liveFrom = this.#log.nextOffset
     const run = async (): Promise<void> => {
-      const start = await this.#start(o.from)
+      const start = await this.#start(o.from, liveFrom)
       let last = start.after
       for await (const r of this.#log.read(start.after + 1)) {
         if (closed) return

@@ -201,7 +201,7 @@ describe('mesh events', () => {
         }
       }
       // Heal: everyone dials a, then reconciles with everyone.
-      for (const n of mesh.slice(1)) await n.libp2p.dial(multiaddr(mesh[0]!.multiaddrs[0]!)).catch(() => {})
+      for (const n of mesh.slice(1)) await n.libp2p.dial(multiaddr(mesh[0]!.multiaddrs[0])).catch(() => {})
       const want = new Set(ids)
       await until('convergence', async () => {
         for (const n of mesh) for (const m of mesh) if (n !== m) await n.events.syncWith(m.peerId)

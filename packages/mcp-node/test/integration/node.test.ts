@@ -99,12 +99,12 @@ describe('nodes in this process', () => {
       return seen.includes(': keep-alive') ? true : undefined
     }, 5_000, 0)
     controller.abort()
-    // pagination: 8 tools (mesh__status, the 4 control-plane tools and local__a..c) in pages of 2
+    // pagination: 10 tools (mesh__status, the 4 control-plane tools, the 2 event tools and local__a..c) in pages of 2
     const client = await node.connectClient()
     const pages = [await client.listTools()]
     while (pages.at(-1)!.nextCursor !== undefined) pages.push(await client.listTools({ cursor: pages.at(-1)!.nextCursor! }))
-    expect(pages.map((p) => p.tools.length)).toEqual([2, 2, 2, 2])
-    expect(pages.flatMap((p) => p.tools).map((t) => t.name)).toEqual(['mesh__status', 'mesh__control_status', 'mesh__policy_get', 'mesh__policy_set', 'mesh__control_snapshot', 'local__a', 'local__b', 'local__c'])
+    expect(pages.map((p) => p.tools.length)).toEqual([2, 2, 2, 2, 2])
+    expect(pages.flatMap((p) => p.tools).map((t) => t.name)).toEqual(['mesh__status', 'mesh__control_status', 'mesh__policy_get', 'mesh__policy_set', 'mesh__control_snapshot', 'mesh__publish_event', 'mesh__query_events', 'local__a', 'local__b', 'local__c'])
     await client.callTool({ name: 'local__a', arguments: {} })
     const metrics = await (await fetch(url.replace(/\/mcp$/, '/metrics'), { headers: { authorization: `Bearer ${token}` } })).text()
     expect(metrics).toMatch(/p2p_mcp_tool_calls_total\{tool="local__a",peer="[^"]+",outcome="ok"\} 1/)
