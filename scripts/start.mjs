@@ -118,8 +118,9 @@ try {
   let health
   for (;;) {
     health = await (await fetch(healthz)).json()
-    // calc's 7 tools, notes' 2, and mesh__status
-    if (health.status === 'ok' && health.peers >= 2 && health.tools >= 10) break
+    // calc's 7 tools and notes' 2 (the metric counts the servers' tools, not the built-in mesh__ ones)
+    const meshTools = Number(/^p2p_mcp_mesh_tools (\d+)$/m.exec(await (await fetch(a.http.replace(/\/mcp$/, '/metrics'))).text())?.[1] ?? 0)
+    if (health.status === 'ok' && health.peers >= 2 && meshTools >= 9) break
     if (Date.now() > deadline) { err(`peer A is ${health.status}: ${health.reasons.join('; ')}`); break }
     await new Promise((resolve) => setTimeout(resolve, 250))
   }

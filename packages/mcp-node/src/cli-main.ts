@@ -65,7 +65,7 @@ async function start (path: string | undefined): Promise<void> {
     fail(1, (err as Error).message)
   }
   if (!cfg.stdio) {
-    process.stdout.write(`${JSON.stringify({ event: 'ready', peerId: node.peerId, multiaddrs: node.multiaddrs, http: node.httpUrl?.href ?? null })}\n`)
+    process.stdout.write(`${JSON.stringify({ event: 'ready', peerId: node.peerId, multiaddrs: node.multiaddrs, http: node.httpUrl?.href ?? null, events: node.config.events.enabled ? node.events.sseUrl?.href ?? null : null })}\n`)
   }
   let stopping = false
   const stop = (signal: string): void => {

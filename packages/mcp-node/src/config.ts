@@ -8,6 +8,7 @@ import {
 } from './constants.js'
 import { ConfigError, errorMessage } from './errors.js'
 import { ControlPlaneConfigSchema, DEFAULT_CONTROL_PLANE_CONFIG } from './control-plane/config-schema.js'
+import { DEFAULT_EVENTS_CONFIG, EventsConfigSchema } from './events/config-schema.js'
 
 const nonEmpty = z.string().min(1)
 const serverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a server name: 1 to 64 letters, digits, . _ -, starting with a letter or digit')
@@ -91,6 +92,8 @@ export const McpNodeConfigSchema = z.strictObject({
   policy: PolicySchema.default({ default: 'allow', rules: [] }),
   controlPlane: ControlPlaneConfigSchema.default(() => DEFAULT_CONTROL_PLANE_CONFIG),
   meshTools: MeshToolsSchema.default(() => MeshToolsSchema.parse({})),
+  /** The mesh event stream (see packages/mcp-node/README.md, Events). */
+  events: EventsConfigSchema.default(() => DEFAULT_EVENTS_CONFIG),
   heartbeatIntervalMs: z.number().int().min(50).max(3_600_000).default(DEFAULT_HEARTBEAT_INTERVAL_MS),
   /** Retries of a failed call on another replica (only of calls that are safe to repeat). */
   retry: z.strictObject({

@@ -9,7 +9,8 @@
  * `@p2p-mcp/client-pool`, per-principal tool policy enforced on `tools/call`, a
  * self-forming control plane (a Raft group of peers on `@p2p-mcp/consensus` holding members,
  * the replicated policy and a key-value store, extensible by modules), honest health,
- * Prometheus metrics and the `p2p-mcp` CLI.
+ * Prometheus metrics, a mesh-wide event stream (signed events ordered and repaired by
+ * Merkle clocks, a durable log, SSE and signed webhooks) and the `p2p-mcp` CLI.
  */
 export { createMcpNode, McpNode } from './node.js'
 export type { McpNodeOptions, McpNodeEvents } from './node.js'
@@ -41,3 +42,15 @@ export {
 export {
   MAX_TOOL_NAME_LENGTH, MESH_SERVER, NAME_SEPARATOR, POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX,
 } from './constants.js'
+export { MeshEventSchema, meshEventJsonSchema } from './events/event-format.js'
+export type { MeshEvent, EventInput } from './events/event-format.js'
+export type { MeshEvents, MeshEventsStats } from './events/events-module.js'
+export type { Delivery } from './events/event-bus.js'
+export type { SubscribeOptions, ReplayFrom, Subscription } from './events/hub.js'
+export type { EventsConfig, WebhookConfig } from './events/config-schema.js'
+export { signWebhook, verifyWebhook, WEBHOOK_SIGNATURE_HEADER } from './events/webhooks.js'
+export { EVENTS_TOPIC } from './events/constants.js'
+export {
+  EventLogStoppedError, EventsForbiddenError, EventTooLargeError, InvalidMeshEventError, InvalidSubscriptionError, PublishRateLimitedError,
+  WebhookNotAllowedError,
+} from './events/errors.js'

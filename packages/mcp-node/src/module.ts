@@ -21,6 +21,8 @@ export interface NodeComponents {
   readonly health: () => NodeHealth
   readonly multiaddrs: () => string[]
   readonly httpUrl: () => URL | undefined
+  /** Signs with this peer's libp2p key (records the peer vouches for, such as its events). */
+  readonly sign: (data: Uint8Array) => Promise<Uint8Array>
 }
 
 /**

@@ -37,6 +37,7 @@ import type { NodeComponents, NodeModule, NodeModuleFactory } from './module.js'
 import { LayeredPolicy } from './control-plane/layered-policy.js'
 import { controlPlane } from './control-plane/peer-control.js'
 import { schedulerFeature } from './scheduler/scheduler-module.js'
+import { events, type MeshEvents } from './events/events-module.js'
 import { Publisher } from './publisher.js'
 import { MeshRouter } from './router.js'
 import type { SessionView } from './session.js'
@@ -64,7 +65,7 @@ export interface McpNodeEvents {
  * The features this peer is made of, in start order (see docs/architecture.md: a new
  * feature is a module in its own file or folder, added here).
  */
-function features (c: McpNodeConfig, policy: LayeredPolicy, metrics: NodeMetrics): NodeModuleFactory[] {
+function features (c: McpNodeConfig, policy: LayeredPolicy, metrics: NodeMetrics, onEvents: (api: MeshEvents | undefined) => void): NodeModuleFactory[] {
   const scheduler = schedulerFeature()
   return [
     meshStatus(),
@@ -73,6 +74,7 @@ function features (c: McpNodeConfig, policy: LayeredPolicy, metrics: NodeMetrics
       localPolicy: c.policy, policy, metrics: metrics.registry, modules: [scheduler.state], onPlane: scheduler.attach,
     }),
     scheduler.factory,
+    events({ config: c.events, dataDir: c.dataDir, authorize: (principal, what) => policy.check(principal, what), onReady: onEvents }),
   ]
 }
 
@@ -106,6 +108,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
   private readonly upstreams = new Map<string, LocalUpstream>()
   private readonly localServer: LocalServer
   private running: Running | undefined
+  private eventsApi: MeshEvents | undefined
   private starting: Promise<void> | undefined
   private stopping: Promise<void> | undefined
   private started = false
@@ -137,6 +140,12 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
   get peerId (): string {
     if (this.running === undefined) throw new NodeNotStartedError('peerId')
     return this.running.components.peerId
+  }
+
+  /** The mesh's event stream at this peer (after `start()`, when `events.enabled`). */
+  get events (): MeshEvents {
+    if (this.eventsApi === undefined) throw new NodeNotStartedError('events')
+    return this.eventsApi
   }
 
   /** The libp2p node (after `start()`). */
@@ -287,6 +296,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
       health: () => this.health(),
       multiaddrs: () => this.multiaddrs,
       httpUrl: () => this.httpUrl,
+      sign: async (data) => privateKey.sign(data),
     }
     this.running = {
       libp2p,
@@ -307,7 +317,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     registry.addEventListener('provider:added', (e) => { this.log.info({ provider: e.detail.peerId, servers: e.detail.descriptor.servers.map((x) => x.name) }, 'provider joined the mesh') })
     await libp2p.start()
 
-    for (const factory of features(c, this.policy, this.metrics)) {
+    for (const factory of features(c, this.policy, this.metrics, (api) => { this.eventsApi = api })) {
       const module = factory(components)
       await module.start?.()
       running.modules.push(module)

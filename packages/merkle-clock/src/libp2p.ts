@@ -19,6 +19,10 @@ import { noopLogger } from './logger.js'
 
 /** The protocol id of the Merkle-clock event exchange. */
 export const CLOCK_PROTOCOL = '/p2p-mcp/clock/1.0.0'
+/** The protocol id of the exchange of several named Merkle clocks. */
+export const CLOCK_SET_PROTOCOL = '/p2p-mcp/clocks/1.0.0'
+/** Longest clock name a request may carry. */
+export const MAX_CLOCK_NAME_LENGTH = 128
 /** Wire version carried in every message. */
 export const CLOCK_MESSAGE_VERSION = 1
 /** Largest request frame a server reads: one CID, a prefetch depth and up to MAX_HAVE CIDs. */
@@ -138,6 +142,7 @@ export class ClockSession {
   #reads: Promise<unknown> = Promise.resolve()
   #failed: Error | undefined
   readonly #prefetch: number
+  readonly #clockName: string | undefined
   readonly #have: CID[]
   /** Blocks pushed by the peer and not asked for yet, by CID string (bounded). */
   readonly #pushed = new Map<string, Uint8Array>()
@@ -147,8 +152,9 @@ export class ClockSession {
   blocksReceived = 0
 
   constructor (stream: Stream, init: Required<Pick<ClockExchangeInit, 'maxBlockBytes' | 'maxHeads' | 'requestTimeoutMs'>>,
-    options?: { prefetch?: number, have?: CID[] }) {
+    options?: { prefetch?: number, have?: CID[], clock?: string }) {
     this.#stream = stream
+    this.#clockName = options?.clock
     this.#prefetch = Math.min(Math.max(0, Math.floor(options?.prefetch ?? 0)), MAX_PREFETCH)
     this.#have = (options?.have ?? []).slice(0, MAX_HAVE)
     this.#lp = lpStream(stream, { maxDataLength: init.maxBlockBytes + RESPONSE_OVERHEAD_BYTES })
@@ -158,7 +164,7 @@ export class ClockSession {
 
   /** The peer's current heads. */
   async heads (options?: AbortOptions): Promise<CID[]> {
-    const res = await this.#request({ v: CLOCK_MESSAGE_VERSION, op: 'heads' }, options)
+    const res = await this.#request(this.#named({ v: CLOCK_MESSAGE_VERSION, op: 'heads' }), options)
     const heads = res.heads
     if (!Array.isArray(heads)) throw this.#fail(new ClockExchangeError('the heads response has no heads list'))
     if (heads.length > this.#maxHeads) throw this.#fail(new InvalidHeadsError(`${heads.length} heads, over maxHeads ${this.#maxHeads}`))
@@ -178,7 +184,7 @@ export class ClockSession {
       return pushed
     }
     this.blockRequests++
-    const req: Record<string, unknown> = { v: CLOCK_MESSAGE_VERSION, op: 'get', cid }
+    const req: Record<string, unknown> = this.#named({ v: CLOCK_MESSAGE_VERSION, op: 'get', cid })
     if (this.#prefetch > 0) {
       req.prefetch = this.#prefetch
       req.have = this.#have
@@ -189,6 +195,12 @@ export class ClockSession {
     this.blocksReceived++
     if (res.ancestors !== undefined) await this.#keepPushed(res.ancestors)
     return res.block
+  }
+
+  /** Adds the clock's name to a request on `/p2p-mcp/clocks/1.0.0`. */
+  #named (req: Record<string, unknown>): Record<string, unknown> {
+    if (this.#clockName !== undefined) req.clock = this.#clockName
+    return req
   }
 
   /** Files pushed blocks under the CID their bytes hash to; merge verifies them again anyway. */
@@ -257,24 +269,19 @@ export class ClockSession {
   }
 }
 
-/**
- * Serves a `MerkleClock` over `/p2p-mcp/clock/1.0.0` and syncs it from other peers.
- *
- * Wire format: one stream per session; each message a varint-length-prefixed dag-cbor map
- * with `v: 1`. Requests: `{ v, op: 'heads' }` → `{ v, heads: [CID] }`;
- * `{ v, op: 'get', cid }` → `{ v, block: bytes | null }`. Answers come in request order.
- * A malformed or oversized request aborts that stream only.
- */
-export class ClockExchange<T = unknown> {
+/** Serving and syncing shared by the one-clock and the named-clocks exchanges. */
+abstract class ExchangeCore<T> {
   readonly #node: ClockNode
-  readonly #clock: MerkleClock<T>
+  readonly #protocol: string
+  readonly #resolve: (name: unknown) => MerkleClock<T> | undefined
   readonly #init: Required<Omit<ClockExchangeInit, 'logger'>>
   readonly #log: Logger
   #started = false
 
-  constructor (node: ClockNode, clock: MerkleClock<T>, init?: ClockExchangeInit) {
+  constructor (node: ClockNode, protocol: string, resolve: (name: unknown) => MerkleClock<T> | undefined, init?: ClockExchangeInit) {
     this.#node = node
-    this.#clock = clock
+    this.#protocol = protocol
+    this.#resolve = resolve
     this.#init = {
       maxBlockBytes: init?.maxBlockBytes ?? DEFAULT_MAX_BLOCK_BYTES,
       maxHeads: init?.maxHeads ?? DEFAULT_MAX_HEADS,
@@ -289,7 +296,7 @@ export class ClockExchange<T = unknown> {
   async start (): Promise<void> {
     if (this.#started) return
     this.#started = true
-    await this.#node.handle(CLOCK_PROTOCOL, async (stream) => this.#serve(stream), {
+    await this.#node.handle(this.#protocol, async (stream) => this.#serve(stream), {
       maxInboundStreams: this.#init.maxInboundStreams,
     })
   }
@@ -298,29 +305,30 @@ export class ClockExchange<T = unknown> {
   async stop (): Promise<void> {
     if (!this.#started) return
     this.#started = false
-    await this.#node.unhandle(CLOCK_PROTOCOL)
+    await this.#node.unhandle(this.#protocol)
   }
 
   /**
    * Opens a session to `peer`; close it when done. `prefetch` and `have` (our heads, at most
-   * 16) are sent with each block request: see `SyncOptions.prefetch`.
+   * 16) are sent with each block request: see `SyncOptions.prefetch`. `clock` names the
+   * clock on `/p2p-mcp/clocks/1.0.0`.
    */
-  async open (peer: ClockPeer, options?: AbortOptions & { prefetch?: number, have?: CID[] }): Promise<ClockSession> {
+  async open (peer: ClockPeer, options?: AbortOptions & { prefetch?: number, have?: CID[], clock?: string }): Promise<ClockSession> {
     const signal = options?.signal === undefined
       ? AbortSignal.timeout(this.#init.requestTimeoutMs)
       : AbortSignal.any([options.signal, AbortSignal.timeout(this.#init.requestTimeoutMs)])
-    const stream = await this.#node.dialProtocol(peer, CLOCK_PROTOCOL, { signal })
+    const stream = await this.#node.dialProtocol(peer, this.#protocol, { signal })
     return new ClockSession(stream, this.#init, options)
   }
 
-  /** Asks `peer` for its heads and merges them, fetching the missing events over one session. */
-  async sync (peer: ClockPeer, options?: SyncOptions): Promise<MergeResult & { blockRequests: number, blocksReceived: number }> {
+  /** Asks `peer` for the heads of `clock` and merges them, fetching the missing events over one session. */
+  protected async syncClock (peer: ClockPeer, clock: MerkleClock<T>, name: string | undefined, options?: SyncOptions): Promise<SyncResult> {
     const prefetch = options?.prefetch ?? 0
-    const have = prefetch > 0 ? await this.#haveList() : []
-    const session = await this.open(peer, { signal: options?.signal, prefetch, have })
+    const have = prefetch > 0 ? await haveList(clock) : []
+    const session = await this.open(peer, { signal: options?.signal, prefetch, have, ...(name === undefined ? {} : { clock: name }) })
     try {
       const heads = await session.heads(options)
-      const result = await this.#clock.merge(heads, {
+      const result = await clock.merge(heads, {
         fetch: session.fetch,
         concurrency: options?.concurrency ?? DEFAULT_FETCH_CONCURRENCY,
         signal: options?.signal,
@@ -329,29 +337,6 @@ export class ClockExchange<T = unknown> {
     } finally {
       await session.close()
     }
-  }
-
-  /**
-   * What we hold, for the peer to stop its prefetch at: our heads, then events at distances
-   * 1, 2, 4, 8... behind the first head along first parents (so that when the clocks are
-   * concurrent the peer meets one of them within about our own divergence), at most MAX_HAVE.
-   */
-  async #haveList (): Promise<CID[]> {
-    const heads = this.#clock.heads
-    const out = heads.slice(0, MAX_HAVE)
-    let cid = heads[0]
-    let distance = 0
-    let next = 1
-    for (let steps = 0; cid !== undefined && out.length < MAX_HAVE && steps < MAX_HAVE_WALK; steps++) {
-      const parent: CID | undefined = (await this.#clock.get(cid)).parents[0]
-      if (parent === undefined) break
-      cid = parent
-      if (++distance === next) {
-        out.push(cid)
-        next *= 2
-      }
-    }
-    return out
   }
 
   async #serve (stream: Stream): Promise<void> {
@@ -377,32 +362,34 @@ export class ClockExchange<T = unknown> {
   }
 
   async #answer (req: Record<string, unknown>): Promise<Record<string, unknown>> {
-    if (req.op === 'heads') return { v: CLOCK_MESSAGE_VERSION, heads: this.#clock.heads }
+    const clock = this.#resolve(req.clock)
+    if (clock === undefined) throw new TypeError(`unknown clock ${String(req.clock)}`)
+    if (req.op === 'heads') return { v: CLOCK_MESSAGE_VERSION, heads: clock.heads }
     if (req.op === 'get') {
       const cid = CID.asCID(req.cid)
       if (cid === null || !isEventCid(cid)) throw new TypeError('get: cid is not an event CID')
-      const block = await this.#clock.store.get(cid)
+      const block = await clock.store.get(cid)
       if (block === undefined || block.length > this.#init.maxBlockBytes) return { v: CLOCK_MESSAGE_VERSION, block: null }
       const prefetch = typeof req.prefetch === 'number' && Number.isSafeInteger(req.prefetch) ? Math.min(Math.max(req.prefetch, 0), MAX_PREFETCH) : 0
       if (prefetch === 0) return { v: CLOCK_MESSAGE_VERSION, block }
       const have = Array.isArray(req.have) ? req.have.slice(0, MAX_HAVE).map((h) => CID.asCID(h)?.toString()) : []
-      return { v: CLOCK_MESSAGE_VERSION, block, ancestors: await this.#ancestors(cid, prefetch, new Set(have), this.#init.maxBlockBytes - block.length) }
+      return { v: CLOCK_MESSAGE_VERSION, block, ancestors: await this.#ancestors(clock, cid, prefetch, new Set(have), this.#init.maxBlockBytes - block.length) }
     }
     throw new TypeError(`unknown op ${String(req.op)}`)
   }
 
   /** Up to `limit` ancestors of `cid`, breadth first, not entering `have`, within `budget` bytes. */
-  async #ancestors (cid: CID, limit: number, have: Set<string | undefined>, budget: number): Promise<Uint8Array[]> {
+  async #ancestors (clock: MerkleClock<T>, cid: CID, limit: number, have: Set<string | undefined>, budget: number): Promise<Uint8Array[]> {
     const out: Uint8Array[] = []
     const seen = new Set<string>([cid.toString()])
     const queue: CID[] = [cid]
     for (let i = 0; i < queue.length && out.length < limit; i++) {
-      const event = await this.#clock.get(queue[i]!)
+      const event = await clock.get(queue[i]!)
       for (const parent of event.parents) {
         const key = parent.toString()
         if (seen.has(key) || have.has(key)) continue
         seen.add(key)
-        const bytes = await this.#clock.store.get(parent)
+        const bytes = await clock.store.get(parent)
         if (bytes === undefined || bytes.length > budget || out.length >= limit) return out
         budget -= bytes.length
         out.push(bytes)
@@ -410,5 +397,74 @@ export class ClockExchange<T = unknown> {
       }
     }
     return out
+  }
+}
+
+  /**
+   * What we hold, for the peer to stop its prefetch at: our heads, then events at distances
+   * 1, 2, 4, 8... behind the first head along first parents (so that when the clocks are
+   * concurrent the peer meets one of them within about our own divergence), at most MAX_HAVE.
+   */
+async function haveList<T> (clock: MerkleClock<T>): Promise<CID[]> {
+  const heads = clock.heads
+    const out = heads.slice(0, MAX_HAVE)
+    let cid = heads[0]
+    let distance = 0
+    let next = 1
+    for (let steps = 0; cid !== undefined && out.length < MAX_HAVE && steps < MAX_HAVE_WALK; steps++) {
+      const parent: CID | undefined = (await clock.get(cid)).parents[0]
+      if (parent === undefined) break
+      cid = parent
+      if (++distance === next) {
+        out.push(cid)
+        next *= 2
+      }
+    }
+    return out
+  }
+
+export type SyncResult = MergeResult & { blockRequests: number, blocksReceived: number }
+
+/**
+ * Serves a `MerkleClock` over `/p2p-mcp/clock/1.0.0` and syncs it from other peers.
+ *
+ * Wire format: one stream per session; each message a varint-length-prefixed dag-cbor map
+ * with `v: 1`. Requests: `{ v, op: 'heads' }` → `{ v, heads: [CID] }`;
+ * `{ v, op: 'get', cid }` → `{ v, block: bytes | null }`. Answers come in request order.
+ * A malformed or oversized request aborts that stream only.
+ */
+export class ClockExchange<T = unknown> extends ExchangeCore<T> {
+  readonly #clock: MerkleClock<T>
+
+  constructor (node: ClockNode, clock: MerkleClock<T>, init?: ClockExchangeInit) {
+    super(node, CLOCK_PROTOCOL, () => clock, init)
+    this.#clock = clock
+  }
+
+  /** Asks `peer` for its heads and merges them, fetching the missing events over one session. */
+  async sync (peer: ClockPeer, options?: SyncOptions): Promise<SyncResult> {
+    return this.syncClock(peer, this.#clock, undefined, options)
+  }
+}
+
+/**
+ * Serves several named Merkle clocks over `/p2p-mcp/clocks/1.0.0` (one DAG per event-topic
+ * partition, say) and syncs one of them from another peer. The wire format is that of
+ * `/p2p-mcp/clock/1.0.0` with a `clock` string in every request naming the DAG; a request
+ * naming a clock the server does not serve aborts that stream.
+ */
+export class ClockSetExchange<T = unknown> extends ExchangeCore<T> {
+  readonly #clocks: (name: string) => MerkleClock<T> | undefined
+
+  constructor (node: ClockNode, clocks: (name: string) => MerkleClock<T> | undefined, init?: ClockExchangeInit) {
+    super(node, CLOCK_SET_PROTOCOL, (name) => typeof name === 'string' && name.length <= MAX_CLOCK_NAME_LENGTH ? clocks(name) : undefined, init)
+    this.#clocks = clocks
+  }
+
+  /** Merges the clock `name` of `peer` into ours of that name, fetching only the missing events. */
+  async sync (peer: ClockPeer, name: string, options?: SyncOptions): Promise<SyncResult> {
+    const clock = this.#clocks(name)
+    if (clock === undefined) throw new ClockExchangeError(`no local clock named ${JSON.stringify(name)} to merge into`)
+    return this.syncClock(peer, clock, name, options)
   }
 }
