@@ -54,7 +54,8 @@ export async function controlCommand (sub: string | undefined, values: CliValues
       const { forceNewCluster, readBackup } = await import('./recovery.js')
       const self = peerIdFromPrivateKey(await loadOrCreateKey(cfg.dataDir)).toString()
       try {
-        const r = await forceNewCluster({ dataDir: cfg.dataDir, self, from: values.from === undefined ? undefined : await readBackup(values.from) })
+        const { offlineSchedulerModule } = await import('../scheduler/scheduler-module.js')
+        const r = await forceNewCluster({ dataDir: cfg.dataDir, self, from: values.from === undefined ? undefined : await readBackup(values.from), modules: [offlineSchedulerModule()] })
         h.print({ ...r, voter: self, next: 'start this peer; wipe the data directories of the old group\'s peers before they join again' })
       } catch (err) {
         h.fail(1, (err as Error).message)

@@ -88,6 +88,11 @@ function firstIssue (err: z.ZodError): string {
   return `${i.path.join('.') || '(arguments)'}: ${i.message}`
 }
 
+/** The scheduler's module for tools that read a stopped peer's log (force-new-cluster): its entries must apply there too. */
+export function offlineSchedulerModule (): SchedulerState {
+  return new SchedulerState()
+}
+
 /** What `node.ts` wires: the replicated module (registered with the control plane), the node module, and the hook that hands over the control plane. */
 export interface SchedulerFeature {
   readonly state: SchedulerState
