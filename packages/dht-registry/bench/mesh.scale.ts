@@ -1,6 +1,6 @@
 /**
  * Issue 18 scale harness: N real libp2p peers in this process (memory transport, or TCP on
- * 127.0.0.1), each dialing at most 3 others, every peer publishing, registry heartbeat
+ * 127.0.0.1), each dialing at most 3 others, MESH_PUBLISHERS of them (default all) publishing, registry heartbeat
  * MESH_HB_MS. Routing tables are not waited for. Measures, in order:
  *   converge   all N publications visible at every peer
  *   steady     CPU and memory per peer, gossip records received per peer per second (10 s window)
@@ -24,6 +24,8 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import type { TestPeer } from '../test/integration/helpers.js'
 
 const N = Number(process.env.MESH_N ?? 100)
+/** How many of the N peers publish (are providers, and heartbeat); the others only listen. */
+const P = Math.min(N, Number(process.env.MESH_PUBLISHERS ?? N))
 const HB = Number(process.env.MESH_HB_MS ?? 500)
 const TRIALS = Number(process.env.MESH_TRIALS ?? 20)
 const COLD = Number(process.env.MESH_COLD_TRIALS ?? 10)
@@ -80,7 +82,7 @@ it(`mesh N=${N} heartbeat ${HB} ms on ${TRANSPORT}`, async () => {
   const peers: TestPeer[] = []
   const extra: TestPeer[] = []
   // written after every phase, so that a run cut short still reports what it measured
-  const result: Record<string, unknown> = { n: N, heartbeatMs: HB, transport: TRANSPORT, seed: SEED, date: new Date().toISOString(), node: process.version, notes }
+  const result: Record<string, unknown> = { n: N, publishers: P, heartbeatMs: HB, transport: TRANSPORT, seed: SEED, date: new Date().toISOString(), node: process.version, notes }
   const file = new URL(`../../../.bench-results/mesh-${N}-${Date.now()}.json`, import.meta.url)
   mkdirSync(new URL('../../../.bench-results/', import.meta.url), { recursive: true })
   const save = (phase: string, values: Record<string, unknown>): void => {
@@ -107,10 +109,11 @@ it(`mesh N=${N} heartbeat ${HB} ms on ${TRANSPORT}`, async () => {
 
     // 1. every peer publishes
     const t1 = performance.now()
-    await Promise.all(peers.map(async (p, i) => p.registry.publish({ servers: [{ name: `s${i}`, version: '1.0.0', tools: [{ name: 'work' }] }] })))
-    const converge = await untilAll(peers.map((p) => p.registry), (r) => r.providers().length >= N, Math.max(10_000, Math.min(120_000, left() - 360_000)))
+    const providers = peers.slice(0, P)
+    await Promise.all(providers.map(async (p, i) => p.registry.publish({ servers: [{ name: `s${i}`, version: '1.0.0', tools: [{ name: 'work' }] }] })))
+    const converge = await untilAll(peers.map((p) => p.registry), (r) => r.providers().length >= P, Math.max(10_000, Math.min(120_000, left() - 360_000)))
     const convergeMs = performance.now() - t1
-    if (converge.some((x) => !Number.isFinite(x))) notes.push(`converge: ${converge.filter((x) => !Number.isFinite(x)).length} peers did not hold all ${N} within the limit`)
+    if (converge.some((x) => !Number.isFinite(x))) notes.push(`converge: ${converge.filter((x) => !Number.isFinite(x)).length} peers did not hold all ${P} providers within the limit`)
     save('converge', { convergeMs: Math.round(convergeMs), providersHeld: { min: Math.min(...peers.map((p) => p.registry.providers().length)), p50: quantile(peers.map((p) => p.registry.providers().length), 0.5) } })
 
     // 2. steady state
@@ -141,7 +144,7 @@ it(`mesh N=${N} heartbeat ${HB} ms on ${TRANSPORT}`, async () => {
 
     // 3. a new tool visible at every other peer
     const visible: number[] = []
-    const publishers = [...peers].sort(() => random() - 0.5).slice(0, Math.min(TRIALS, N - 1))
+    const publishers = [...providers].sort(() => random() - 0.5).slice(0, Math.min(TRIALS, Math.max(1, P - REMOVALS - 1)))
     const dhtParts: Array<Promise<unknown>> = []
     for (const [k, publisher] of publishers.entries()) {
       if (left() < 240_000) { notes.push(`visible: stopped after ${k} trials (time limit)`); break }
@@ -199,7 +202,7 @@ it(`mesh N=${N} heartbeat ${HB} ms on ${TRANSPORT}`, async () => {
       const targets = new Set<number>()
       while (targets.size < 3) targets.add(Math.floor(random() * peers.length))
       await Promise.all([...targets].map(async (t) => joiner.node.dial(peers[t]!.node.getMultiaddrs())))
-      const [ms] = await untilAll([joiner.registry], (r) => r.providers().length >= N, 20_000)
+      const [ms] = await untilAll([joiner.registry], (r) => r.providers().length >= P, 20_000)
       join.push(ms === undefined || !Number.isFinite(ms) ? Number.POSITIVE_INFINITY : performance.now() - s)
     }
 
@@ -209,7 +212,8 @@ it(`mesh N=${N} heartbeat ${HB} ms on ${TRANSPORT}`, async () => {
     const removal: number[] = []
     for (let k = 0; k < REMOVALS; k++) {
       if (left() < 25_000) { notes.push(`removal: stopped after ${k} (time limit)`); break }
-      const victim = peers.filter((p) => p !== q && !publishers.includes(p))[k] ?? peers[peers.length - 1 - k]!
+      const victim = providers.filter((p) => p !== q && !publishers.includes(p) && peers.includes(p))[0]
+      if (victim === undefined) { notes.push('removal: no provider left to stop'); break }
       peers.splice(peers.indexOf(victim), 1)
       const observers = [...peers, ...extra].map((p) => p.registry)
       const gone = untilAll(observers, (r) => !r.providers().some((m) => m.peerId === victim.id), 15_000)
