@@ -29,9 +29,9 @@ export class UnavailableError extends RangeError {
 }
 
 /** An option was out of range or of the wrong type. */
-export class InvalidConfigError extends TypeError {
-  override name = 'InvalidConfigError'
-  readonly code = 'ERR_INVALID_CONFIG'
+export class InvalidParametersError extends TypeError {
+  override name = 'InvalidParametersError'
+  readonly code = 'ERR_INVALID_PARAMETERS'
 
   constructor (option: string, value: unknown, expected: string) {
     super(`option ${option} = ${JSON.stringify(value)} is invalid: expected ${expected}`)
@@ -121,4 +121,9 @@ export class DataDirLockedError extends Error {
   constructor (dir: string, pid: number, self: boolean) {
     super(`data directory ${dir} is locked by process ${pid}${self ? ' (this process)' : ''}: stop that node first, or give this one another directory`)
   }
+}
+
+/** The message of anything thrown (an `Error`'s message, else its string form). */
+export function errorMessage (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
 }

@@ -17,7 +17,7 @@ export { RaftNode } from './raft-node.js'
 export type { AppliedChange, LeaderChange, ProposeOptions, RaftNodeInit } from './raft-node.js'
 export { MemoryNetwork } from './transport/memory-transport.js'
 export {
-  CompactedError, CorruptLogError, DataDirLockedError, DecodeError, DiskFullError, InvalidConfigError, NodeStoppedError, PayloadTooLargeError,
+  CompactedError, CorruptLogError, DataDirLockedError, DecodeError, DiskFullError, InvalidParametersError, NodeStoppedError, PayloadTooLargeError,
   ProposalDroppedError, RaftProtocolError, TimeoutError, UnavailableError
 } from './errors.js'
 export type {

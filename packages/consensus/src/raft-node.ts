@@ -3,7 +3,7 @@ import {
 } from './constants.js'
 import { RaftCore } from './core/raft-core.js'
 import type { RaftStatus } from './core/raft-core.js'
-import { InvalidConfigError, NodeStoppedError, PayloadTooLargeError, TimeoutError } from './errors.js'
+import { InvalidParametersError, NodeStoppedError, PayloadTooLargeError, TimeoutError, errorMessage } from './errors.js'
 import type { ConfChange, Entry, Logger, Message, NodeId, RaftCoreInit, RaftStorage, RaftTransport, Ready, StateMachine } from './types.js'
 
 export interface RaftNodeInit extends Omit<RaftCoreInit, 'storage'> {
@@ -122,7 +122,7 @@ export class RaftNode extends EventTarget {
     this.transport = init.transport
     this.sm = init.stateMachine
     this.tickMs = init.tickMs ?? DEFAULT_TICK_MS
-    if (!(this.tickMs > 0)) throw new InvalidConfigError('tickMs', this.tickMs, 'a positive number of milliseconds')
+    if (!(this.tickMs > 0)) throw new InvalidParametersError('tickMs', this.tickMs, 'a positive number of milliseconds')
     this.timeoutMs = init.timeoutMs ?? DEFAULT_PROPOSAL_TIMEOUT_MS
     this.snapshotThreshold = init.snapshotThreshold ?? DEFAULT_SNAPSHOT_THRESHOLD_ENTRIES
     this.maxProposalBytes = init.maxProposalBytes ?? DEFAULT_MAX_PROPOSAL_BYTES
@@ -239,7 +239,7 @@ export class RaftNode extends EventTarget {
       this.core.step(m)
     } catch (err) {
       // A malformed or hostile message must not take the node down: drop it.
-      this.log.warn('dropped message %s from %s: %s', m?.type, m?.from, (err as Error).message)
+      this.log.warn('dropped message %s from %s: %s', m?.type, m?.from, errorMessage(err))
       return
     }
     this.kick()
@@ -265,7 +265,7 @@ export class RaftNode extends EventTarget {
     this.run().catch((err: unknown) => {
       // Storage failed in a way the node cannot recover from (EIO, a closed store): stop,
       // rather than carry on with a Ready that was neither persisted nor advanced.
-      this.log.error('raft loop failed; stopping the node: %s', (err as Error).message)
+      this.log.error('raft loop failed; stopping the node: %s', errorMessage(err))
       this.dispatchEvent(new CustomEvent<Error>('failed', { detail: err as Error }))
       void this.stop()
     }).finally(() => {
@@ -292,7 +292,7 @@ export class RaftNode extends EventTarget {
         } catch (err) {
           if ((err as Error).name !== 'DiskFullError') throw err
           // Keep the node up: refuse proposals, keep this Ready and retry it every tick.
-          if (this.diskFull === undefined) this.log.error('storage is full; proposals are refused until the write succeeds: %s', (err as Error).message)
+          if (this.diskFull === undefined) this.log.error('storage is full; proposals are refused until the write succeeds: %s', errorMessage(err))
           this.diskFull = err as Error
           this.pendingReady = rd
           return

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { RaftCore } from '../src/core/raft-core.js'
-import { InvalidConfigError, ProposalDroppedError, RaftProtocolError } from '../src/errors.js'
+import { InvalidParametersError, ProposalDroppedError, RaftProtocolError } from '../src/errors.js'
 import { MemoryStorage } from '../src/storage/memory-storage.js'
 import type { Entry } from '../src/types.js'
 import { Cluster } from './cluster.js'
@@ -180,7 +180,7 @@ describe('PreVote and CheckQuorum (checklist 8-9)', () => {
   })
 
   it('lease reads require CheckQuorum', () => {
-    expect(() => new RaftCore({ id: 'a', storage: new MemoryStorage({ voters: ['a'] }), readOnly: 'lease', checkQuorum: false })).toThrow(InvalidConfigError)
+    expect(() => new RaftCore({ id: 'a', storage: new MemoryStorage({ voters: ['a'] }), readOnly: 'lease', checkQuorum: false })).toThrow(InvalidParametersError)
   })
 })
 

@@ -10,6 +10,7 @@ import { loadConfigFile } from './config.js'
 import type { McpNodeConfig } from './config.js'
 import { WORKFLOW_USAGE, workflowCommand } from './scheduler/workflow-cli.js'
 import { CONTROL_USAGE, controlCommand, policyCommand } from './control-plane/cli-commands.js'
+import { errorMessage } from './errors.js'
 
 const USAGE = `usage: p2p-mcp <command> [options]
 
@@ -41,7 +42,7 @@ async function config (path: string | undefined): Promise<McpNodeConfig> {
   try {
     return await loadConfigFile(path)
   } catch (err) {
-    if ((err as Error).name === 'ConfigError') fail(2, `${path}: ${(err as Error).message}`)
+    if ((err as Error).name === 'ConfigError') fail(2, `${path}: ${errorMessage(err)}`)
     throw err
   }
 }
@@ -56,13 +57,13 @@ async function start (path: string | undefined): Promise<void> {
     node = createMcpNode(cfg, { logger })
     await node.start()
   } catch (err) {
-    if ((err as Error).name === 'ConfigError') fail(2, `${path}: ${(err as Error).message}`)
+    if ((err as Error).name === 'ConfigError') fail(2, `${path}: ${errorMessage(err)}`)
     logger.error({ err }, 'start failed')
     await node?.stop().catch(() => {})
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      fail(1, `${(err as Error).message}: another process (another p2p-mcp, another \`npm start\`?) holds that port; stop it, or choose another port in ${path} (http.port, listen)`)
+      fail(1, `${errorMessage(err)}: another process (another p2p-mcp, another \`npm start\`?) holds that port; stop it, or choose another port in ${path} (http.port, listen)`)
     }
-    fail(1, (err as Error).message)
+    fail(1, errorMessage(err))
   }
   if (!cfg.stdio) {
     process.stdout.write(`${JSON.stringify({ event: 'ready', peerId: node.peerId, multiaddrs: node.multiaddrs, http: node.httpUrl?.href ?? null, events: node.config.events.enabled ? node.events.sseUrl?.href ?? null : null })}\n`)
@@ -89,7 +90,7 @@ async function client (values: { config?: string, url?: string, token?: string }
   try {
     await c.connect(new StreamableHTTPClientTransport(new URL(url), token === undefined ? undefined : { requestInit: { headers: { authorization: `Bearer ${token}` } } }))
   } catch (err) {
-    fail(1, `cannot reach ${url}: ${(err as Error).message}`)
+    fail(1, `cannot reach ${url}: ${errorMessage(err)}`)
   }
   return c
 }
@@ -110,7 +111,7 @@ async function main (): Promise<void> {
       },
     })
   } catch (err) {
-    fail(2, `${(err as Error).message}\n${USAGE}`)
+    fail(2, `${errorMessage(err)}\n${USAGE}`)
   }
   const { values, positionals } = parsed
   const [command, ...rest] = positionals
@@ -124,7 +125,7 @@ async function main (): Promise<void> {
       try {
         writeFileSync(file, key, { mode: 0o600, flag: 'wx' })
       } catch (err) {
-        fail(1, `cannot write ${file}: ${(err as Error).message}${(err as NodeJS.ErrnoException).code === 'EEXIST' ? ' (a key is there already: keep it, or remove it first)' : ''}`)
+        fail(1, `cannot write ${file}: ${errorMessage(err)}${(err as NodeJS.ErrnoException).code === 'EEXIST' ? ' (a key is there already: keep it, or remove it first)' : ''}`)
       }
       process.stderr.write(`p2p-mcp: wrote a new swarm key to ${file}; copy it to every peer of the mesh out of band\n`)
       return
@@ -163,7 +164,7 @@ async function main (): Promise<void> {
       if (name === undefined) fail(2, 'call needs a tool name: p2p-mcp call <tool> [json-arguments]')
       let parsedArgs: Record<string, unknown> = {}
       if (args !== undefined) {
-        try { parsedArgs = JSON.parse(args) as Record<string, unknown> } catch (err) { fail(2, `arguments are not JSON: ${(err as Error).message}`) }
+        try { parsedArgs = JSON.parse(args) as Record<string, unknown> } catch (err) { fail(2, `arguments are not JSON: ${errorMessage(err)}`) }
       }
       const c = await client(values)
       try {
@@ -173,7 +174,7 @@ async function main (): Promise<void> {
         if (r.isError === true) process.exit(1)
       } catch (err) {
         await c.close()
-        fail(1, (err as Error).message)
+        fail(1, errorMessage(err))
       }
       return
     }

@@ -4,6 +4,7 @@ import { lpStream } from '@libp2p/utils'
 import { childOf, type Logger } from './logger.js'
 import type { NodeComponents, NodeModule } from './module.js'
 import { meshName } from './naming.js'
+import { errorMessage } from './errors.js'
 
 /**
  * 2026-07-28 requests relayed as they are from the peer that received them to a peer hosting
@@ -120,8 +121,8 @@ export function createModernRelay (init: {
           server = request.server
           for await (const frame of answer(connection.remotePeer.toString(), request, signal)) await send(frame)
         } catch (err) {
-          init.log.debug('2026-07-28 relay for %s: %s', server, (err as Error).message)
-          await send({ error: (err as Error).message }).catch(() => {})
+          init.log.debug('2026-07-28 relay for %s: %s', server, errorMessage(err))
+          await send({ error: errorMessage(err) }).catch(() => {})
         } finally {
           await stream.close().catch(() => {})
         }
@@ -200,8 +201,8 @@ export async function relayModern (libp2p: Pick<Libp2p, 'dialProtocol'>, peers: 
       return { kind: 'answer', peer, ...first.head, messages: messages() }
     } catch (err) {
       stream?.abort(err as Error)
-      lastError = `${peer}: ${(err as Error).message}`
-      options.log.debug('2026-07-28 relay via %s failed, trying the next replica: %s', peer, (err as Error).message)
+      lastError = `${peer}: ${errorMessage(err)}`
+      options.log.debug('2026-07-28 relay via %s failed, trying the next replica: %s', peer, errorMessage(err))
     }
   }
   return legacy ? { kind: 'legacy' } : { kind: 'refused', error: `no replica answered: ${lastError}` }

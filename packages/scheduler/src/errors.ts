@@ -55,3 +55,8 @@ export class TaskAbortedError extends Error {
     super(`task ${taskKey} aborted: ${why}`)
   }
 }
+
+/** The message of anything thrown (an `Error`'s message, else its string form). */
+export function errorMessage (err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

@@ -3,7 +3,7 @@ import type { QueueHandle } from './boosted-queue.js'
 import {
   DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_ASSIGNED_PER_EXECUTOR, DEFAULT_MAX_CONCURRENT_TASKS, DEFAULT_REPROPOSE_MS, DEFAULT_STEAL_INTERVAL_MS
 } from './constants.js'
-import { InvalidOptionError, TaskAbortedError } from './errors.js'
+import { InvalidOptionError, TaskAbortedError, errorMessage } from './errors.js'
 import type { SchedulerCommand } from './schema.js'
 import type { Assignment, ExecutorInfo, JsonValue, Logger } from './types.js'
 
@@ -237,7 +237,7 @@ export class Executor {
         r.then(res => { this.onCompleteRejected(cmd, res) }, () => { /* lost proposals are proposed again by tick */ })
       }
     } catch (err) {
-      this.log.warn('proposal of %s failed: %s', cmd.type, (err as Error).message)
+      this.log.warn('proposal of %s failed: %s', cmd.type, errorMessage(err))
     }
   }
 
@@ -297,7 +297,7 @@ export class Executor {
     try {
       result = JSON.parse(JSON.stringify(value ?? null)) as JsonValue
     } catch (err) {
-      this.report(h, { type: 'fail', ...base, error: { message: `result is not JSON: ${(err as Error).message}`, code: 'bad-result' }, retryable: false })
+      this.report(h, { type: 'fail', ...base, error: { message: `result is not JSON: ${errorMessage(err)}`, code: 'bad-result' }, retryable: false })
       return
     }
     if (result !== null && typeof result === 'object' && !Array.isArray(result) && result.isError === true) {

@@ -6,7 +6,7 @@ import {
   DEFAULT_PRIORITY, DEFAULT_RETENTION_MS, DEFAULT_RETRY_BACKOFF_MS, DEFAULT_RETRY_BACKOFF_MULTIPLIER, DEFAULT_TASK_TIMEOUT_MS, MAX_RETRY_BACKOFF_MS, MODULE_NAME,
   SNAPSHOT_VERSION
 } from './constants.js'
-import { InvalidOptionError, InvalidWorkflowError, SnapshotFormatError } from './errors.js'
+import { InvalidOptionError, InvalidWorkflowError, SnapshotFormatError, errorMessage } from './errors.js'
 import { canonicalJson, fingerprint, hammingDistance, rendezvousScore, utf8Length } from './hash.js'
 import { commandSchema, fieldPath, parseWorkflow, resolveReferences } from './schema.js'
 import type { SchedulerCommand } from './schema.js'
@@ -546,7 +546,7 @@ export class SchedulerState implements ReplicatedModule {
     try {
       t.resolvedArguments = resolveReferences(t.arguments, id => this.tasks.get(`${t.workflowId}/${id}`)?.result) as Record<string, JsonValue>
     } catch (err) {
-      this.failPermanently(t, (err as Error).message, 'bad-reference')
+      this.failPermanently(t, errorMessage(err), 'bad-reference')
       return
     }
     const n = utf8Length(canonicalJson(t.resolvedArguments))

@@ -1,7 +1,7 @@
 import {
   DEFAULT_ELECTION_TICKS, DEFAULT_HEARTBEAT_TICKS, DEFAULT_MAX_INFLIGHT_MSGS, DEFAULT_MAX_SIZE_PER_MSG_BYTES
 } from '../constants.js'
-import { InvalidConfigError, ProposalDroppedError, RaftProtocolError } from '../errors.js'
+import { InvalidParametersError, ProposalDroppedError, RaftProtocolError } from '../errors.js'
 import { applyChange, entrySize } from '../storage/memory-storage.js'
 import type {
   ConfChange, ConfState, Entry, HardState, Message, MessageType, NodeId, RaftCoreInit, Ready, ReadState, Role, Snapshot
@@ -31,7 +31,7 @@ export interface RaftStatus {
 }
 
 function positiveInt (name: string, v: number): number {
-  if (!Number.isSafeInteger(v) || v < 1) throw new InvalidConfigError(name, v, 'a positive integer')
+  if (!Number.isSafeInteger(v) || v < 1) throw new InvalidParametersError(name, v, 'a positive integer')
   return v
 }
 
@@ -82,15 +82,15 @@ export class RaftCore {
   private outstanding: Ready | undefined
 
   constructor (init: RaftCoreInit) {
-    if (typeof init.id !== 'string' || init.id === '') throw new InvalidConfigError('id', init.id, 'a non-empty string')
+    if (typeof init.id !== 'string' || init.id === '') throw new InvalidParametersError('id', init.id, 'a non-empty string')
     this.id = init.id
     this.electionTicks = positiveInt('electionTicks', init.electionTicks ?? DEFAULT_ELECTION_TICKS)
     this.heartbeatTicks = positiveInt('heartbeatTicks', init.heartbeatTicks ?? DEFAULT_HEARTBEAT_TICKS)
-    if (this.heartbeatTicks >= this.electionTicks) throw new InvalidConfigError('heartbeatTicks', this.heartbeatTicks, `less than electionTicks (${this.electionTicks})`)
+    if (this.heartbeatTicks >= this.electionTicks) throw new InvalidParametersError('heartbeatTicks', this.heartbeatTicks, `less than electionTicks (${this.electionTicks})`)
     this.preVote = init.preVote ?? true
     this.checkQuorum = init.checkQuorum ?? true
     this.readOnly = init.readOnly ?? 'safe'
-    if (this.readOnly === 'lease' && !this.checkQuorum) throw new InvalidConfigError('readOnly', 'lease', "'safe', or set checkQuorum: true (lease reads are only safe with CheckQuorum)")
+    if (this.readOnly === 'lease' && !this.checkQuorum) throw new InvalidParametersError('readOnly', 'lease', "'safe', or set checkQuorum: true (lease reads are only safe with CheckQuorum)")
     this.maxSizePerMsg = positiveInt('maxSizePerMsg', init.maxSizePerMsg ?? DEFAULT_MAX_SIZE_PER_MSG_BYTES)
     this.maxInflightMsgs = positiveInt('maxInflightMsgs', init.maxInflightMsgs ?? DEFAULT_MAX_INFLIGHT_MSGS)
     this.maxInflightBytes = init.maxInflightBytes ?? 0

@@ -4,7 +4,7 @@ import { lpStream } from '@libp2p/utils'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import { DEFAULT_WIRE_LIMITS, decodeFrame, encodeChunkFrame, encodeMessagesFrame } from '../codec/message-codec.js'
 import type { WireLimits } from '../codec/message-codec.js'
-import { InvalidConfigError } from '../errors.js'
+import { InvalidParametersError, errorMessage } from '../errors.js'
 import type { Logger, Message, NodeId, RaftTransport } from '../types.js'
 
 export const RAFT_PROTOCOL = '/p2p-mcp/raft/1.0.0'
@@ -131,7 +131,7 @@ export class Libp2pRaftTransport implements RaftTransport {
     this.maxFrameBytes = positive('maxFrameBytes', init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES)
     this.maxQueuedFrames = positive('maxQueuedFrames', init.maxQueuedFrames ?? DEFAULT_MAX_QUEUED_FRAMES)
     this.chunkBytes = positive('snapshotChunkBytes', init.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES)
-    if (this.chunkBytes > this.maxFrameBytes - 64) throw new InvalidConfigError('snapshotChunkBytes', this.chunkBytes, `at most maxFrameBytes - 64 (${this.maxFrameBytes - 64})`)
+    if (this.chunkBytes > this.maxFrameBytes - 64) throw new InvalidParametersError('snapshotChunkBytes', this.chunkBytes, `at most maxFrameBytes - 64 (${this.maxFrameBytes - 64})`)
     this.limits = { ...DEFAULT_WIRE_LIMITS, maxEntryBytes: this.maxFrameBytes, maxSnapshotBytes: positive('maxSnapshotBytes', init.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES) }
     this.dialTimeoutMs = positive('dialTimeoutMs', init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS)
     this.backoffMs = init.redialBackoffMs ?? DEFAULT_REDIAL_BACKOFF_MS
@@ -219,7 +219,7 @@ export class Libp2pRaftTransport implements RaftTransport {
     if (box.pumping) return
     box.pumping = true
     this.drain(box).catch((err: unknown) => {
-      this.log.debug('raft stream to %s failed: %s', box.peer, (err as Error).message)
+      this.log.debug('raft stream to %s failed: %s', box.peer, errorMessage(err))
     }).finally(() => {
       box.pumping = false
       if (this.started && (box.frames.length > 0 || box.chunks.length > 0) && Date.now() >= box.backoffUntil) this.pump(box)
@@ -269,7 +269,7 @@ export class Libp2pRaftTransport implements RaftTransport {
       this.stats.dialFailures++
       this.dropAll(box)
       box.backoffUntil = Date.now() + this.backoffMs
-      this.log.debug('cannot open a raft stream to %s: %s', box.peer, (err as Error).message)
+      this.log.debug('cannot open a raft stream to %s: %s', box.peer, errorMessage(err))
       return undefined
     }
   }
@@ -302,7 +302,7 @@ export class Libp2pRaftTransport implements RaftTransport {
     }
     this.inbound.add(stream)
     this.read(stream, from).catch((err: unknown) => {
-      this.log.debug('raft stream from %s ended: %s', from, (err as Error).message)
+      this.log.debug('raft stream from %s ended: %s', from, errorMessage(err))
     }).finally(() => { this.inbound.delete(stream) })
   }
 
@@ -316,7 +316,7 @@ export class Libp2pRaftTransport implements RaftTransport {
         decoded = decodeFrame(frame, from, this.self, this.limits)
       } catch (err) {
         this.stats.decodeErrors++
-        this.log.warn('bad raft frame from %s: %s', from, (err as Error).message)
+        this.log.warn('bad raft frame from %s: %s', from, errorMessage(err))
         stream.abort(err as Error)
         return
       }
@@ -343,7 +343,7 @@ export class Libp2pRaftTransport implements RaftTransport {
           this.stats.snapshotsReceived++
         } catch (err) {
           this.stats.decodeErrors++
-          this.log.warn('bad chunked raft frame from %s: %s', from, (err as Error).message)
+          this.log.warn('bad chunked raft frame from %s: %s', from, errorMessage(err))
           continue
         }
       } else {
@@ -367,7 +367,7 @@ function concat (parts: Uint8Array[], n: number): Uint8Array {
 }
 
 function positive (name: string, v: number): number {
-  if (!Number.isInteger(v) || v <= 0) throw new InvalidConfigError(name, v, 'a positive integer')
+  if (!Number.isInteger(v) || v <= 0) throw new InvalidParametersError(name, v, 'a positive integer')
   return v
 }
 

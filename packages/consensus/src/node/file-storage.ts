@@ -4,7 +4,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BinaryReader, BinaryWriter } from '../codec/binary.js'
 import { DEFAULT_DECODE_LIMITS, readEntries, readHardState, readSnapshotMeta, writeEntries, writeHardState, writeSnapshotMeta } from '../codec/entry-codec.js'
-import { CorruptLogError, DataDirLockedError, DecodeError, DiskFullError, InvalidConfigError } from '../errors.js'
+import { CorruptLogError, DataDirLockedError, DecodeError, DiskFullError, InvalidParametersError } from '../errors.js'
 import { MemoryStorage } from '../storage/memory-storage.js'
 import type { ConfState, Entry, HardState, Logger, RaftStorage, Snapshot } from '../types.js'
 import { crc32c } from './crc32c.js'
@@ -129,9 +129,9 @@ export class FileStorage implements RaftStorage {
   /** Opens (or creates) a data directory: takes its lock, loads the newest snapshot and replays the WAL. */
   static async open (init: FileStorageInit): Promise<FileStorage> {
     const segmentBytes = init.segmentBytes ?? DEFAULT_SEGMENT_BYTES
-    if (!Number.isInteger(segmentBytes) || segmentBytes < 4096) throw new InvalidConfigError('segmentBytes', segmentBytes, 'an integer ≥ 4096')
+    if (!Number.isInteger(segmentBytes) || segmentBytes < 4096) throw new InvalidParametersError('segmentBytes', segmentBytes, 'an integer ≥ 4096')
     const maxRecordBytes = init.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES
-    if (!Number.isInteger(maxRecordBytes) || maxRecordBytes < 1024) throw new InvalidConfigError('maxRecordBytes', maxRecordBytes, 'an integer ≥ 1024')
+    if (!Number.isInteger(maxRecordBytes) || maxRecordBytes < 1024) throw new InvalidParametersError('maxRecordBytes', maxRecordBytes, 'an integer ≥ 1024')
     const dir = init.dir
     await mkdir(join(dir, 'wal'), { recursive: true })
     await mkdir(join(dir, 'snap'), { recursive: true })

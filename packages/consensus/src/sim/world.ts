@@ -1,7 +1,7 @@
 import type { Operation } from '../check/linearizability.js'
 import { prng } from '../core/prng.js'
 import { RaftCore } from '../core/raft-core.js'
-import { ProposalDroppedError } from '../errors.js'
+import { ProposalDroppedError, errorMessage } from '../errors.js'
 import { MemoryStorage } from '../storage/memory-storage.js'
 import type { ConfChange, Entry, Message, NodeId, RaftCoreInit, Ready, Snapshot, StateMachine } from '../types.js'
 import { EventQueue } from './event-queue.js'
@@ -272,7 +272,7 @@ export class World<I, O> {
       f()
     } catch (err) {
       if (err instanceof ProposalDroppedError) throw err
-      this.violate(`${n.id} failed: ${(err as Error).name}: ${(err as Error).message}`)
+      this.violate(`${n.id} failed: ${(err as Error).name}: ${errorMessage(err)}`)
     }
   }
 

@@ -2,6 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import type { McpNodeConfig } from '../config.js'
+import { errorMessage } from '../errors.js'
 
 export const CONTROL_USAGE = `  control status [-c <config> | --url <url>]     the control plane: leader, term, voters, learners, lag (mesh__control_status)
   control backup --out <file> [-c | --url]       save a snapshot of the replicated state (admins)
@@ -58,7 +59,7 @@ export async function controlCommand (sub: string | undefined, values: CliValues
         const r = await forceNewCluster({ dataDir: cfg.dataDir, self, from: values.from === undefined ? undefined : await readBackup(values.from), modules: [offlineSchedulerModule()] })
         h.print({ ...r, voter: self, next: 'start this peer; wipe the data directories of the old group\'s peers before they join again' })
       } catch (err) {
-        h.fail(1, (err as Error).message)
+        h.fail(1, errorMessage(err))
       }
       return
     }
@@ -73,10 +74,10 @@ export async function policyCommand (sub: string | undefined, arg: string | unde
       if (arg === undefined) h.fail(2, 'policy set needs a policy: a JSON file or inline JSON')
       let text = arg
       if (!arg.trimStart().startsWith('{')) {
-        try { text = await readFile(arg, 'utf8') } catch (err) { h.fail(2, `cannot read ${arg}: ${(err as Error).message}`) }
+        try { text = await readFile(arg, 'utf8') } catch (err) { h.fail(2, `cannot read ${arg}: ${errorMessage(err)}`) }
       }
       let body: Record<string, unknown>
-      try { body = JSON.parse(text) as Record<string, unknown> } catch (err) { h.fail(2, `the policy is not JSON: ${(err as Error).message}`) }
+      try { body = JSON.parse(text) as Record<string, unknown> } catch (err) { h.fail(2, `the policy is not JSON: ${errorMessage(err)}`) }
       const args: Record<string, unknown> = 'policy' in body || 'admins' in body ? { ...body } : { policy: body }
       if (values['expect-version'] !== undefined) {
         const n = Number(values['expect-version'])

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { firstIssue } from './codec-json.js'
 import { MAX_CONTROL_FRAME_BYTES, MAX_REQUEST_ID_LENGTH } from './constants.js'
 import { ControlDecodeError } from './errors.js'
+import { errorMessage } from '../errors.js'
 
 /**
  * Frames of `/p2p-mcp/control/1.0.0`: one request and one response per stream, each a
@@ -65,7 +66,7 @@ function decode<T> (bytes: Uint8Array, schema: z.ZodType<T>, what: string): T {
   try {
     value = JSON.parse(decoder.decode(bytes))
   } catch (err) {
-    throw new ControlDecodeError(`${what} is not UTF-8 JSON: ${(err as Error).message}`, { cause: err })
+    throw new ControlDecodeError(`${what} is not UTF-8 JSON: ${errorMessage(err)}`, { cause: err })
   }
   if (typeof value === 'object' && value !== null && 'v' in value && typeof value.v === 'number' && value.v > 1) {
     throw new ControlDecodeError(`${what} has version ${value.v}; this peer speaks version 1 of /p2p-mcp/control (upgrade it)`)

@@ -6,6 +6,7 @@ import { noopLogger } from '../logger.js'
 import { decodeRequest, decodeResponse, encodeFrame } from './control-codec.js'
 import type { ControlRequest, ControlResponse } from './control-codec.js'
 import { CONTROL_PROTOCOL, DEFAULT_CONTROL_TIMEOUT_MS, MAX_CONTROL_FRAME_BYTES, MAX_CONTROL_STREAMS } from './constants.js'
+import { errorMessage } from '../errors.js'
 
 /** Sends one control request to a peer and returns its response. */
 export interface ControlLink {
@@ -33,7 +34,7 @@ export async function serveControl (node: Libp2p, handler: ControlHandler, optio
       const req = decodeRequest(bytes.subarray())
       response = await handler(req, from)
     } catch (err) {
-      log.debug({ from }, 'control request failed: %s', (err as Error).message)
+      log.debug({ from }, 'control request failed: %s', errorMessage(err))
       response = errorFrame(err as Error)
     }
     try {

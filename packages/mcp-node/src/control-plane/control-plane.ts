@@ -24,6 +24,7 @@ import { PolicyModule, type ReplicatedPolicy } from './policy-module.js'
 import { ReplicatedStateMachine } from './state-machine.js'
 import { isRejection } from './types.js'
 import type { MemberRole, ReplicatedModule } from './types.js'
+import { errorMessage } from '../errors.js'
 
 /** Options of the control plane (the `controlPlane` section of the config, plus what the node wires in). */
 export interface ControlPlaneInit {
@@ -246,7 +247,7 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
       return f
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-      throw new ControlPlaneUnavailableError(`${join(dir, CLUSTER_FILE)} is unreadable (${(err as Error).message}): restore it from a backup or remove the control directory to join as a new member`, { cause: err })
+      throw new ControlPlaneUnavailableError(`${join(dir, CLUSTER_FILE)} is unreadable (${errorMessage(err)}): restore it from a backup or remove the control directory to join as a new member`, { cause: err })
     }
   }
 
@@ -355,7 +356,7 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
             voterEligible: this.enabled && (this.init.voterEligible ?? true), addrs: this.init.addrs?.() ?? [],
           })
         } catch (err) {
-          this.log.debug({ peer }, 'join through %s failed: %s', peer, (err as Error).message)
+          this.log.debug({ peer }, 'join through %s failed: %s', peer, errorMessage(err))
           continue
         }
         if (res.type === 'joined') {
@@ -388,7 +389,7 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
         this.safeDispatchEvent('policy', { detail: p })
       }
     } catch (err) {
-      this.log.debug('client policy read failed: %s', (err as Error).message)
+      this.log.debug('client policy read failed: %s', errorMessage(err))
     }
   }
 
@@ -413,7 +414,7 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
         if (this.clusterFile?.bootstrapped === true && me === undefined) await raft.changeMembership({ type: 'addVoter', node: this.self })
         await this.propose('members', { op: 'join', peerId: this.self, voterEligible: this.init.voterEligible ?? true, addrs: this.init.addrs?.() ?? [] })
       } catch (err) {
-        this.log.debug('recording this leader as a member failed: %s', (err as Error).message)
+        this.log.debug('recording this leader as a member failed: %s', errorMessage(err))
       } finally {
         this.changing = false
       }
@@ -451,7 +452,7 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
       // One change at a time, but the next one need not wait for the timer.
       setTimeout(() => { void this.leaderRound() }, 0).unref()
     } catch (err) {
-      this.log.warn('autopilot %s %s failed: %s', action.kind, action.node, (err as Error).message)
+      this.log.warn('autopilot %s %s failed: %s', action.kind, action.node, errorMessage(err))
     } finally {
       this.changing = false
     }
@@ -682,7 +683,7 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
       const res = await this.init.link.request(this.leader, { v: 1, type: 'read', cluster: this.clusterId ?? 'none', linearizable: false, query: { what: 'status' } })
       if (res.type === 'state') return { ...(res.value as ControlStatus), from: this.leader }
     } catch (err) {
-      this.log.debug('leader status unavailable: %s', (err as Error).message)
+      this.log.debug('leader status unavailable: %s', errorMessage(err))
     }
     return { ...this.status(), from: this.self }
   }

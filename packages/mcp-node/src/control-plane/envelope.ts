@@ -1,6 +1,7 @@
 import { ENVELOPE_VERSION, MAX_ENVELOPE_BYTES, MAX_REQUEST_ID_LENGTH } from './constants.js'
 import { ControlDecodeError } from './errors.js'
 import type { Envelope } from './types.js'
+import { errorMessage } from '../errors.js'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
@@ -21,7 +22,7 @@ export function decodeEnvelope (data: Uint8Array): Envelope {
   try {
     value = JSON.parse(decoder.decode(data))
   } catch (err) {
-    throw new ControlDecodeError(`log entry is not UTF-8 JSON: ${(err as Error).message}`, { cause: err })
+    throw new ControlDecodeError(`log entry is not UTF-8 JSON: ${errorMessage(err)}`, { cause: err })
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ControlDecodeError('log entry is not a JSON object')
   const o = value as Record<string, unknown>

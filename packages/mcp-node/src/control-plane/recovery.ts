@@ -10,6 +10,7 @@ import { MembersModule } from './members-module.js'
 import { PolicyModule } from './policy-module.js'
 import { ReplicatedStateMachine } from './state-machine.js'
 import type { ReplicatedModule } from './types.js'
+import { errorMessage } from '../errors.js'
 
 /** A backup of the control plane's state: what `mesh__control_snapshot` returns. */
 export interface ControlBackup {
@@ -57,7 +58,7 @@ async function stateFromLog (raftDir: string, modules: ReplicatedModule[]): Prom
   try {
     storage = await FileStorage.open({ dir: raftDir })
   } catch (err) {
-    throw new ControlPlaneUnavailableError(`cannot open the control-plane log in ${raftDir} (${(err as Error).message}); stop the peer first, or restore from a backup with --from`, { cause: err })
+    throw new ControlPlaneUnavailableError(`cannot open the control-plane log in ${raftDir} (${errorMessage(err)}); stop the peer first, or restore from a backup with --from`, { cause: err })
   }
   try {
     const { sm, members } = machine(modules)

@@ -4,6 +4,7 @@ import { decodeEnvelope } from './envelope.js'
 import { ControlPlaneHaltedError } from './errors.js'
 import { reject } from './types.js'
 import type { ApplyContext, ReplicatedModule } from './types.js'
+import { errorMessage } from '../errors.js'
 
 export interface ReplicatedStateMachineInit {
   /**
@@ -86,7 +87,7 @@ export class ReplicatedStateMachine implements StateMachine {
     } catch (err) {
       // Every replica decodes the same bytes the same way: a malformed entry is rejected everywhere.
       this.index = entry.index
-      return reject('ControlDecodeError', (err as Error).message)
+      return reject('ControlDecodeError', errorMessage(err))
     }
     if (env.v > ENVELOPE_VERSION) return this.halt(entry.index, `envelope version ${env.v} is newer than ${ENVELOPE_VERSION}, the newest this release knows`)
     const seen = this.dedup.get(env.id)
@@ -112,7 +113,7 @@ export class ReplicatedStateMachine implements StateMachine {
       }
     } catch (err) {
       // A module that throws may have changed half its state: stop rather than guess.
-      return this.halt(entry.index, `module ${env.module} threw on its command: ${(err as Error).message}`)
+      return this.halt(entry.index, `module ${env.module} threw on its command: ${errorMessage(err)}`)
     }
     this.remember(env.id, result)
     this.onApplied?.(env.module, ctx)

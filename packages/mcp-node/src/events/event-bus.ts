@@ -14,6 +14,7 @@ import { InvalidMeshEventError } from './errors.js'
 import { MeshEventSchema, openEvent, signEvent, type EventInput, type MeshEvent, type Signer } from './event-format.js'
 import type { EventLog, LogRecord } from './event-log.js'
 import type { Logger } from '../logger.js'
+import { errorMessage } from '../errors.js'
 
 type Payload = Record<string, unknown>
 /** A block whose event passed every check. */
@@ -108,7 +109,7 @@ export async function checkGossipMessage (msg: Message, limits: { maxBlockBytes:
   try {
     block = await verifyEvent<Payload>(cid, bytes, { maxBytes: limits.maxBlockBytes })
   } catch (err) {
-    throw new InvalidMeshEventError((err as Error).message, { cause: err })
+    throw new InvalidMeshEventError(errorMessage(err), { cause: err })
   }
   const event = await openEvent(block.value.payload, { maxEventBytes: limits.maxEventBytes })
   if (msg.type !== 'signed' || msg.from.toString() !== event.source) throw new InvalidMeshEventError(`gossiped by ${msg.type === 'signed' ? msg.from.toString() : 'nobody'}, not by its source ${event.source}`)
@@ -176,7 +177,7 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
       try {
         event = eventOfBlock(r.block)
       } catch (err) {
-        this.#init.logger.warn({ offset: r.offset, err: (err as Error).message }, 'skipping an unreadable event in the log')
+        this.#init.logger.warn({ offset: r.offset, err: errorMessage(err) }, 'skipping an unreadable event in the log')
         continue
       }
       const p = partitionOf(event.event_type, this.#partitions)
@@ -280,7 +281,7 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
         }
       }
     } catch (err) {
-      this.#init.logger.debug({ peer: key, err: (err as Error).message }, 'anti-entropy with a peer failed')
+      this.#init.logger.debug({ peer: key, err: errorMessage(err) }, 'anti-entropy with a peer failed')
     } finally {
       this.#syncing.delete(key)
     }
@@ -370,7 +371,7 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
       return TopicValidatorResult.Accept
     } catch (err) {
       this.stats.rejected++
-      this.#init.logger.debug({ err: (err as Error).message }, 'gossiped event rejected')
+      this.#init.logger.debug({ err: errorMessage(err) }, 'gossiped event rejected')
       return TopicValidatorResult.Reject
     }
   }
@@ -407,7 +408,7 @@ export class EventBus extends TypedEventEmitter<EventBusEvents> {
         this.#received.delete(known.cid.toString())
       }
     } catch (err) {
-      this.#init.logger.debug({ err: (err as Error).message }, 'a gossiped event could not be merged yet (anti-entropy will retry)')
+      this.#init.logger.debug({ err: errorMessage(err) }, 'a gossiped event could not be merged yet (anti-entropy will retry)')
     } finally {
       this.#pending--
     }

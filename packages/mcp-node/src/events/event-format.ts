@@ -4,6 +4,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { z } from 'zod'
 import { DEFAULT_MAX_EVENT_BYTES, EVENT_FORMAT_VERSION, MAX_CAUSALITY_ENTRIES, MAX_TOPIC_LENGTH } from './constants.js'
 import { EventTooLargeError, InvalidMeshEventError } from './errors.js'
+import { errorMessage } from '../errors.js'
 
 const Json: z.ZodType<unknown> = z.json()
 /** A dotted topic: at most 16 segments of [a-z0-9_-]. */
@@ -102,7 +103,7 @@ export async function openEvent (value: unknown, options?: { maxEventBytes?: num
     if (key === undefined) throw new Error('the peer id does not embed its public key')
     ok = await key.verify(bytes, sig)
   } catch (err) {
-    throw new InvalidMeshEventError(`source ${parsed.data.source} is not a peer id with an inline public key (${(err as Error).message})`, { cause: err })
+    throw new InvalidMeshEventError(`source ${parsed.data.source} is not a peer id with an inline public key (${errorMessage(err)})`, { cause: err })
   }
   if (!ok) throw new InvalidMeshEventError(`the signature does not verify against source ${parsed.data.source}`)
   return parsed.data
@@ -112,7 +113,7 @@ function encodeOrThrow (value: unknown): Uint8Array {
   try {
     return dagCbor.encode(value)
   } catch (err) {
-    throw new InvalidMeshEventError(`event_data cannot be encoded (${(err as Error).message}); use JSON data`, { cause: err })
+    throw new InvalidMeshEventError(`event_data cannot be encoded (${errorMessage(err)}); use JSON data`, { cause: err })
   }
 }
 

@@ -12,6 +12,7 @@ import { EventHub, type Authorize, type ReplayFrom, type SubscribeOptions, type 
 import { MeshProducers } from './producers.js'
 import { SseServer } from './sse-server.js'
 import { Webhook, type WebhookStats } from './webhooks.js'
+import { errorMessage } from '../errors.js'
 
 /** What the rest of the process (and `McpNode.events`) can do with the mesh's events. */
 export interface MeshEvents {
@@ -199,8 +200,8 @@ export function events (init: EventsModuleInit): NodeModuleFactory {
             webhooks.set(w.id, hook)
           } catch (err) {
             // A bad webhook is the operator's to fix; the peer runs on and reports it in its health.
-            webhookErrors.push(`webhook ${w.id}: ${(err as Error).message}`)
-            logger.error({ webhook: w.id, err: (err as Error).message }, 'webhook not started')
+            webhookErrors.push(`webhook ${w.id}: ${errorMessage(err)}`)
+            logger.error({ webhook: w.id, err: errorMessage(err) }, 'webhook not started')
           }
         }
         if (cfg.http.enabled) {

@@ -6,6 +6,7 @@ import type { Delivery } from './event-bus.js'
 import type { EventHub, Subscription } from './hub.js'
 import type { WebhookConfig } from './config-schema.js'
 import type { Logger } from '../logger.js'
+import { errorMessage } from '../errors.js'
 
 /** The signature header: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. */
 export const WEBHOOK_SIGNATURE_HEADER = 'x-p2p-mcp-signature'
@@ -125,7 +126,7 @@ export class Webhook {
         }
         error = `HTTP ${res.status}`
       } catch (err) {
-        error = (err as Error).message
+        error = errorMessage(err)
       }
       this.stats.failedAttempts++
       if (attempt === this.#init.attempts || this.#stop.signal.aborted) break

@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js'
 import { childOf } from '../logger.js'
 import type { BuiltinResource, BuiltinTool } from '../mesh-tools.js'
 import type { NodeComponents, NodeModule, NodeModuleFactory } from '../module.js'
+import { errorMessage } from '../errors.js'
 
 /** Clients kept open to run tasks as their principals (each an in-memory session of this peer). */
 const MAX_PRINCIPAL_CLIENTS = 32
@@ -174,7 +175,7 @@ class PeerScheduler {
         id: this.c.peerId,
         capabilities: [...this.c.hosted()].map((u) => u.name).filter((n) => /^[A-Za-z0-9_.:/-]{1,64}$/.test(n)),
         view: this.state,
-        propose: (cmd: SchedulerCommand) => plane.propose('scheduler', cmd).catch((err: unknown) => { this.log.debug('scheduler %s not committed: %s', cmd.type, (err as Error).message) }),
+        propose: (cmd: SchedulerCommand) => plane.propose('scheduler', cmd).catch((err: unknown) => { this.log.debug('scheduler %s not committed: %s', cmd.type, errorMessage(err)) }),
         callTool: async (task, ctx) => await this.call(task, ctx),
         logger: this.log,
       })

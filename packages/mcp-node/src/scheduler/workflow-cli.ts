@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { parse as parseYaml } from 'yaml'
+import { errorMessage } from '../errors.js'
 
 export const WORKFLOW_USAGE = `  workflow submit <workflow.json|yaml> [--wait] [--request-id <id>]
   workflow status <workflow-id> [--tasks]
@@ -17,9 +18,9 @@ export async function workflowCommand (rest: string[], flags: { wait?: boolean, 
     case 'submit': {
       if (arg === undefined) fail(2, `workflow submit needs a file\n${WORKFLOW_USAGE}`)
       let text: string
-      try { text = await readFile(arg, 'utf8') } catch (err) { fail(2, `cannot read ${arg}: ${(err as Error).message}`) }
+      try { text = await readFile(arg, 'utf8') } catch (err) { fail(2, `cannot read ${arg}: ${errorMessage(err)}`) }
       let workflow: unknown
-      try { workflow = /\.ya?ml$/i.test(arg) ? parseYaml(text) : JSON.parse(text) } catch (err) { fail(2, `${arg} is not ${/\.ya?ml$/i.test(arg) ? 'YAML' : 'JSON'}: ${(err as Error).message}`) }
+      try { workflow = /\.ya?ml$/i.test(arg) ? parseYaml(text) : JSON.parse(text) } catch (err) { fail(2, `${arg} is not ${/\.ya?ml$/i.test(arg) ? 'YAML' : 'JSON'}: ${errorMessage(err)}`) }
       tool = 'mesh__submit_workflow'
       args = { workflow, ...(flags.wait === true ? { wait: true } : {}), ...(flags.requestId === undefined ? {} : { requestId: flags.requestId }) }
       break
@@ -48,6 +49,6 @@ export async function workflowCommand (rest: string[], flags: { wait?: boolean, 
     if (r.isError === true) process.exit(1)
   } catch (err) {
     await c.close()
-    fail(1, (err as Error).message)
+    fail(1, errorMessage(err))
   }
 }

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js'
+import { errorMessage } from '../errors.js'
 import { noopLogger } from '../logger.js'
 import { intOption } from '../options.js'
 import type { McpServerLike } from '../types.js'
@@ -103,7 +104,7 @@ export function createMcpHttpHandler (init: McpHttpHandlerInit): McpHttpHandler 
     if (session === undefined) return
     sessions.delete(id)
     session.events?.clear()
-    await session.server.close().catch((err: unknown) => { log.debug('closing HTTP session %s: %s', id, (err as Error).message) })
+    await session.server.close().catch((err: unknown) => { log.debug('closing HTTP session %s: %s', id, errorMessage(err)) })
   }
 
   const authenticate = async (req: IncomingMessage): Promise<{ authenticated: boolean, authInfo?: AuthInfo, refused?: string }> => {
@@ -185,7 +186,7 @@ export function createMcpHttpHandler (init: McpHttpHandlerInit): McpHttpHandler 
       try {
         await handle(req, res)
       } catch (err) {
-        log.warn('HTTP MCP request failed: %s', (err as Error).message)
+        log.warn('HTTP MCP request failed: %s', errorMessage(err))
         if (!res.headersSent) reply(res, 500, 'Internal error', -32603)
         else res.end()
       }
@@ -268,6 +269,6 @@ async function readJson (req: IncomingMessage, maxBytes: number): Promise<unknow
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
   } catch (err) {
-    return new SyntaxError(`Parse error: ${(err as Error).message}`)
+    return new SyntaxError(`Parse error: ${errorMessage(err)}`)
   }
 }
