@@ -6,6 +6,9 @@ import type { BuiltinResource, BuiltinTool } from './mesh-tools.js'
 import type { MeshRouter } from './router.js'
 import type { LocalUpstream } from './upstream.js'
 
+// The modules under control-plane/ and scheduler/ import these types from here.
+export type { BuiltinResource, BuiltinTool }
+
 /**
  * What a node module is given when the node starts: the parts of the peer it may use. A
  * module reads through these; it never reaches into `McpNode`.
