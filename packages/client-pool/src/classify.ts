@@ -23,7 +23,7 @@ export function classify (error: unknown): FailureKind {
   if (typeof error === 'object' && error !== null) {
     const e = error as { name?: unknown, code?: unknown }
     if (e.name === 'BulkheadFullError') return 'refused'
-    if (e.name === 'PoolClosedError') return 'caller'
+    if (e.name === 'PoolClosedError' || e.name === 'InvalidParametersError') return 'caller'
     if (e.name === 'ConnectError') return 'unreachable'
     if (e.name === 'McpError' && typeof e.code === 'number' && CALLER_CODES.has(e.code)) return 'caller'
     if (isLocalEncodeError(error)) return 'caller'

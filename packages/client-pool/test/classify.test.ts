@@ -2,6 +2,7 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import { FrameTooLargeError } from '@p2p-mcp/transport'
 import { describe, expect, it } from 'vitest'
 import { classify, isReplicaFailure } from '../src/classify.js'
+import { InvalidParametersError } from '../src/errors.js'
 
 function stackOverflow (): unknown {
   let v: Record<string, unknown> = {}
@@ -12,7 +13,7 @@ function stackOverflow (): unknown {
 
 describe('classify (issue 17, item 1)', () => {
   it('errors raised while encoding or sending the request in this process are the caller\'s, never a replica failure', () => {
-    for (const err of [new FrameTooLargeError(5_000_000, 4_194_304, 'sent'), stackOverflow()]) {
+    for (const err of [new FrameTooLargeError(5_000_000, 4_194_304, 'sent'), stackOverflow(), new InvalidParametersError('uri', 5, 'a URI')]) {
       expect(classify(err)).toBe('caller')
       expect(isReplicaFailure(err)).toBe(false)
     }
