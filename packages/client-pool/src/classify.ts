@@ -3,7 +3,8 @@ import { isBrokenCircuitError } from 'cockatiel'
 /**
  * What a failed attempt says about the call and the replica:
  * - 'caller': the caller's own error (invalid params, unknown method, a call on a closed
- *   pool): not retried, not held against the replica;
+ *   pool, a request this process could not encode or send: too large for a frame, nested
+ *   too deep for `JSON.stringify`): not retried, not held against the replica;
  * - 'refused': the request never left and the replica is not at fault (open breaker,
  *   full bulkhead): safe to send elsewhere;
  * - 'unreachable': the request never left because the session could not be opened:
@@ -22,11 +23,26 @@ export function classify (error: unknown): FailureKind {
   if (typeof error === 'object' && error !== null) {
     const e = error as { name?: unknown, code?: unknown }
     if (e.name === 'BulkheadFullError') return 'refused'
-    if (e.name === 'PoolClosedError') return 'caller'
+    if (e.name === 'PoolClosedError' || e.name === 'InvalidParametersError') return 'caller'
     if (e.name === 'ConnectError') return 'unreachable'
     if (e.name === 'McpError' && typeof e.code === 'number' && CALLER_CODES.has(e.code)) return 'caller'
+    if (isLocalEncodeError(error)) return 'caller'
   }
   return 'replica'
+}
+
+/**
+ * An error raised in this process while encoding or sending the request, before any byte of
+ * it left: an outgoing frame over the limit (`FrameTooLargeError` with code
+ * ERR_FRAME_TOO_LARGE, raised on send; a frame received too large ends the session and
+ * surfaces as a closed connection), or `JSON.stringify` out of stack on deeply nested
+ * arguments. The same request fails the same way on every replica.
+ */
+export function isLocalEncodeError (error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false
+  const e = error as { name?: unknown, code?: unknown, message?: unknown }
+  if (e.name === 'FrameTooLargeError' && typeof e.message === 'string' && e.message.startsWith('outgoing')) return true
+  return error instanceof RangeError && typeof e.message === 'string' && e.message.includes('Maximum call stack size exceeded')
 }
 
 /** True for failures that count against a replica in its breaker, ejection and success rate. */

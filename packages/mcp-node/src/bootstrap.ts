@@ -17,6 +17,7 @@ export function peerOf (addr: string): string {
     throw new ConfigError('bootstrap', `${addr} is not a multiaddr: ${errorMessage(err)}`)
   }
   if (peer === undefined) throw new ConfigError('bootstrap', `${addr} does not end in /p2p/<peer id>; add the bootstrap peer's id`)
+  try { peerIdFromString(peer) } catch { throw new ConfigError('bootstrap', `${addr}: ${JSON.stringify(peer)} is not a peer id (12D3Koo…)`) }
   return peer
 }
 

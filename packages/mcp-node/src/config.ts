@@ -1,5 +1,7 @@
 import { readFile, stat } from 'node:fs/promises'
 import { extname } from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import {
@@ -13,7 +15,36 @@ import { DEFAULT_EVENTS_CONFIG, EventsConfigSchema } from './events/config-schem
 const nonEmpty = z.string().min(1)
 const serverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a server name: 1 to 64 letters, digits, . _ -, starting with a letter or digit')
 const ms = z.number().int().min(1).max(86_400_000)
-const multiaddrString = z.string().startsWith('/', 'a multiaddr such as /ip4/127.0.0.1/tcp/4001')
+const PORT_PROTOCOLS = new Set(['tcp', 'udp', 'sctp', 'dccp'])
+
+/** What is wrong with a multiaddr (it parses, its ports are 0–65535, its peer ids are peer ids), or undefined. */
+export function multiaddrProblem (addr: string, needsPeer: boolean): string | undefined {
+  let parts: Array<{ name: string, value?: string }>
+  try {
+    parts = multiaddr(addr).getComponents()
+  } catch (err) {
+    return `${JSON.stringify(addr)} is not a multiaddr (${errorMessage(err)}); for example /ip4/127.0.0.1/tcp/4001`
+  }
+  for (const c of parts) {
+    if (PORT_PROTOCOLS.has(c.name) && !(/^\d{1,5}$/.test(c.value ?? '') && Number(c.value) <= 65535)) {
+      return `${JSON.stringify(addr)}: port ${c.value ?? '(none)'} is not a port (0 to 65535)`
+    }
+    if (c.name === 'p2p') {
+      try { peerIdFromString(c.value ?? '') } catch { return `${JSON.stringify(addr)}: ${JSON.stringify(c.value ?? '')} is not a peer id (12D3Koo…)` }
+    }
+  }
+  if (needsPeer && parts.at(-1)?.name !== 'p2p') return `${JSON.stringify(addr)} does not end in /p2p/<peer id>; add the bootstrap peer's id`
+  return undefined
+}
+
+const checked = (needsPeer: boolean): z.ZodType<string> => z.string().superRefine((addr, ctx) => {
+  const problem = multiaddrProblem(addr, needsPeer)
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
+})
+const multiaddrString = checked(false)
+const peerIdString = z.string().superRefine((id, ctx) => {
+  try { peerIdFromString(id) } catch { ctx.addIssue({ code: 'custom', message: `${JSON.stringify(id)} is not a peer id (12D3Koo…)` }) }
+})
 
 const StdioUpstreamSchema = z.strictObject({
   name: serverName,
@@ -74,10 +105,10 @@ export const McpNodeConfigSchema = z.strictObject({
   name: nonEmpty.optional(),
   dataDir: nonEmpty.optional(),
   listen: z.array(multiaddrString).default([DEFAULT_LISTEN]),
-  bootstrap: z.array(multiaddrString).default([]),
+  bootstrap: z.array(checked(true)).default([]),
   open: z.boolean().default(false),
   psk: nonEmpty.optional(),
-  allowPeers: z.array(nonEmpty).optional(),
+  allowPeers: z.array(peerIdString).optional(),
   http: HttpSchema.default(() => HttpSchema.parse({})),
   stdio: z.boolean().default(false),
   /** With `stdio`: how long the peer waits, before it answers its client, to join the mesh and load its tools. */

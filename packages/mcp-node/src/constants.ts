@@ -32,3 +32,7 @@ export const DEFAULT_MAX_HTTP_SESSIONS = 1024
 export const DEFAULT_HTTP_IDLE_TIMEOUT_MS = 30 * 60_000
 /** Largest config file read. */
 export const MAX_CONFIG_BYTES = 1024 * 1024
+/** Deepest nesting of a `tools/call`'s arguments accepted at the front door (objects and arrays). */
+export const MAX_ARGUMENT_DEPTH = 64
+/** Largest `tools/call` arguments accepted at the front door, as UTF-8 JSON: below the libp2p frame limit (4 MiB) with room for the envelope. */
+export const MAX_ARGUMENT_BYTES = 3 * 1024 * 1024

@@ -11,7 +11,11 @@ export const DATASTORE_DIR = 'datastore'
 
 /** The peer key kept in `dataDir` (created on first start), so the peer id survives restarts. */
 export async function loadOrCreateKey (dataDir: string): Promise<PrivateKey> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  try {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  } catch (err) {
+    throw new ConfigError('dataDir', `cannot create the directory ${dataDir}: ${errorMessage(err)}; choose a path whose parents are directories`, { cause: err })
+  }
   const file = join(dataDir, PEER_KEY_FILE)
   let bytes: Uint8Array | undefined
   try {

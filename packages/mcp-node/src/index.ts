@@ -40,7 +40,7 @@ export {
   ClusterMismatchError, CommandRejectedError, ControlDecodeError, ControlPlaneHaltedError, ControlPlaneUnavailableError, NoQuorumError,
 } from './control-plane/errors.js'
 export {
-  MAX_TOOL_NAME_LENGTH, MESH_SERVER, NAME_SEPARATOR, POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX,
+  MAX_ARGUMENT_BYTES, MAX_ARGUMENT_DEPTH, MAX_TOOL_NAME_LENGTH, MESH_SERVER, NAME_SEPARATOR, POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX,
 } from './constants.js'
 export { MeshEventSchema, meshEventJsonSchema } from './events/event-format.js'
 export type { MeshEvent, EventInput } from './events/event-format.js'

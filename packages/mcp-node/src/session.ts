@@ -21,6 +21,7 @@ import type { Policy } from './policy.js'
 import { levelPasses } from './upstream.js'
 import type { CallContext, LocalUpstream } from './upstream.js'
 import { VERSION } from './version.js'
+import { checkArguments, guardHandlers, mcpErrorOf } from './wire-errors.js'
 
 /**
  * What a session needs from the peer: the router (`MeshRouter`) implements it. Defined here,
@@ -77,14 +78,6 @@ function paginate<T> (items: T[], cursor: string | undefined, pageSize: number):
   }
   const slice = items.slice(offset, offset + pageSize)
   return offset + pageSize < items.length ? { items: slice, nextCursor: `o${offset + pageSize}` } : { items: slice }
-}
-
-function mcpErrorOf (err: unknown): McpError {
-  if (err instanceof McpError) return err
-  const e = err as { name?: string, message?: string, code?: unknown, cause?: unknown }
-  // The pool wraps the upstream's own protocol error; hand it back unchanged.
-  if (e?.cause instanceof McpError && e.name === 'CallFailedError') return e.cause
-  return new McpError(ErrorCode.InternalError, `${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`)
 }
 
 /**
@@ -325,6 +318,7 @@ export class FrontSession {
         return await this.scope(server).complete(params, { signal: extra.signal })
       } catch (err) { throw mcpErrorOf(err) }
     })
+    guardHandlers(s)
   }
 
   private upstream (server: string): LocalUpstream {
@@ -335,6 +329,8 @@ export class FrontSession {
 
   private async callTool (params: { name: string, arguments?: Record<string, unknown>, _meta?: Record<string, unknown> }, extra: Parameters<Parameters<Server['setRequestHandler']>[1]>[1]): Promise<CallToolResult> {
     const core = this.core
+    // Bounded here, before anything encodes them (a deep or huge request fails alone, issue 17).
+    checkArguments(params.arguments)
     const r = this.resolved()
     const metaId = params._meta?.[REQUEST_ID_META]
     const requestId = typeof metaId === 'string' && metaId.length <= 128 ? metaId : randomUUID()

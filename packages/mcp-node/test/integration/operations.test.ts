@@ -81,3 +81,21 @@ describe('p2p-mcp CLI', () => {
     }
   })
 })
+
+describe('p2p-mcp CLI: addresses (issue 17, item 7)', () => {
+  it('exits 2 naming the field for a bad bootstrap peer id and for a dataDir under a file (it used to crash after `ready`)', async () => {
+    const bad = join(dir, 'bad-bootstrap.json')
+    await writeFile(bad, JSON.stringify({ bootstrap: ['/ip4/127.0.0.1/tcp/9/p2p/not-a-peer-id'], http: { enabled: false } }))
+    const r = await runCli(['start', '-c', bad])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/bootstrap\.0: .*peer id/)
+    expect(r.stdout).not.toMatch(/"ready"/)
+    const file = join(dir, 'plain-file')
+    await writeFile(file, 'x')
+    const under = join(dir, 'under-file.json')
+    await writeFile(under, JSON.stringify({ dataDir: join(file, 'data'), http: { enabled: false } }))
+    const r2 = await runCli(['start', '-c', under])
+    expect(r2.code).toBe(2)
+    expect(r2.stderr).toMatch(/dataDir: /)
+  })
+})
