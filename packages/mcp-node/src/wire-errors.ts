@@ -2,6 +2,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js'
 import { isLocalEncodeError } from '@p2p-mcp/client-pool'
 import { MAX_ARGUMENT_BYTES, MAX_ARGUMENT_DEPTH } from './constants.js'
+import { errorMessage } from './errors.js'
 
 // `McpError` prefixes its message with "MCP error <code>: "; an error relayed across a hop
 // (or thrown here and read by the client) would otherwise carry it once per hop.
@@ -67,7 +68,7 @@ export function checkArguments (args: unknown): void {
   try {
     bytes = Buffer.byteLength(JSON.stringify(args) ?? '')
   } catch (err) {
-    throw wireError(ErrorCode.InvalidParams, `tools/call arguments cannot be encoded as JSON: ${(err as Error).message}`)
+    throw wireError(ErrorCode.InvalidParams, `tools/call arguments cannot be encoded as JSON: ${errorMessage(err)}`)
   }
   if (bytes > MAX_ARGUMENT_BYTES) {
     throw wireError(ErrorCode.InvalidParams, `tools/call arguments are ${bytes} bytes as JSON, more than the limit of ${MAX_ARGUMENT_BYTES} (MAX_ARGUMENT_BYTES); pass large data by reference (a resource URI or a URL)`)
