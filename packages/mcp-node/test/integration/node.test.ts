@@ -96,7 +96,7 @@ describe('nodes in this process', () => {
     await until('an SSE keep-alive comment', async () => {
       const { value } = await reader.read()
       seen += new TextDecoder().decode(value)
-      return seen.includes(': keep-alive') ? true : undefined
+      return /^: keep-?alive/m.test(seen) ? true : undefined
     }, 5_000, 0)
     controller.abort()
     // pagination: 16 tools (mesh__status, the 4 control-plane tools, the 6 workflow tools, the 2 event tools and local__a..c) in pages of 2
