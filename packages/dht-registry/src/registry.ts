@@ -831,7 +831,10 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
 
   /** No other peer to store or find records yet (DHT work would only time out). */
   private alone (): boolean {
-    return this.c.pubsub.getPeers().length === 0
+    // Connections, not gossip peers: a peer joins the topic a moment after it connects, and a
+    // put skipped in that moment would leave the record out of the DHT until the next republish.
+    const connections = this.c.connectionManager?.getConnections().length
+    return (connections ?? this.c.pubsub.getPeers().length) === 0
   }
 
   private async provideKeys (d: Descriptor, options: AbortOptions): Promise<{ provided: number, failed: number }> {
