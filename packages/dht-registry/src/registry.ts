@@ -166,7 +166,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
   private readonly signer: RecordSigner
 
   private readonly entries = new Map<string, Entry>()
-  /** Peers declared dead, with the issue time of their last record: older records must not bring them back. */
+  /** Peers declared dead, with when: a record issued before that is a late copy and must not bring them back. */
   private readonly tombstones = new Map<string, number>()
   /** Peers probed because another peer reported them dead. */
   private readonly prompted = new Set<string>()
@@ -284,7 +284,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     const e = this.entries.get(peerId)
     if (e === undefined) return
     this.counters.deadPeers++
-    this.bury(peerId, e)
+    this.bury(peerId)
     this.remove(peerId, e, 'missed-heartbeats')
     if (this.ownsLiveness) this.liveness.forget(peerId)
     // found dead on this peer's own initiative: tell the mesh, so that the others probe it now
@@ -303,9 +303,9 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
     if (this.entries.has(peerId)) this.liveness.connectionClosed(peerId)
   }
 
-  private bury (peerId: string, e: Entry): void {
+  private bury (peerId: string): void {
     this.tombstones.delete(peerId)
-    this.tombstones.set(peerId, e.descriptor.issuedAt)
+    this.tombstones.set(peerId, this.now())
     if (this.tombstones.size > this.syncLimits.maxRecords) {
       const oldest = this.tombstones.keys().next().value
       if (oldest !== undefined) this.tombstones.delete(oldest)
@@ -718,8 +718,8 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
   private accept (d: Descriptor, source: ProviderSource, bytes: Uint8Array): boolean {
     if (d.peerId === this.selfId || !this.started) return false
     const buried = this.tombstones.get(d.peerId)
-    // a record issued before the silence that killed the peer is a late copy, not a sign of life
-    if (buried !== undefined && d.issuedAt <= buried + this.missedHeartbeats * d.heartbeatIntervalMs) {
+    // a record issued before the peer was found dead is a late copy, not a sign of life (a restarted peer issues later)
+    if (buried !== undefined && d.issuedAt <= buried) {
       this.counters.staleAfterDeath++
       return false
     }
