@@ -9,7 +9,8 @@ describe('a peer that joins after the announcement', () => {
 
   it('finds the provider through the DHT', async () => {
     // a long heartbeat: the late joiner must not hear the provider on gossip before it asks
-    for (let i = 0; i < 8; i++) peers.push(await createPeer({ registry: { heartbeatIntervalMs: 60_000 } }))
+    // and no re-announcements after publish (they are gossip the late joiner would hear)
+    for (let i = 0; i < 8; i++) peers.push(await createPeer({ registry: { heartbeatIntervalMs: 60_000, reannounceDelaysMs: [] } }))
     await connect(peers, 3)
     await waitForGossipMesh(peers)
     const provider = peers[0]!

@@ -7,7 +7,7 @@ describe('on TCP 127.0.0.1', () => {
   afterAll(async () => { await stopAll(peers) })
 
   it('announces over gossip and finds a late joiner\'s answer through the DHT', async () => {
-    for (let i = 0; i < 4; i++) peers.push(await createPeer({ transport: 'tcp', registry: { heartbeatIntervalMs: 60_000 } }))
+    for (let i = 0; i < 4; i++) peers.push(await createPeer({ transport: 'tcp', registry: { heartbeatIntervalMs: 60_000, reannounceDelaysMs: [] } }))
     for (const p of peers) expect(p.node.getMultiaddrs()[0]!.toString()).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+/)
     await connect(peers, 2)
     await waitForGossipMesh(peers)
