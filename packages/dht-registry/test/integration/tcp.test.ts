@@ -12,13 +12,16 @@ describe('on TCP 127.0.0.1', () => {
     await connect(peers, 2)
     await waitForGossipMesh(peers)
     const provider = peers[0]!
-    await provider.registry.publish({ servers: [{ name: 'shell', version: '0.1.0', tools: [{ name: 'exec', annotations: { destructiveHint: true } }] }] })
+    const published = await provider.registry.publish({ servers: [{ name: 'shell', version: '0.1.0', tools: [{ name: 'exec', annotations: { destructiveHint: true } }] }] })
     await Promise.all(peers.slice(1).map(async (p) => {
       await waitFor(() => p.registry.providers().length === 1, [{ target: p.registry, events: ['provider:added'] }], 10_000, 'gossip over TCP')
     }))
     const found = await peers[3]!.registry.find({ tool: 'exec' })
     // gossip, or anti-entropy when its round came first
     expect(found.map((f) => [f.peerId, f.source === 'sync' ? 'gossip' : f.source])).toEqual([[provider.id, 'gossip']])
+
+    // the DHT part of the publication settles on its own (publish() resolves once announced)
+    expect((await published.dht).provided).toBeGreaterThan(0)
 
     // no anti-entropy: the DHT path is what this checks
     const late = await createPeer({ transport: 'tcp', registry: { antiEntropyIntervalMs: 0 } })
