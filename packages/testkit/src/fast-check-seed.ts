@@ -24,5 +24,5 @@ fc.configureGlobal({
 })
 
 afterAll(() => {
-  if (runs > 0) console.log(`fast-check: ${runs} properties ran with seed ${seed} (replay: FC_SEED=${seed})`)
+  if (runs > 0) process.stdout.write(`fast-check: ${runs} properties ran with seed ${seed} (replay: FC_SEED=${seed})\n`)
 })
