@@ -74,13 +74,19 @@ export async function waitForMesh (node: MeshReadiness, options: WaitForMeshOpti
  * What a failed dial of a bootstrap peer tells the operator. A private network cuts the
  * connection during the handshake when the swarm keys differ, which libp2p reports only as
  * a reset or an early end of stream, or (when the other side waits for a handshake that
- * never decrypts) as a dial timeout: say that the keys may differ.
+ * never decrypts) as a dial timeout, or as a length prefix or protobuf field that does not
+ * decode (the bytes are noise): say that the keys may differ.
  */
 export function bootstrapErrorText (err: unknown, hasPsk: boolean): string {
   const message = err instanceof Error ? err.message : String(err)
   const code = (err as { code?: unknown } | undefined)?.code
   if (/ECONNRESET|EPIPE|reset|ended|end of|EOF|handshake|closed/i.test(`${message} ${String(code)}`)) {
     return `${message} (the connection was cut during the handshake: ${hasPsk ? 'does the other peer use the same swarm key (psk)?' : 'does the other peer use a swarm key (psk)? this one has none'})`
+  }
+  if (/length too long|invalid (data )?length|unexpected end|wire type|index out of range|invalid (message|varint|key)|decrypt|protocol selection/i.test(`${message} ${String(code)}`)) {
+    // Under a private network with another key (or none on one side) the bytes after the
+    // handshake are noise, so the first length prefix or protobuf field read fails instead.
+    return `${message} (the handshake did not decode: ${hasPsk ? 'does the other peer use the same swarm key (psk)?' : 'does the other peer use a swarm key (psk)? this one has none'})`
   }
   if (hasPsk && /timeout|timed out|aborted/i.test(message)) {
     return `${message} (no answer: is the other peer up, and does it use the same swarm key (psk)?)`

@@ -44,6 +44,9 @@ describe('bootstrapErrorText', () => {
     expect(bootstrapErrorText(new Error('read ECONNRESET'), true)).toMatch(/same swarm key \(psk\)/)
     expect(bootstrapErrorText(new Error('read ECONNRESET'), false)).toMatch(/this one has none/)
     expect(bootstrapErrorText(new Error('connect ECONNREFUSED 127.0.0.1:9'), true)).toBe('connect ECONNREFUSED 127.0.0.1:9')
+    // Seen in CI: the noise of another key read as a length prefix.
+    expect(bootstrapErrorText(new Error('Message length too long - 15928 > 1024'), true)).toMatch(/did not decode: does the other peer use the same swarm key \(psk\)/)
+    expect(bootstrapErrorText(new Error('Message length too long - 15928 > 1024'), false)).toMatch(/this one has none/)
     // A peer with another key may also just never answer the handshake.
     expect(bootstrapErrorText(new Error('The operation was aborted due to timeout'), true)).toMatch(/same swarm key \(psk\)/)
     expect(bootstrapErrorText(new Error('The operation was aborted due to timeout'), false)).toBe('The operation was aborted due to timeout')
