@@ -32,7 +32,7 @@ import { waitForMesh } from './mesh-ready.js'
 import { meshPeers, meshStatus, meshStatusOf, meshToolsServed } from './mesh-status.js'
 import { MeshTools } from './mesh-tools.js'
 import { meshName } from './naming.js'
-import { NodeMetrics } from './metrics.js'
+import { libp2pDoorError, NodeMetrics } from './metrics.js'
 import type { NodeComponents, NodeModule, NodeModuleFactory } from './module.js'
 import { LayeredPolicy } from './control-plane/layered-policy.js'
 import { controlPlane } from './control-plane/peer-control.js'
@@ -330,11 +330,15 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     await relay.start?.()
     running.modules.push(relay)
     running.selfServe = await serve(() => router.openSession({ principal: selfId, door: 'memory', view: { kind: 'auto' }, enforcePolicy: false }).server, { type: 'memory' })
+    const libp2pLog = childOf(this.log, { component: 'libp2p-door' })
     running.unserve = await serveMcp(libp2p, (info) => router.openSession({
       principal: info.remotePeer.toString(), door: 'libp2p', view: { kind: 'auto' }, enforcePolicy: true,
     }).server, {
       ...(allowPeers === undefined ? {} : { authorize: (peer: PeerId) => allowPeers.has(peer.toString()) }),
-      logger: childOf(this.log, { component: 'libp2p-door' }),
+      maxSessions: c.libp2pDoor.maxSessions,
+      maxSessionsPerPeer: c.libp2pDoor.maxSessionsPerPeer,
+      onerror: (err, info) => { libp2pDoorError(err, info?.sessionId, this.metrics, libp2pLog) },
+      logger: libp2pLog,
     })
 
     await Promise.all([...this.upstreams.values()].map(async (u) => { await u.start() }))

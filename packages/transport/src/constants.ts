@@ -53,11 +53,18 @@ export const LIMIT_REFUSED_CODE = -32029
 /** How long a refused session's stream waits for its `initialize` to answer with the refusal, before a reset. */
 export const REFUSAL_TIMEOUT_MS = 5_000
 
-/** Concurrent inbound MCP streams per libp2p connection (libp2p's own default is 32). */
-export const DEFAULT_MAX_INBOUND_STREAMS = 256
+/**
+ * Concurrent inbound MCP streams per libp2p connection (libp2p's own default is 32); at least
+ * `maxSessionsPerPeer` + 64, so that a session over the per-peer limit is refused by
+ * `serveMcp` with a typed answer rather than reset by libp2p.
+ */
+export const DEFAULT_MAX_INBOUND_STREAMS = 320
 
-/** Concurrent outbound MCP streams per libp2p connection (libp2p's own default is 64). */
-export const DEFAULT_MAX_OUTBOUND_STREAMS = 256
+/**
+ * Concurrent outbound MCP streams per libp2p connection (libp2p's own default is 64): above
+ * the remote's default `maxSessionsPerPeer`, so that its typed refusal comes first.
+ */
+export const DEFAULT_MAX_OUTBOUND_STREAMS = 320
 
 /** How long a graceful close waits for queued bytes to leave before resetting the stream. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000

@@ -18,6 +18,9 @@ interface Session {
   ended: boolean
 }
 
+/** Streams per connection beyond `maxSessionsPerPeer` that libp2p lets through, for refusals in progress. */
+const REFUSAL_STREAMS = 64
+
 /** A refusal's frames are tiny: an `initialize` in, one error out. */
 const REFUSAL_FRAME_BYTES = 64 * 1024
 
@@ -57,7 +60,8 @@ export async function serveMcp (libp2p: Pick<Libp2p, 'handle' | 'unhandle'>, fac
   const idleTimeoutMs = intOption('idleTimeoutMs', options.idleTimeoutMs, DEFAULT_SERVE_IDLE_TIMEOUT_MS, 0)
   const maxSessions = intOption('maxSessions', options.maxSessions, DEFAULT_MAX_SESSIONS, 1)
   const maxSessionsPerPeer = intOption('maxSessionsPerPeer', options.maxSessionsPerPeer, DEFAULT_MAX_SESSIONS_PER_PEER, 1)
-  const maxInboundStreams = intOption('maxInboundStreams', options.maxInboundStreams, DEFAULT_MAX_INBOUND_STREAMS, 1)
+  // Above the per-peer session limit, so that a peer over it hears a typed refusal, not libp2p's reset.
+  const maxInboundStreams = intOption('maxInboundStreams', options.maxInboundStreams, Math.max(DEFAULT_MAX_INBOUND_STREAMS, maxSessionsPerPeer + REFUSAL_STREAMS), 1)
   const maxOutboundStreams = intOption('maxOutboundStreams', options.maxOutboundStreams, DEFAULT_MAX_OUTBOUND_STREAMS, 1)
   const maxInFlight = intOption('maxInFlight', options.maxInFlight, DEFAULT_MAX_IN_FLIGHT_PER_SESSION, 0)
   const maxQueuedBytes = intOption('maxQueuedBytes', options.maxQueuedBytes, DEFAULT_MAX_QUEUED_BYTES, 0)

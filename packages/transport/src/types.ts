@@ -55,7 +55,7 @@ export interface DialMcpOptions extends FrameOptions {
    * Concurrent outbound MCP streams per libp2p connection, when this node does not
    * serve the protocol itself (then its `serveMcp` limit applies).
    *
-   * @default 256
+   * @default 320
    */
   maxOutboundStreams?: number
   /** @default no-op */
@@ -115,15 +115,17 @@ export interface ServeMcpOptions extends FrameOptions {
    */
   maxInFlight?: number
   /**
-   * Concurrent inbound MCP streams per libp2p connection (libp2p's registrar limit).
+   * Concurrent inbound MCP streams per libp2p connection (libp2p's registrar limit). Keep it
+   * above `maxSessionsPerPeer`: a stream over it is reset by libp2p, which the dialer cannot
+   * tell from a failure.
    *
-   * @default 256
+   * @default 320, or `maxSessionsPerPeer` + 64 when that is more
    */
   maxInboundStreams?: number
   /**
    * Concurrent outbound MCP streams per libp2p connection for this node's own dials.
    *
-   * @default 256
+   * @default 320
    */
   maxOutboundStreams?: number
   /**
