@@ -24,7 +24,9 @@ const TOOL = process.env.TOOL ?? 'calc__add'
 const ARGS = JSON.parse(process.env.ARGS ?? '{"a":1,"b":2}') as Record<string, unknown>
 const REQUEST_TIMEOUT_MS = 60_000
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS })
+// A free socket is dropped after 4 s, before the server's keep-alive timeout (5 s) closes it
+// under a request (a reset that would be the generator's own doing, not the peer's).
+const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS, timeout: 4_000 })
 const print = (o: unknown): void => { process.stdout.write(`${JSON.stringify(o)}\n`) }
 
 interface Answer { status: number, sessionId: string | undefined, body: unknown }
