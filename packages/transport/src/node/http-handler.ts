@@ -131,9 +131,19 @@ export function createMcpHttpHandler (init: McpHttpHandlerInit): McpHttpHandler 
     return limits.length === 0 ? undefined : Math.min(...limits)
   }
   const sweepEveryMs = Math.max(50, Math.min(60_000, ...[idleTimeoutMs, unusedIdleTimeoutMs].filter((ms) => ms > 0).map((ms) => ms / 2)))
+  /** Answers of `secondsToFreeSlot` for a second: a flood of refusals must not scan the table each time. */
+  const freeSlotCache = new Map<string, { until: number, seconds: number }>()
   /** Seconds until an idle session (of `quotaKey`, or any) is swept: when a refused session may be admitted. */
   const secondsToFreeSlot = (quotaKey: string | undefined): number => {
     const now = Date.now()
+    const cached = freeSlotCache.get(quotaKey ?? '')
+    if (cached !== undefined && cached.until > now) return cached.seconds
+    if (freeSlotCache.size >= 1024) freeSlotCache.clear()
+    const seconds = scanForFreeSlot(quotaKey, now)
+    freeSlotCache.set(quotaKey ?? '', { until: now + 1_000, seconds })
+    return seconds
+  }
+  const scanForFreeSlot = (quotaKey: string | undefined, now: number): number => {
     let soonest = Infinity
     for (const s of sessions.values()) {
       const limit = idleLimit(s)
