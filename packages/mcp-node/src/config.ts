@@ -5,11 +5,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import {
-  DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HTTP_BODY_TIMEOUT_MS, DEFAULT_HTTP_HEADERS_TIMEOUT_MS, DEFAULT_HTTP_HOST, DEFAULT_HTTP_IDLE_TIMEOUT_MS,
-  DEFAULT_HTTP_MAX_IN_FLIGHT_PER_PRINCIPAL, DEFAULT_HTTP_MAX_PENDING_BYTES, DEFAULT_HTTP_MAX_PENDING_REQUESTS, DEFAULT_HTTP_MAX_SESSIONS_PER_PRINCIPAL,
-  DEFAULT_HTTP_MAX_STREAMS_PER_PRINCIPAL, DEFAULT_HTTP_PORT, DEFAULT_HTTP_UNUSED_IDLE_TIMEOUT_MS, DEFAULT_LISTEN, DEFAULT_MAX_HTTP_SESSIONS,
-  DEFAULT_PAGE_SIZE, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SSE_KEEPALIVE_MS, MAX_CONFIG_BYTES,
+  DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_LISTEN, DEFAULT_MAX_HTTP_SESSIONS, DEFAULT_PAGE_SIZE,
+  DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SSE_KEEPALIVE_MS, MAX_CONFIG_BYTES,
 } from './constants.js'
+import { HTTP_ADMISSION_DEFAULTS } from './constants.js'
 import { ConfigError, errorMessage } from './errors.js'
 import { ControlPlaneConfigSchema, DEFAULT_CONTROL_PLANE_CONFIG } from './control-plane/config-schema.js'
 import { DEFAULT_EVENTS_CONFIG, EventsConfigSchema } from './events/config-schema.js'
@@ -89,15 +88,15 @@ const HttpSchema = z.strictObject({
   sseKeepAliveMs: ms.default(DEFAULT_SSE_KEEPALIVE_MS),
   maxSessions: z.number().int().min(1).default(DEFAULT_MAX_HTTP_SESSIONS),
   /** Admission limits of the HTTP front door (decision 0170); see packages/mcp-node/README.md, Configuration. */
-  maxSessionsPerPrincipal: z.number().int().min(1).default(DEFAULT_HTTP_MAX_SESSIONS_PER_PRINCIPAL),
-  idleTimeoutMs: z.number().int().min(0).max(86_400_000).default(DEFAULT_HTTP_IDLE_TIMEOUT_MS),
-  unusedIdleTimeoutMs: z.number().int().min(0).max(86_400_000).default(DEFAULT_HTTP_UNUSED_IDLE_TIMEOUT_MS),
-  maxInFlightPerPrincipal: z.number().int().min(1).default(DEFAULT_HTTP_MAX_IN_FLIGHT_PER_PRINCIPAL),
-  maxStreamsPerPrincipal: z.number().int().min(1).default(DEFAULT_HTTP_MAX_STREAMS_PER_PRINCIPAL),
-  maxPendingRequests: z.number().int().min(1).default(DEFAULT_HTTP_MAX_PENDING_REQUESTS),
-  maxPendingBytes: z.number().int().min(1).default(DEFAULT_HTTP_MAX_PENDING_BYTES),
-  headersTimeoutMs: ms.default(DEFAULT_HTTP_HEADERS_TIMEOUT_MS),
-  bodyTimeoutMs: ms.default(DEFAULT_HTTP_BODY_TIMEOUT_MS),
+  maxSessionsPerPrincipal: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxSessionsPerPrincipal),
+  idleTimeoutMs: z.number().int().min(0).max(86_400_000).default(HTTP_ADMISSION_DEFAULTS.idleTimeoutMs),
+  unusedIdleTimeoutMs: z.number().int().min(0).max(86_400_000).default(HTTP_ADMISSION_DEFAULTS.unusedIdleTimeoutMs),
+  maxInFlightPerPrincipal: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxInFlightPerPrincipal),
+  maxStreamsPerPrincipal: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxStreamsPerPrincipal),
+  maxPendingRequests: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxPendingRequests),
+  maxPendingBytes: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxPendingBytes),
+  headersTimeoutMs: ms.default(HTTP_ADMISSION_DEFAULTS.headersTimeoutMs),
+  bodyTimeoutMs: ms.default(HTTP_ADMISSION_DEFAULTS.bodyTimeoutMs),
 })
 
 const patterns = z.array(nonEmpty).default(['*'])
