@@ -77,7 +77,7 @@ async function phase (name: string, target: Peer, peers: Peer[]): Promise<Record
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, TARGET: target.http!, SESSIONS: String(SESSIONS), INTERVAL_MS: String(INTERVAL_MS), HOLD_S: String(HOLD_S) },
   })
-  const lines = createInterface({ input: child.stdout! })
+  const lines = createInterface({ input: child.stdout })
   const events: Array<Record<string, unknown>> = []
   let opened: Sample | undefined
   let peak: Sample = before
