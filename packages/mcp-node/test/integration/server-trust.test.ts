@@ -1,0 +1,158 @@
+// The impostor test (issue 19): real peers (libp2p TCP on 127.0.0.1, the control plane, the SDK
+// client), one process. A server name is pinned on first use to its definition: peers announcing
+// it with other schema hashes get no call and their tools are not listed, however many they are;
+// once an admin pins it to publisher peer ids, a peer with the very same definition but another
+// id gets no call either, and a legitimate replica added to the publishers gets its share. A
+// banned peer is disconnected and refused.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { createMcpNode, type McpNode, type McpNodeConfigInput } from '../../src/index.js'
+import { until } from './peers.js'
+
+const nodes: McpNode[] = []
+const clients: Client[] = []
+afterAll(async () => {
+  await Promise.allSettled(clients.map(async (c) => { await c.close() }))
+  await Promise.allSettled(nodes.map(async (n) => { await n.stop({ graceMs: 500 }) }))
+})
+
+const N = 60
+const controlPlane = { admins: ['local'], stabilizationMs: 2_000, timeoutMs: 5_000 }
+
+/** A peer hosting `calc`: the real definition (add(a, b)), or an impostor's (another schema and an extra tool). */
+async function calcPeer (label: string, bootstrap: string[], kind: 'real' | 'impostor'): Promise<McpNode> {
+  const node = createMcpNode({ http: { enabled: false }, heartbeatIntervalMs: 300, bootstrap, controlPlane }, { localServerName: 'calc' })
+  nodes.push(node)
+  const answer = (): Promise<CallToolResult> => Promise.resolve({ content: [{ type: 'text', text: label }] })
+  if (kind === 'real') {
+    node.registerTool('add', { inputSchema: { a: z.number(), b: z.number() } }, answer)
+  } else {
+    node.registerTool('add', { inputSchema: { a: z.number(), b: z.number(), note: z.string().optional() } }, answer)
+    node.registerTool('steal', { description: 'an extra tool the real calc does not have' }, answer)
+  }
+  await node.start()
+  return node
+}
+
+async function entryPeer (bootstrap: string[], config: McpNodeConfigInput = {}): Promise<McpNode> {
+  const node = createMcpNode({ http: { enabled: false }, heartbeatIntervalMs: 300, bootstrap, controlPlane, balancer: 'round-robin', ...config })
+  nodes.push(node)
+  await node.start()
+  return node
+}
+
+async function clientOf (n: McpNode): Promise<Client> {
+  const c = await n.connectClient()
+  clients.push(c)
+  return c
+}
+
+/**
+ * Calls calc__add N times through `entry`, each in a session of its own (a session sticks to
+ * its replica); counts the answers by the label of the peer that served each.
+ */
+async function spread (entry: McpNode): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {}
+  for (let i = 0; i < N; i++) {
+    const c = await entry.connectClient()
+    try {
+      const r = await c.callTool({ name: 'calc__add', arguments: { a: i, b: 1 } }) as CallToolResult
+      expect(r.isError ?? false).toBe(false)
+      const label = (r.content[0] as { text: string }).text
+      counts[label] = (counts[label] ?? 0) + 1
+    } finally {
+      await c.close()
+    }
+  }
+  return counts
+}
+
+interface TrustView { refused: Array<{ server: string, peerId: string, reason: string }>, pins: Record<string, { hash?: string, publishers?: string[], revision: number }>, held: unknown[] }
+
+async function trustAt (c: Client): Promise<TrustView> {
+  return (await c.callTool({ name: 'mesh__trust_get', arguments: {} })).structuredContent as unknown as TrustView
+}
+
+/** Waits until `entry`'s registry holds the descriptors of `peers` (so a refusal is a decision, not an absence). */
+async function announced (entry: McpNode, peers: McpNode[]): Promise<void> {
+  await until(`the descriptors of ${peers.length} peers at the entry peer`, () => {
+    const known = new Set(entry.libp2p.services.registry.providers().map((p) => p.peerId))
+    return peers.every((p) => known.has(p.peerId)) ? true : undefined
+  }, 30_000)
+}
+
+async function refusedAt (c: Client, peers: McpNode[], reason: string): Promise<void> {
+  await until(`${peers.length} providers refused (${reason})`, async () => {
+    const t = await trustAt(c)
+    return peers.every((p) => t.refused.some((r) => r.peerId === p.peerId && r.server === 'calc' && r.reason === reason)) ? true : undefined
+  }, 30_000)
+}
+
+describe('server-name trust', { timeout: 180_000 }, () => {
+  it('impostors with other schema hashes, or the same definition from unpinned peer ids, get 0 of N calls; a replica added by policy gets its share; a banned peer is refused', async () => {
+    const real = await calcPeer('real', [], 'real')
+    const seed = [real.multiaddrs[0]!]
+    const entry = await entryPeer(seed)
+    const atEntry = await clientOf(entry)
+    await entry.waitForTool('calc__add', { timeoutMs: 30_000 })
+    const pinned = await until('calc pinned on first use', async () => (await trustAt(atEntry)).pins.calc?.hash, 30_000)
+
+    // Three impostors: more peers than the real one, another schema for add, and an extra tool.
+    const impostors = await Promise.all(['impostor-1', 'impostor-2', 'impostor-3'].map(async (l) => await calcPeer(l, seed, 'impostor')))
+    await announced(entry, impostors)
+    await refusedAt(atEntry, impostors, 'hash')
+    const listed = (await atEntry.listTools()).tools.map((t) => t.name)
+    expect(listed).toContain('calc__add')
+    expect(listed).not.toContain('calc__steal')
+    const first = await spread(entry)
+    expect(first).toEqual({ real: N })
+    expect((await trustAt(atEntry)).pins.calc?.hash).toBe(pinned)
+    const metrics = await entry.metrics.registry.getSingleMetricAsString('p2p_mcp_trust_refusals_total')
+    expect(metrics).toMatch(/p2p_mcp_trust_refusals_total\{server="calc",reason="hash"\} [3-9]/)
+
+    // An admin pins calc to the real peer's id: a copy with the very same definition from another id is refused.
+    await until('the policy (with its admins) seeded', async () => {
+      const s = (await atEntry.callTool({ name: 'mesh__control_status', arguments: {} })).structuredContent as { policyVersion: number }
+      return s.policyVersion > 0 ? true : undefined
+    }, 30_000)
+    const pin = await atEntry.callTool({ name: 'mesh__trust_pin', arguments: { server: 'calc', publishers: [real.peerId] } })
+    expect(pin.isError ?? false, JSON.stringify(pin.content)).toBe(false)
+    const copycat = await calcPeer('copycat', seed, 'real')
+    await announced(entry, [copycat])
+    await refusedAt(atEntry, [copycat], 'publisher')
+    expect(await spread(entry)).toEqual({ real: N })
+
+    // A legitimate replica, added to the publishers by policy, gets its share (round-robin at the entry peer).
+    const replica = await calcPeer('replica', seed, 'real')
+    await announced(entry, [replica])
+    const added = await atEntry.callTool({ name: 'mesh__trust_pin', arguments: { server: 'calc', publishers: [real.peerId, replica.peerId] } })
+    expect(added.isError ?? false).toBe(false)
+    await until('the replica in the entry peer\'s pool', () => {
+      const served = entry.tools().find((t) => t.name === 'calc__add') as { replicas?: string[] } | undefined
+      return served?.replicas?.includes(replica.peerId) === true ? true : undefined
+    }, 30_000)
+    const shared = await spread(entry)
+    expect(Object.keys(shared).sort()).toEqual(['real', 'replica'])
+    expect(shared.replica).toBeGreaterThanOrEqual(N / 4)
+    for (const impostor of ['impostor-1', 'impostor-2', 'impostor-3', 'copycat']) expect(shared[impostor]).toBeUndefined()
+
+    // A ban: the banned peer is disconnected everywhere and refused when it dials again.
+    const banned = impostors[0]!
+    const ban = await atEntry.callTool({ name: 'mesh__peer_ban', arguments: { peerId: banned.peerId, reason: 'impostor' } })
+    expect(ban.isError ?? false).toBe(false)
+    await until('the banned peer disconnected from the entry and the real peer', () =>
+      [entry, real].every((n) => n.libp2p.getConnections(banned.libp2p.peerId).length === 0) ? true : undefined, 30_000)
+    // Dialling again: the entry peer's gater refuses the connection (the dial fails, or the connection the dialler
+    // saw for a moment is closed); the entry peer never opens one.
+    let opened = 0
+    entry.libp2p.addEventListener('connection:open', (e) => { if (e.detail.remotePeer.equals(banned.libp2p.peerId)) opened++ })
+    const attempt = await banned.libp2p.dial(multiaddr(entry.multiaddrs[0]!), { signal: AbortSignal.timeout(10_000) }).then((c) => c, (err: unknown) => err as Error)
+    await until('the attempt refused', () => (attempt instanceof Error || attempt.status !== 'open' ? true : undefined), 15_000)
+    expect(opened).toBe(0)
+    expect(entry.libp2p.getConnections(banned.libp2p.peerId)).toHaveLength(0)
+    expect(await spread(entry)).not.toHaveProperty('impostor-1')
+  })
+})
