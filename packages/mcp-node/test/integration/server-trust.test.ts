@@ -19,12 +19,13 @@ afterAll(async () => {
   await Promise.allSettled(nodes.map(async (n) => { await n.stop({ graceMs: 500 }) }))
 })
 
-const N = 60
+const N = 40
+const SESSIONS = 20
 const controlPlane = { admins: ['local'], stabilizationMs: 2_000, timeoutMs: 5_000 }
 
 /** A peer hosting `calc`: the real definition (add(a, b)), or an impostor's (another schema and an extra tool). */
-async function calcPeer (label: string, bootstrap: string[], kind: 'real' | 'impostor'): Promise<McpNode> {
-  const node = createMcpNode({ http: { enabled: false }, heartbeatIntervalMs: 300, bootstrap, controlPlane }, { localServerName: 'calc' })
+async function calcPeer (label: string, bootstrap: string[], kind: 'real' | 'impostor', config: McpNodeConfigInput = {}): Promise<McpNode> {
+  const node = createMcpNode({ http: { enabled: false }, heartbeatIntervalMs: 300, bootstrap, controlPlane, ...config }, { localServerName: 'calc' })
   nodes.push(node)
   const answer = (): Promise<CallToolResult> => Promise.resolve({ content: [{ type: 'text', text: label }] })
   if (kind === 'real') {
@@ -51,18 +52,20 @@ async function clientOf (n: McpNode): Promise<Client> {
 }
 
 /**
- * Calls calc__add N times through `entry`, each in a session of its own (a session sticks to
- * its replica); counts the answers by the label of the peer that served each.
+ * Calls calc__add N times through `entry`, in SESSIONS sessions (a session sticks to its
+ * replica, so each new one is a new pick); counts the answers by the label of the peer that served each.
  */
 async function spread (entry: McpNode): Promise<Record<string, number>> {
   const counts: Record<string, number> = {}
-  for (let i = 0; i < N; i++) {
+  for (let s = 0; s < SESSIONS; s++) {
     const c = await entry.connectClient()
     try {
-      const r = await c.callTool({ name: 'calc__add', arguments: { a: i, b: 1 } }) as CallToolResult
-      expect(r.isError ?? false).toBe(false)
-      const label = (r.content[0] as { text: string }).text
-      counts[label] = (counts[label] ?? 0) + 1
+      for (let i = 0; i < N / SESSIONS; i++) {
+        const r = await c.callTool({ name: 'calc__add', arguments: { a: i, b: s } }) as CallToolResult
+        expect(r.isError ?? false).toBe(false)
+        const label = (r.content[0] as { text: string }).text
+        counts[label] = (counts[label] ?? 0) + 1
+      }
     } finally {
       await c.close()
     }
@@ -81,23 +84,23 @@ async function announced (entry: McpNode, peers: McpNode[]): Promise<void> {
   await until(`the descriptors of ${peers.length} peers at the entry peer`, () => {
     const known = new Set(entry.libp2p.services.registry.providers().map((p) => p.peerId))
     return peers.every((p) => known.has(p.peerId)) ? true : undefined
-  }, 30_000)
+  }, 60_000)
 }
 
 async function refusedAt (c: Client, peers: McpNode[], reason: string): Promise<void> {
   await until(`${peers.length} providers refused (${reason})`, async () => {
     const t = await trustAt(c)
     return peers.every((p) => t.refused.some((r) => r.peerId === p.peerId && r.server === 'calc' && r.reason === reason)) ? true : undefined
-  }, 30_000)
+  }, 60_000)
 }
 
-describe('server-name trust', { timeout: 180_000 }, () => {
+describe('server-name trust', { timeout: 240_000 }, () => {
   it('impostors with other schema hashes, or the same definition from unpinned peer ids, get 0 of N calls; a replica added by policy gets its share; a banned peer is refused', async () => {
     const real = await calcPeer('real', [], 'real')
     const seed = [real.multiaddrs[0]!]
     const entry = await entryPeer(seed)
     const atEntry = await clientOf(entry)
-    await entry.waitForTool('calc__add', { timeoutMs: 30_000 })
+    await entry.waitForTool('calc__add', { timeoutMs: 60_000 })
     const pinned = await until('calc pinned on first use', async () => (await trustAt(atEntry)).pins.calc?.hash, 30_000)
 
     // Three impostors: more peers than the real one, another schema for add, and an extra tool.
@@ -117,7 +120,7 @@ describe('server-name trust', { timeout: 180_000 }, () => {
     await until('the policy (with its admins) seeded', async () => {
       const s = (await atEntry.callTool({ name: 'mesh__control_status', arguments: {} })).structuredContent as { policyVersion: number }
       return s.policyVersion > 0 ? true : undefined
-    }, 30_000)
+    }, 60_000)
     const pin = await atEntry.callTool({ name: 'mesh__trust_pin', arguments: { server: 'calc', publishers: [real.peerId] } })
     expect(pin.isError ?? false, JSON.stringify(pin.content)).toBe(false)
     const copycat = await calcPeer('copycat', seed, 'real')
@@ -133,7 +136,7 @@ describe('server-name trust', { timeout: 180_000 }, () => {
     await until('the replica in the entry peer\'s pool', () => {
       const served = entry.tools().find((t) => t.name === 'calc__add') as { replicas?: string[] } | undefined
       return served?.replicas?.includes(replica.peerId) === true ? true : undefined
-    }, 30_000)
+    }, 60_000)
     const shared = await spread(entry)
     expect(Object.keys(shared).sort()).toEqual(['real', 'replica'])
     expect(shared.replica).toBeGreaterThanOrEqual(N / 4)
@@ -154,5 +157,30 @@ describe('server-name trust', { timeout: 180_000 }, () => {
     expect(opened).toBe(0)
     expect(entry.libp2p.getConnections(banned.libp2p.peerId)).toHaveLength(0)
     expect(await spread(entry)).not.toHaveProperty('impostor-1')
+  })
+
+  it('without a control plane: a config allow-list of publishers refuses a same-definition copy, and the first definition seen refuses impostors', async () => {
+    const off = { controlPlane: { enabled: false } }
+    const real = await calcPeer('real', [], 'real', off)
+    const seed = [real.multiaddrs[0]!]
+    const entry = await entryPeer(seed, { ...off, trust: { servers: { calc: { publishers: [real.peerId] } } } })
+    const atEntry = await clientOf(entry)
+    await entry.waitForTool('calc__add', { timeoutMs: 60_000 }).catch(async (err: unknown) => { throw new Error(`entry: ${String(err)} ${JSON.stringify(await trustAt(atEntry))} ${JSON.stringify(entry.status())}`) })
+    expect((await trustAt(atEntry)).held).toEqual([])
+    const copycat = await calcPeer('copycat', seed, 'real', off)
+    const impostors = await Promise.all(['impostor-1', 'impostor-2'].map(async (l) => await calcPeer(l, seed, 'impostor', { ...off })))
+    await announced(entry, [copycat, ...impostors])
+    await refusedAt(atEntry, [copycat, ...impostors], 'publisher')
+    expect(await spread(entry)).toEqual({ real: N })
+    expect((await atEntry.listTools()).tools.map((t) => t.name)).not.toContain('calc__steal')
+
+    // A peer with no allow-list: the first definition it saw (the real one, before the impostors came) wins there.
+    const plain = await entryPeer(seed, off)
+    const atPlain = await clientOf(plain)
+    await plain.waitForTool('calc__add', { timeoutMs: 60_000 }).catch(async (err: unknown) => { throw new Error(`plain: ${String(err)} ${JSON.stringify(await trustAt(atPlain))}`) })
+    await announced(plain, [real, copycat, ...impostors])
+    await refusedAt(atPlain, impostors, 'hash')
+    const counts = await spread(plain)
+    expect(Object.keys(counts).filter((k) => k.startsWith('impostor'))).toEqual([])
   })
 })
