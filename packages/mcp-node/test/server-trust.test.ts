@@ -10,7 +10,7 @@ const [real, other, third] = P
 
 function entry (name: string, inputHash: string, extra: string[] = [], version = '1.0.0'): ServerEntry {
   const tools = [{ name: 'add', inputSchemaHash: inputHash }, ...extra.map((t) => ({ name: t, inputSchemaHash: 'e'.repeat(64) }))]
-  return { name, version, tools, resourceTemplates: [], prompts: [] } as unknown as ServerEntry
+  return { name, version, tools, resourceTemplates: [], prompts: [] }
 }
 function provider (peerId: string, servers: ServerEntry[], source: ProviderMatch['source'] = 'gossip'): ProviderMatch {
   return { peerId, source, score: { distance: 0, load: 0, latencyMs: 0 }, descriptor: { peerId, servers } } as unknown as ProviderMatch

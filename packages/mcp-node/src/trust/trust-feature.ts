@@ -134,8 +134,8 @@ class PeerTrust {
       name: 'trust',
       tools: TOOLS.map((tool): BuiltinTool => ({ tool, call: async (args, ctx) => await this.callTool(tool.name, args, ctx.principal) })),
       resources: [this.resource()],
-      start: async () => { this.start() },
-      stop: async () => { this.stop() },
+      start: () => { this.start(); return Promise.resolve() },
+      stop: () => { this.stop(); return Promise.resolve() },
       healthReasons: () => {
         const held = this.trust.held
         return held.length === 0 ? [] : [`server names not served until the control plane pins them: ${held.map((h) => h.server).join(', ')}`]

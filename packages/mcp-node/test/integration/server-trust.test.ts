@@ -76,7 +76,7 @@ async function spread (entry: McpNode): Promise<Record<string, number>> {
 interface TrustView { refused: Array<{ server: string, peerId: string, reason: string }>, pins: Record<string, { hash?: string, publishers?: string[], revision: number }>, held: unknown[] }
 
 async function trustAt (c: Client): Promise<TrustView> {
-  return (await c.callTool({ name: 'mesh__trust_get', arguments: {} })).structuredContent as unknown as TrustView
+  return (await c.callTool({ name: 'mesh__trust_get', arguments: {} })).structuredContent as TrustView
 }
 
 /** Waits until `entry`'s registry holds the descriptors of `peers` (so a refusal is a decision, not an absence). */
@@ -152,7 +152,7 @@ describe('server-name trust', { timeout: 240_000 }, () => {
     // saw for a moment is closed); the entry peer never opens one.
     let opened = 0
     entry.libp2p.addEventListener('connection:open', (e) => { if (e.detail.remotePeer.equals(banned.libp2p.peerId)) opened++ })
-    const attempt = await banned.libp2p.dial(multiaddr(entry.multiaddrs[0]!), { signal: AbortSignal.timeout(10_000) }).then((c) => c, (err: unknown) => err as Error)
+    const attempt = await banned.libp2p.dial(multiaddr(entry.multiaddrs[0]), { signal: AbortSignal.timeout(10_000) }).then((c) => c, (err: unknown) => err as Error)
     await until('the attempt refused', () => (attempt instanceof Error || attempt.status !== 'open' ? true : undefined), 15_000)
     expect(opened).toBe(0)
     expect(entry.libp2p.getConnections(banned.libp2p.peerId)).toHaveLength(0)
