@@ -49,7 +49,11 @@ const tools = z.array(z.tuple([z.string().min(1).max(128), z.string().max(128), 
 
 const TrustCommandSchema = z.discriminatedUnion('op', [
   /** A peer saw an unpinned name: the first such command the log applies pins it. */
-  z.strictObject({ op: z.literal('first-use'), server, hash, tools, by: peer }),
+  z.strictObject({
+    op: z.literal('first-use'), server, hash, tools, by: peer,
+    /** A peer announcing this definition: refused when the name is pinned to other publishers. */
+    publisher: peer.optional(),
+  }),
   z.strictObject({
     op: z.literal('pin'), principal, server,
     hash: hash.optional(),
@@ -103,6 +107,10 @@ export class TrustModule implements ReplicatedModule {
     if (c.op === 'first-use') {
       const pin = this.state.pins[c.server]
       if (pin?.hash !== undefined) return { ok: true, pinned: false, pin }
+      // A publisher pin committed after the proposer looked: a definition from elsewhere must not fill the hash.
+      if (pin?.publishers !== undefined && (c.publisher === undefined || !pin.publishers.includes(c.publisher))) {
+        return reject('NotAPublisherError', `${c.server} is pinned to publishers ${pin.publishers.join(', ')}; ${c.publisher ?? 'an unnamed peer'} is not one of them`)
+      }
       if (pin === undefined && Object.keys(this.state.pins).length >= TRUST_LIMITS.maxPins) {
         return reject('TooManyPinsError', `${TRUST_LIMITS.maxPins} server names are pinned already: an admin must unpin some (mesh__trust_unpin)`)
       }

@@ -12,7 +12,13 @@ export type RefusalReason = 'banned' | 'publisher' | 'hash'
 export interface Refusal { server: string, peerId: string, hash: string, reason: RefusalReason }
 
 /** The definition a peer proposes to pin for a name it saw unpinned. */
-export interface FirstUseCandidate { server: string, hash: string, tools: Array<[string, string, string | null]> }
+export interface FirstUseCandidate {
+  server: string
+  hash: string
+  tools: Array<[string, string, string | null]>
+  /** A peer announcing it (the name may be pinned to publishers). */
+  publisher: string
+}
 
 /** How many distinct refusals are remembered (so each is logged and counted once). */
 const MAX_REMEMBERED_REFUSALS = 4_096
@@ -203,7 +209,7 @@ export class ServerTrust {
       if (chosen === undefined && this.firstSeen.size >= this.maxFirstSeen) continue
       if (chosen === undefined || (this.mode === 'mesh' && !announced)) {
         const best = [...list].sort((a, b) => Number(b.self) - Number(a.self) || (a.peerId < b.peerId ? -1 : 1))[0]!
-        chosen = { server, hash: this.hashOf(best.entry), tools: pinTools(best.entry) }
+        chosen = { server, hash: this.hashOf(best.entry), tools: pinTools(best.entry), publisher: best.peerId }
         this.firstSeen.set(server, chosen)
         if (this.mode === 'local') this.log.info({ server, hash: chosen.hash }, 'server name %s pinned at this peer on first use (trust.firstUse: local)', server)
       }

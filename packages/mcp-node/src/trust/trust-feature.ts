@@ -219,7 +219,7 @@ class PeerTrust {
     for (const h of held) {
       if (this.proposing.has(h.server)) continue
       this.proposing.add(h.server)
-      void plane.propose('trust', { op: 'first-use', server: h.server, hash: h.hash, tools: h.tools, by: this.c.peerId }).then((r) => {
+      void plane.propose('trust', { op: 'first-use', server: h.server, hash: h.hash, tools: h.tools, by: this.c.peerId, publisher: h.publisher }).then((r) => {
         const { pinned, pin } = r as { pinned: boolean, pin: { hash?: string } }
         this.log.info({ server: h.server, hash: pin.hash }, pinned ? 'server name %s pinned on first use' : 'server name %s was pinned already', h.server)
         return this.poll()

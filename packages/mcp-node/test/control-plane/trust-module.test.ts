@@ -35,7 +35,8 @@ describe('trust module', () => {
     expect(trust.current.pins.calc?.publishers).toBeUndefined()
     // a publisher-only pin of a new name: the first use fills in its hash
     trust.apply({ op: 'pin', principal: 'alice', server: 'ledger', publishers: ['p3'] }, ctx)
-    expect(trust.apply({ op: 'first-use', server: 'ledger', hash: h('d'), tools: [], by: 'p3' }, ctx)).toMatchObject({ ok: true, pinned: true, pin: { hash: h('d'), publishers: ['p3'], source: 'admin' } })
+    expect(trust.apply({ op: 'first-use', server: 'ledger', hash: h('e'), tools: [], by: 'p1', publisher: 'p1' }, ctx)).toMatchObject({ ok: false, error: { name: 'NotAPublisherError' } })
+    expect(trust.apply({ op: 'first-use', server: 'ledger', hash: h('d'), tools: [], by: 'p1', publisher: 'p3' }, ctx)).toMatchObject({ ok: true, pinned: true, pin: { hash: h('d'), publishers: ['p3'], source: 'admin' } })
     expect(trust.apply({ op: 'ban', principal: 'alice', peerId: 'p9', reason: 'impostor' }, ctx)).toMatchObject({ ok: true })
     expect(trust.current.bans.p9).toMatchObject({ by: 'alice', reason: 'impostor' })
     expect(trust.apply({ op: 'unban', principal: 'alice', peerId: 'p9' }, ctx)).toEqual({ ok: true, removed: true })
@@ -65,13 +66,18 @@ describe('trust module', () => {
       const b = seeded()
       // The reference: a name's hash is the first first-use hash after its last admin change (or the admin's hash).
       const model = new Map<string, string>()
+      // Names pinned to publishers: a first use without a publisher is refused there.
+      const published = new Set<string>()
       for (const [i, cmd] of log.entries()) {
         const full = cmd.op === 'first-use' ? { ...cmd, tools: [] } : cmd
         a.trust.apply(full, { index: i + 2, timeMs: i })
         b.trust.apply(full, { index: i + 2, timeMs: i })
-        if (cmd.op === 'first-use' && !model.has(cmd.server)) model.set(cmd.server, cmd.hash)
-        if (cmd.op === 'pin' && cmd.principal === 'alice' && cmd.hash !== undefined) model.set(cmd.server, cmd.hash)
-        if (cmd.op === 'unpin' && cmd.principal === 'alice') model.delete(cmd.server)
+        if (cmd.op === 'first-use' && !model.has(cmd.server) && !published.has(cmd.server)) model.set(cmd.server, cmd.hash)
+        if (cmd.op === 'pin' && cmd.principal === 'alice' && (cmd.hash !== undefined || cmd.publishers !== undefined)) {
+          if (cmd.hash !== undefined) model.set(cmd.server, cmd.hash)
+          if (cmd.publishers !== undefined) published.add(cmd.server)
+        }
+        if (cmd.op === 'unpin' && cmd.principal === 'alice') { model.delete(cmd.server); published.delete(cmd.server) }
       }
       expect(a.trust.current).toEqual(b.trust.current)
       for (const server of ['calc', 'ledger', 'notes']) expect(a.trust.current.pins[server]?.hash).toBe(model.get(server))
