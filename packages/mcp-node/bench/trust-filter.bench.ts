@@ -16,7 +16,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200)
 
 function entry (name: string, salt: string): ServerEntry {
   const tools = Array.from({ length: 8 }, (_, i) => ({ name: `tool${i}`, inputSchemaHash: `${salt}${i}`.padEnd(64, '0') }))
-  return { name, version: '1.0.0', tools, resourceTemplates: [], prompts: [] } as unknown as ServerEntry
+  return { name, version: '1.0.0', tools, resourceTemplates: [], prompts: [] }
 }
 
 function providers (n: number): ProviderMatch[] {
