@@ -185,9 +185,10 @@ describe('server-name trust', { timeout: 240_000 }, () => {
     expect((await atPlain.listTools()).tools.map((t) => t.name)).not.toContain('calc__steal')
   })
 
+  // The admin is named both ways: the token's subject, and the typed principal `token:<subject>` the OAuth work introduces.
   it('the CLI: trust get, pin to publishers, ban and unban through the HTTP front door (admins by token subject)', async () => {
     const token = 'trust-admin-token-0123456789'
-    const node = createMcpNode({ heartbeatIntervalMs: 500, http: { tokens: [{ token, subject: 'ops' }] }, controlPlane: { admins: ['ops'] } }, { localServerName: 'calc' })
+    const node = createMcpNode({ heartbeatIntervalMs: 500, http: { tokens: [{ token, subject: 'ops' }] }, controlPlane: { admins: ['ops', 'token:ops'] } }, { localServerName: 'calc' })
     nodes.push(node)
     node.registerTool('add', { inputSchema: { a: z.number(), b: z.number() } }, (): Promise<CallToolResult> => Promise.resolve({ content: [{ type: 'text', text: 'real' }] }))
     await node.start()
