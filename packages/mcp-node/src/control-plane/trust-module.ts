@@ -41,6 +41,11 @@ export const TRUST_LIMITS = {
   maxPublishers: 64,
 } as const
 
+/** `record[key]` when it is the record's own (a server name such as `constructor` is not an Object method). */
+export function own<T> (record: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined
+}
+
 const server = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a server name: 1 to 64 letters, digits, . _ -, starting with a letter or digit')
 const hash = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 hex digest (64 hex digits), as mesh__trust_get shows')
 const peer = z.string().min(1).max(128)
@@ -105,7 +110,7 @@ export class TrustModule implements ReplicatedModule {
     if (!parsed.success) return reject('InvalidCommandError', `trust command: ${firstIssue(parsed.error)}`)
     const c = parsed.data
     if (c.op === 'first-use') {
-      const pin = this.state.pins[c.server]
+      const pin = own(this.state.pins, c.server)
       if (pin?.hash !== undefined) return { ok: true, pinned: false, pin }
       // A publisher pin committed after the proposer looked: a definition from elsewhere must not fill the hash.
       if (pin?.publishers !== undefined && (c.publisher === undefined || !pin.publishers.includes(c.publisher))) {
@@ -123,7 +128,7 @@ export class TrustModule implements ReplicatedModule {
     }
     switch (c.op) {
       case 'pin': {
-        const pin = this.state.pins[c.server]
+        const pin = own(this.state.pins, c.server)
         if (c.expectRevision !== undefined && c.expectRevision !== (pin?.revision ?? 0)) {
           return reject('VersionMismatchError', `the pin of ${c.server} is at revision ${pin?.revision ?? 0}, not ${c.expectRevision}: read it again (mesh__trust_get) and retry`)
         }
@@ -142,12 +147,12 @@ export class TrustModule implements ReplicatedModule {
         return { ok: true, pin: next }
       }
       case 'unpin': {
-        if (this.state.pins[c.server] === undefined) return { ok: true, removed: false }
+        if (own(this.state.pins, c.server) === undefined) return { ok: true, removed: false }
         this.change((s) => { s.pins = Object.fromEntries(Object.entries(s.pins).filter(([k]) => k !== c.server)) })
         return { ok: true, removed: true }
       }
       case 'ban': {
-        if (this.state.bans[c.peerId] === undefined && Object.keys(this.state.bans).length >= TRUST_LIMITS.maxBans) {
+        if (own(this.state.bans, c.peerId) === undefined && Object.keys(this.state.bans).length >= TRUST_LIMITS.maxBans) {
           return reject('TooManyBansError', `${TRUST_LIMITS.maxBans} peers are banned already: rotate the swarm key instead (docs/security.md)`)
         }
         const ban: PeerBan = { atMs: ctx.timeMs, by: c.principal, reason: c.reason }
@@ -155,7 +160,7 @@ export class TrustModule implements ReplicatedModule {
         return { ok: true, ban }
       }
       case 'unban': {
-        if (this.state.bans[c.peerId] === undefined) return { ok: true, removed: false }
+        if (own(this.state.bans, c.peerId) === undefined) return { ok: true, removed: false }
         this.change((s) => { s.bans = Object.fromEntries(Object.entries(s.bans).filter(([k]) => k !== c.peerId)) })
         return { ok: true, removed: true }
       }

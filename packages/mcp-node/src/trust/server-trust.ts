@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { canonicalJson } from '@p2p-mcp/dht-registry'
 import type { ProviderMatch, ServerEntry } from '@p2p-mcp/dht-registry'
 import type { Logger } from '../logger.js'
-import type { ServerPin, TrustState } from '../control-plane/trust-module.js'
+import { own, type ServerPin, type TrustState } from '../control-plane/trust-module.js'
 import type { TrustConfig } from './config-schema.js'
 
 /** Why a provider's server entry (or the whole provider) is not served. */
@@ -120,7 +120,7 @@ export class ServerTrust {
 
   /** Whether `peerId` is banned, by this peer's config or mesh-wide. */
   isBanned (peerId: string): boolean {
-    return this.configBans.has(peerId) || this.replicated.bans[peerId] !== undefined
+    return this.configBans.has(peerId) || own(this.replicated.bans, peerId) !== undefined
   }
 
   /** Names not served because no hash is pinned for them yet, with what this peer proposes. */
@@ -131,9 +131,9 @@ export class ServerTrust {
 
   /** The hash a name is pinned to here, and by what. */
   pinnedHash (server: string): { hash: string, by: 'config' | 'mesh' | 'local' } | undefined {
-    const fromConfig = this.config.servers[server]?.hash
+    const fromConfig = own(this.config.servers, server)?.hash
     if (fromConfig !== undefined) return { hash: fromConfig, by: 'config' }
-    const fromMesh = this.replicated.pins[server]?.hash
+    const fromMesh = own(this.replicated.pins, server)?.hash
     if (fromMesh !== undefined) return { hash: fromMesh, by: 'mesh' }
     const local = this.mode === 'local' ? this.firstSeen.get(server) : undefined
     return local === undefined ? undefined : { hash: local.hash, by: 'local' }
@@ -141,7 +141,7 @@ export class ServerTrust {
 
   /** The publishers that may serve a name: both lists when both the config and the mesh give one. */
   private publisherAllowed (server: string, peerId: string): boolean {
-    const lists: Array<readonly string[] | undefined> = [this.config.servers[server]?.publishers, this.replicated.pins[server]?.publishers]
+    const lists: Array<readonly string[] | undefined> = [own(this.config.servers, server)?.publishers, own(this.replicated.pins, server)?.publishers]
     return lists.every((l) => l === undefined || l.includes(peerId))
   }
 
@@ -180,8 +180,8 @@ export class ServerTrust {
 
   /** Every pin that applies (config, mesh, else this peer's first use) admits `hash`. */
   private hashAllowed (server: string, hash: string): boolean {
-    const c = this.config.servers[server]?.hash
-    const m = this.replicated.pins[server]?.hash
+    const c = own(this.config.servers, server)?.hash
+    const m = own(this.replicated.pins, server)?.hash
     if (c !== undefined || m !== undefined) return (c === undefined || c === hash) && (m === undefined || m === hash)
     return this.mode === 'local' && this.firstSeen.get(server)?.hash === hash
   }
@@ -195,7 +195,7 @@ export class ServerTrust {
     const variants = new Map<string, Array<{ peerId: string, self: boolean, entry: ServerEntry }>>()
     for (const p of admitted) {
       for (const entry of p.descriptor.servers) {
-        if (this.config.servers[entry.name]?.hash !== undefined || this.replicated.pins[entry.name]?.hash !== undefined) continue
+        if (own(this.config.servers, entry.name)?.hash !== undefined || own(this.replicated.pins, entry.name)?.hash !== undefined) continue
         if (!this.publisherAllowed(entry.name, p.peerId)) continue
         let list = variants.get(entry.name)
         if (list === undefined) variants.set(entry.name, list = [])

@@ -4,7 +4,7 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import { z } from 'zod'
 import { firstIssue } from '../control-plane/codec-json.js'
 import type { ControlPlane } from '../control-plane/control-plane.js'
-import type { TrustState } from '../control-plane/trust-module.js'
+import { own, type TrustState } from '../control-plane/trust-module.js'
 import { errorMessage } from '../errors.js'
 import { childOf, type Logger } from '../logger.js'
 import type { BuiltinResource, BuiltinTool, NodeComponents, NodeModule, NodeModuleFactory } from '../module.js'
@@ -152,7 +152,7 @@ class PeerTrust {
       labelNames: ['server', 'reason'],
       registers,
     })
-    trust.onRefusal((r) => { refusals.inc({ server: trust.state.pins[r.server] === undefined ? 'other' : r.server, reason: r.reason }) })
+    trust.onRefusal((r) => { refusals.inc({ server: own(trust.state.pins, r.server) === undefined ? 'other' : r.server, reason: r.reason }) })
     new Gauge({
       name: 'p2p_mcp_trust_refused_providers', help: 'Provider entries refused now, by reason (banned, publisher, hash)', labelNames: ['reason'], registers,
       collect () {

@@ -87,6 +87,12 @@ describe('trust module', () => {
     }), fcParams('trust-module model', 200))
   })
 
+  it('a server named like an Object method is an ordinary name', () => {
+    const { trust } = seeded()
+    expect(trust.apply({ op: 'first-use', server: 'constructor', hash: h('a'), tools: [], by: 'p1' }, { index: 2, timeMs: 1 })).toMatchObject({ ok: true, pinned: true, pin: { revision: 1 } })
+    expect(trust.apply({ op: 'unpin', principal: 'alice', server: 'toString' }, { index: 3, timeMs: 1 })).toEqual({ ok: true, removed: false })
+  })
+
   it('an empty snapshot (a log from before this module) restores the empty state', () => {
     const { trust } = seeded()
     let seen: TrustState | undefined
