@@ -1,5 +1,6 @@
 import type { ProviderMatch, ServerEntry } from '@p2p-mcp/dht-registry'
 import { describe, expect, it } from 'vitest'
+import { parseConfig } from '../src/config.js'
 import { noopLogger } from '../src/logger.js'
 import { TrustConfigSchema } from '../src/trust/config-schema.js'
 import { ServerTrust, pinHash } from '../src/trust/server-trust.js'
@@ -76,5 +77,12 @@ describe('server trust', () => {
     expect(t.setReplicated(state(3, {}))).toBe(true)
     expect(t.setReplicated(state(2, { calc: { hash: pinHash(good), source: 'first-use', revision: 1, pinnedAtMs: 0, pinnedBy: real } }))).toBe(false)
     expect(t.state.version).toBe(3)
+  })
+
+  it('a wrong trust config is a ConfigError naming the field', () => {
+    expect(() => parseConfig({ trust: { servers: { calc: { publishers: ['not-a-peer'] } } } })).toThrow(/trust\.servers\.calc\.publishers\.0: "not-a-peer" is not a peer id/)
+    expect(() => parseConfig({ trust: { servers: { calc: { hash: 'abc' } } } })).toThrow(/trust\.servers\.calc\.hash: a sha256 hex digest/)
+    expect(() => parseConfig({ trust: { firstUse: 'sometimes' } })).toThrow(/trust\.firstUse/)
+    expect(parseConfig({}).trust).toEqual({ firstUse: 'auto', servers: {}, bannedPeers: [] })
   })
 })
