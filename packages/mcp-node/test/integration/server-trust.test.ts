@@ -161,6 +161,33 @@ describe('server-name trust', { timeout: 240_000 }, () => {
     expect(await spread(entry)).not.toHaveProperty('impostor-1')
   })
 
+  it('two definitions announced at once: the log picks one, and every peer serves that one and refuses the other', async () => {
+    const hub = await entryPeer([])
+    const seed = [hub.multiaddrs[0]!]
+    const other = await entryPeer(seed)
+    await until('the second peer in the group', async () => {
+      const c = await other.connectClient()
+      try {
+        const s = (await c.callTool({ name: 'mesh__control_status', arguments: {} })).structuredContent as { cluster: string | null }
+        return s.cluster !== null ? true : undefined
+      } finally { await c.close() }
+    }, 60_000)
+    // Started together: which definition is first is the log's decision, not either peer's.
+    const [x, y] = await Promise.all([calcPeer('x', seed, 'real'), calcPeer('y', seed, 'impostor')])
+    const views = await Promise.all([hub, other].map(async (n) => {
+      const c = await clientOf(n)
+      await announced(n, [x, y])
+      const pin = await until('calc pinned', async () => (await trustAt(c)).pins.calc?.hash, 60_000)
+      const loser = await until('the other definition refused', async () => (await trustAt(c)).refused.find((r) => r.server === 'calc' && r.reason === 'hash')?.peerId, 60_000)
+      await n.waitForTool('calc__add', { timeoutMs: 60_000 })
+      return { pin, loser, served: await spread(n) }
+    }))
+    expect(views[0]!.pin).toBe(views[1]!.pin)
+    expect(views[0]!.loser).toBe(views[1]!.loser)
+    const winner = views[0]!.loser === x.peerId ? 'y' : 'x'
+    for (const v of views) expect(v.served).toEqual({ [winner]: N })
+  })
+
   it('without a control plane: a config allow-list of publishers refuses a same-definition copy, and the first definition seen refuses impostors', async () => {
     const off = { controlPlane: { enabled: false } }
     const real = await calcPeer('real', [], 'real', off)
