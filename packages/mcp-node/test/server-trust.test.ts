@@ -35,9 +35,13 @@ describe('server trust', () => {
     const offered: string[] = []
     t.onHeld((held) => { offered.push(...held.map((x) => x.hash)) })
     const providers = [provider(real, [good], 'self'), provider(other, [bad]), provider(third, [bad])]
-    expect(t.filter(providers)).toEqual([])
+    // only this peer's own server is served (to its own clients) while the mesh decides
+    expect(served(t.filter(providers))).toEqual([`calc@${real.slice(-4)}`])
+    expect(t.held).toEqual([])
+    expect(t.unpinned.map((x) => x.server)).toEqual(['calc'])
+    expect(t.filter(providers.slice(1))).toEqual([])
     expect(t.held.map((x) => x.server)).toEqual(['calc'])
-    expect(offered).toEqual([pinHash(good)]) // its own definition first, not the majority's
+    expect(offered[0]).toBe(pinHash(good)) // its own definition first, not the majority's
     t.setReplicated(state(1, { calc: { hash: pinHash(good), source: 'first-use', revision: 1, pinnedAtMs: 0, pinnedBy: real } }))
     expect(served(t.filter(providers))).toEqual([`calc@${real.slice(-4)}`])
     expect(t.refused.map((r) => [r.peerId, r.reason])).toEqual([[other, 'hash'], [third, 'hash']])

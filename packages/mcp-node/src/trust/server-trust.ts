@@ -73,6 +73,7 @@ export class ServerTrust {
   /** Pin hashes by entry: the registry keeps a provider's descriptor object until it changes, and every update filters them all. */
   private readonly hashes = new WeakMap<ServerEntry, string>()
   private heldNow: FirstUseCandidate[] = []
+  private unpinnedNow: FirstUseCandidate[] = []
   private refusedNow: Refusal[] = []
   private readonly listeners = new Set<() => void>()
 
@@ -106,7 +107,7 @@ export class ServerTrust {
     return () => { this.refusalListeners.delete(listener) }
   }
 
-  /** Calls `listener` after each `filter()` that holds names (mesh mode: what to propose). */
+  /** Calls `listener` after each `filter()` that met unpinned names (mesh mode: what to propose). */
   onHeld (listener: (held: readonly FirstUseCandidate[]) => void): () => void {
     this.heldListeners.add(listener)
     return () => { this.heldListeners.delete(listener) }
@@ -123,8 +124,11 @@ export class ServerTrust {
     return this.configBans.has(peerId) || own(this.replicated.bans, peerId) !== undefined
   }
 
-  /** Names not served because no hash is pinned for them yet, with what this peer proposes. */
+  /** Names not served because no hash is pinned for them yet (this peer's own servers excepted), with what this peer proposes. */
   get held (): readonly FirstUseCandidate[] { return this.heldNow }
+
+  /** Names with no pinned hash yet (mesh mode), with what this peer proposes for each. */
+  get unpinned (): readonly FirstUseCandidate[] { return this.unpinnedNow }
 
   /** What the last `filter()` refused. */
   get refused (): readonly Refusal[] { return this.refusedNow }
@@ -151,8 +155,9 @@ export class ServerTrust {
    */
   filter (providers: readonly ProviderMatch[]): ProviderMatch[] {
     const admitted = providers.filter((p) => !this.isBanned(p.peerId))
-    const held = this.firstUse(admitted)
-    const heldNames = new Set(held.map((h) => h.server))
+    const unpinned = this.firstUse(admitted)
+    const heldNames = new Set(unpinned.map((h) => h.server))
+    const selfServed = new Set<string>()
     const out: ProviderMatch[] = []
     const refused: Refusal[] = []
     for (const p of providers) {
@@ -162,7 +167,11 @@ export class ServerTrust {
       }
       const kept: ServerEntry[] = []
       for (const entry of p.descriptor.servers) {
-        if (heldNames.has(entry.name)) continue
+        if (heldNames.has(entry.name)) {
+          // This peer's own upstream serves this peer's clients while the mesh decides: an operator trusts what it hosts.
+          if (p.source === 'self' && this.publisherAllowed(entry.name, p.peerId)) { kept.push(entry); selfServed.add(entry.name) }
+          continue
+        }
         const hash = this.hashOf(entry)
         if (!this.publisherAllowed(entry.name, p.peerId)) { refused.push({ server: entry.name, peerId: p.peerId, hash, reason: 'publisher' }); continue }
         if (!this.hashAllowed(entry.name, hash)) { refused.push({ server: entry.name, peerId: p.peerId, hash, reason: 'hash' }); continue }
@@ -171,10 +180,11 @@ export class ServerTrust {
       if (kept.length === p.descriptor.servers.length) out.push(p)
       else if (kept.length > 0) out.push({ ...p, descriptor: { ...p.descriptor, servers: kept } })
     }
-    this.heldNow = held
+    this.unpinnedNow = unpinned
+    this.heldNow = unpinned.filter((h) => !selfServed.has(h.server))
     this.refusedNow = refused
     for (const r of refused) this.remember(r)
-    if (held.length > 0) for (const l of this.heldListeners) l(held)
+    if (unpinned.length > 0) for (const l of this.heldListeners) l(unpinned)
     return out
   }
 

@@ -229,7 +229,7 @@ class PeerTrust {
         this.proposing.delete(h.server)
         if (this.stopped) return
         // Still held (no answer yet, or the state not installed here yet): look again shortly.
-        const t = setTimeout(() => { this.timers.delete(t); if (this.trust.held.some((x) => x.server === h.server)) this.c.router.scheduleUpdate() }, RETRY_MS)
+        const t = setTimeout(() => { this.timers.delete(t); if (this.trust.unpinned.some((x) => x.server === h.server)) this.c.router.scheduleUpdate() }, RETRY_MS)
         t.unref()
         this.timers.add(t)
       })
