@@ -132,6 +132,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
         return { server, endpoints: s.endpoints.map((e) => ({ id: e.id, state: e.state, breaker: e.breaker, inFlight: e.inFlight })), retries: s.retries, budgetExhausted: s.budgetExhausted }
       }),
       registry: () => ({ ...(this.running?.libp2p.services.registry.stats() ?? {}) }),
+      httpAdmission: () => this.running?.doors?.httpAdmission(),
     })
     this.checkTrust()
     for (const u of this.config.upstreams) this.addUpstreamNow(u)
