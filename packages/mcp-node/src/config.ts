@@ -66,7 +66,10 @@ const HttpUpstreamSchema = z.strictObject({
 export const UpstreamConfigSchema = z.discriminatedUnion('type', [StdioUpstreamSchema, HttpUpstreamSchema])
 
 const PolicyRuleSchema = z.strictObject({
+  /** A typed principal pattern (`peer:*`, `oauth:<issuer>#<sub>`, `token:ci-*`, `local`, `*`); one without a kind is deprecated (decision 0175). */
   principal: nonEmpty,
+  /** The rule applies only to callers whose access token holds every one of these scopes. */
+  scopes: z.array(nonEmpty).optional(),
   allow: z.array(nonEmpty).optional(),
   deny: z.array(nonEmpty).optional(),
 })

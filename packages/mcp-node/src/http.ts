@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createMcpHttpHandler, defaultAllowedHosts } from '@p2p-mcp/transport/node'
+import { identityOfAuth, tokenPrincipal, type Principal } from './auth/principal.js'
 import type { McpNodeConfig } from './config.js'
 import { DEFAULT_HTTP_IDLE_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, POLICY_DENIED_CODE } from './constants.js'
 import type { Logger } from './logger.js'
@@ -12,10 +13,10 @@ import type { FrontSession, SessionView } from './session.js'
 
 /** What the HTTP front door needs from the node. */
 export interface HttpHost {
-  openSession: (init: { principal: string, view: SessionView }) => FrontSession
+  openSession: (init: { principal: Principal, scopes: readonly string[], view: SessionView }) => FrontSession
   hasServer: (name: string) => boolean
-  /** Whether `principal` may call `tool` of `server`. */
-  allowed: (principal: string, server: string, tool: string) => PolicyDecision
+  /** Whether `principal`, holding `scopes`, may call `tool` of `server`. */
+  allowed: (principal: Principal, scopes: readonly string[], server: string, tool: string) => PolicyDecision
   /** Relays a 2026-07-28 request as it is to a replica of its server (decision 0072). */
   relay: (request: RelayRequest, signal: AbortSignal) => Promise<RelayOutcome>
   health: () => { status: 'ok' | 'degraded' | 'stopping' }
@@ -87,7 +88,7 @@ function viewOf (path: string): SessionView | undefined {
  * `/healthz` and `/metrics`. Tokens are compared by sha256 digest in constant time.
  */
 export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig['http']): Promise<HttpFrontDoor> {
-  const tokens = config.tokens.map((t) => ({ hash: digest(t.token), subject: t.subject }))
+  const tokens = config.tokens.map((t) => ({ hash: digest(t.token), principal: tokenPrincipal(t.subject) }))
   const log = host.log
 
   // Routing, /healthz and /metrics: everything the MCP handler does not take.
@@ -128,15 +129,15 @@ export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig[
       : {
           verifyToken: (token: string) => {
             const h = digest(token)
-            const subject = tokens.find((t) => timingSafeEqual(t.hash, h))?.subject
-            return subject === undefined ? undefined : { token, clientId: subject, scopes: [] }
+            const principal = tokens.find((t) => timingSafeEqual(t.hash, h))?.principal
+            return principal === undefined ? undefined : { token, clientId: principal, scopes: [] }
           },
         }),
     route: (path) => {
       const view = viewOf(path)
       if (view === undefined || (view.kind === 'server' && !host.hasServer(view.server))) return undefined
       return ({ authInfo }) => {
-        const session = host.openSession({ principal: authInfo?.clientId ?? 'anonymous', view })
+        const session = host.openSession({ ...identityOfAuth(authInfo), view })
         return { connect: async (transport) => { await session.server.connect(transport) }, close: async () => { await session.close() } }
       }
     },
@@ -151,9 +152,9 @@ export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig[
         if (legacyUntil !== undefined && legacyUntil > Date.now()) return await translated(request, options)
         const body = options.parsedBody as { id?: unknown, method?: unknown, params?: { name?: unknown } }
         const id = typeof body?.id === 'string' || typeof body?.id === 'number' ? body.id : null
-        const principal = options.authInfo?.clientId ?? 'anonymous'
+        const { principal, scopes } = identityOfAuth(options.authInfo)
         if (body?.method === 'tools/call' && typeof body.params?.name === 'string') {
-          const d = host.allowed(principal, view.server, body.params.name)
+          const d = host.allowed(principal, scopes, view.server, body.params.name)
           if (!d.allowed) return Response.json({ jsonrpc: '2.0', id, error: { code: POLICY_DENIED_CODE, message: `tool ${JSON.stringify(body.params.name)} is not allowed for principal ${JSON.stringify(principal)}: ${d.reason}` } })
         }
         const headers: Record<string, string> = {}

@@ -1,6 +1,7 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
+import { peerPrincipal } from './auth/principal.js'
 import { childOf, type Logger } from './logger.js'
 import type { NodeComponents, NodeModule } from './module.js'
 import { meshName } from './naming.js'
@@ -230,8 +231,8 @@ export function modernRelay (init: { allowPeers?: ReadonlySet<string> } = {}): (
       authorize: (peer, r) => {
         if (init.allowPeers !== undefined && !init.allowPeers.has(peer)) return `peer ${peer} is not in allowPeers`
         if (r.method !== 'tools/call' || r.name === undefined) return undefined
-        const d = components.router.policy.check(peer, meshName(r.server, r.name))
-        return d.allowed ? undefined : `tool ${JSON.stringify(r.name)} of ${r.server} is not allowed for principal ${JSON.stringify(peer)}: ${d.reason}`
+        const d = components.router.policy.check(peerPrincipal(peer), meshName(r.server, r.name))
+        return d.allowed ? undefined : `tool ${JSON.stringify(r.name)} of ${r.server} is not allowed for principal ${JSON.stringify(peerPrincipal(peer))}: ${d.reason}`
       },
       log,
     })

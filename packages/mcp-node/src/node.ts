@@ -15,6 +15,7 @@ import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js'
 import { dialMcp, OrderedTransport } from '@p2p-mcp/transport'
 import { FsDatastore } from 'datastore-fs'
 import { TypedEventEmitter } from 'main-event'
+import { LOCAL_PRINCIPAL } from './auth/principal.js'
 import { Bootstrapper, peerOf } from './bootstrap.js'
 import { MeshCatalog, type CatalogChange } from './catalog.js'
 import { parseConfig, type McpNodeConfig, type McpNodeConfigInput } from './config.js'
@@ -32,6 +33,7 @@ import { MeshTools } from './mesh-tools.js'
 import { NodeMetrics } from './metrics.js'
 import type { NodeComponents, NodeModule, NodeModuleFactory } from './module.js'
 import { LayeredPolicy } from './control-plane/layered-policy.js'
+import { legacyPrincipalWarning } from './policy.js'
 import { controlPlane } from './control-plane/peer-control.js'
 import { schedulerFeature } from './scheduler/scheduler-module.js'
 import { events, type MeshEvents } from './events/events-module.js'
@@ -113,6 +115,8 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     this.log = options.logger ?? noopLogger
     this.localServer = new LocalServer(options.localServerName ?? 'local')
     this.policy = new LayeredPolicy(this.config.policy)
+    const legacy = legacyPrincipalWarning(this.config.policy, this.config.controlPlane.admins)
+    if (legacy !== undefined) this.log.warn(legacy)
     this.catalog = new MeshCatalog(childOf(this.log, { component: 'catalog' }))
     this.builtins = new MeshTools(this.config.meshTools)
     this.metrics = new NodeMetrics({
@@ -445,7 +449,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
    */
   async connectClient (options: { clientInfo?: Implementation, capabilities?: ClientCapabilities, view?: SessionView } = {}): Promise<Client> {
     if (!this.started) throw new NodeNotStartedError('connectClient()')
-    const session = this.running!.router.openSession({ principal: 'local', door: 'local', view: options.view ?? { kind: 'mesh' }, enforcePolicy: true })
+    const session = this.running!.router.openSession({ principal: LOCAL_PRINCIPAL, door: 'local', view: options.view ?? { kind: 'mesh' }, enforcePolicy: true })
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
     await session.server.connect(serverSide)
     const client = new Client(options.clientInfo ?? { name: 'p2p-mcp-local', version: VERSION }, { capabilities: options.capabilities ?? {} })

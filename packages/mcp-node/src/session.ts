@@ -11,6 +11,7 @@ import type {
 } from '@modelcontextprotocol/sdk/types.js'
 import type { ClientPool, ClientPoolScope } from '@p2p-mcp/client-pool'
 import { z } from 'zod'
+import type { Principal } from './auth/principal.js'
 import type { MeshCatalog } from './catalog.js'
 import { POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX } from './constants.js'
 import { errorMessage, PolicyDeniedError } from './errors.js'
@@ -55,7 +56,10 @@ export type SessionView =
   | { kind: 'auto' }
 
 export interface FrontSessionInit {
-  principal: string
+  /** Who the door authenticated (`auth/principal.ts`). */
+  principal: Principal
+  /** The OAuth scopes of the caller's access token (none for other kinds). */
+  scopes?: readonly string[]
   door: Door
   view: SessionView
   /** Policy is not checked again on this peer's own route sessions (the front door did). */
@@ -140,7 +144,7 @@ export class FrontSession {
 
   private checkPolicy (tool: string): void {
     if (!this.init.enforcePolicy) return
-    const d = this.core.policy.check(this.init.principal, tool)
+    const d = this.core.policy.check(this.init.principal, tool, this.init.scopes)
     if (!d.allowed) {
       this.core.log.warn({ principal: this.init.principal, tool }, 'call denied: %s', d.reason)
       // Crosses the wire as JSON-RPC error -32003, with the error's name in data.
@@ -150,7 +154,7 @@ export class FrontSession {
   }
 
   private allowed (tool: string): boolean {
-    return !this.init.enforcePolicy || this.core.policy.check(this.init.principal, tool).allowed
+    return !this.init.enforcePolicy || this.core.policy.check(this.init.principal, tool, this.init.scopes).allowed
   }
 
   private scope (server: string): ClientPoolScope {

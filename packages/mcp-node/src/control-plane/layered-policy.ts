@@ -23,12 +23,12 @@ export class LayeredPolicy extends Policy {
 
   get version (): number { return this.replicatedVersion }
 
-  override check (principal: string, tool: string): PolicyDecision {
+  override check (principal: string, tool: string, scopes: readonly string[] = []): PolicyDecision {
     if (this.replicated !== undefined) {
-      const d = this.replicated.check(principal, tool)
+      const d = this.replicated.check(principal, tool, scopes)
       if (!d.allowed) return { allowed: false, reason: `replicated policy v${this.replicatedVersion}: ${d.reason}` }
     }
-    const local = super.check(principal, tool)
+    const local = super.check(principal, tool, scopes)
     return local.allowed || this.replicated === undefined ? local : { allowed: false, reason: `this peer's config: ${local.reason}` }
   }
 }
