@@ -1,6 +1,8 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import { createClientPool, type ClientPool } from '@p2p-mcp/client-pool'
 import type { ProviderMatch } from '@p2p-mcp/dht-registry'
+import type { IdentityAsserter, IdentityAssertion } from './auth/hop-identity.js'
+import type { Identity } from './auth/principal.js'
 import { CallAccounting } from './calls.js'
 import { groupProviders, loadGroup, type CatalogChange, type MeshCatalog } from './catalog.js'
 import type { McpNodeConfig } from './config.js'
@@ -30,6 +32,8 @@ export interface MeshRouterInit {
   connect: (peer: string, addrs: string[], signal: AbortSignal) => Promise<Transport>
   /** Called after the mesh as served here changed (list_changed was sent). */
   onChanged: (change: CatalogChange) => void
+  /** Signs callers' identities for the peers calls are routed to. */
+  asserter: IdentityAsserter
 }
 
 /**
@@ -88,6 +92,10 @@ export class MeshRouter implements SessionHost {
   closed (session: FrontSession): void {
     this.sessions.delete(session)
     for (const u of this.init.hosted.values()) u.unsubscribeAll(session.id)
+  }
+
+  async assertIdentity (identity: Identity): Promise<IdentityAssertion> {
+    return await this.init.asserter.assert(identity)
   }
 
   hosted (server: string): LocalUpstream | undefined {

@@ -11,7 +11,8 @@ import type {
 } from '@modelcontextprotocol/sdk/types.js'
 import type { ClientPool, ClientPoolScope } from '@p2p-mcp/client-pool'
 import { z } from 'zod'
-import type { Principal } from './auth/principal.js'
+import { IDENTITY_META, IdentityAssertionError, verifyAssertion, type IdentityAssertion } from './auth/hop-identity.js'
+import type { Identity, Principal } from './auth/principal.js'
 import type { MeshCatalog } from './catalog.js'
 import { POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX } from './constants.js'
 import { errorMessage, PolicyDeniedError } from './errors.js'
@@ -46,6 +47,8 @@ export interface SessionHost {
   timeoutOf: (tool: string) => number
   callStarted: () => void
   callFinished: (tool: string, peer: string, outcome: string, seconds: number) => void
+  /** This peer's signed assertion of a caller's identity, for the peer a call is routed to (decision 0176). */
+  assertIdentity: (identity: Identity) => Promise<IdentityAssertion>
 }
 
 /** Which part of the mesh a session sees. */
@@ -142,13 +145,38 @@ export class FrontSession {
     if (what.prompts) send('notifications/prompts/list_changed')
   }
 
-  private checkPolicy (tool: string): void {
+  /** The session's own identity: who its door authenticated. */
+  get identity (): Identity {
+    return { principal: this.init.principal, scopes: this.init.scopes ?? [] }
+  }
+
+  /**
+   * Who makes a request: on a libp2p session, the caller an entry peer asserted in `_meta`
+   * (verified against the connection's peer; a bad assertion refuses the request), else the
+   * session's own identity.
+   */
+  async callerOf (meta: Record<string, unknown> | undefined): Promise<Identity> {
+    const asserted = meta?.[IDENTITY_META]
+    if (this.init.door !== 'libp2p' || asserted === undefined || !this.init.principal.startsWith('peer:')) return this.identity
+    try {
+      return await verifyAssertion(asserted, this.init.principal.slice('peer:'.length))
+    } catch (err) {
+      if (!(err instanceof IdentityAssertionError)) throw err
+      this.core.log.warn({ principal: this.init.principal }, 'identity assertion refused: %s', err.message)
+      throw new McpError(POLICY_DENIED_CODE, err.message, { name: err.name, code: err.code })
+    }
+  }
+
+  /** Refuses a call the policy does not allow: to the session's principal and, across a hop, to the asserted caller too. */
+  private checkPolicy (tool: string, caller: Identity = this.identity): void {
     if (!this.init.enforcePolicy) return
-    const d = this.core.policy.check(this.init.principal, tool, this.init.scopes)
-    if (!d.allowed) {
-      this.core.log.warn({ principal: this.init.principal, tool }, 'call denied: %s', d.reason)
+    const whom = caller.assertedBy === undefined ? [caller] : [{ principal: caller.assertedBy, scopes: [] }, caller]
+    for (const who of whom) {
+      const d = this.core.policy.check(who.principal, tool, who.scopes)
+      if (d.allowed) continue
+      this.core.log.warn({ principal: who.principal, ...(caller.assertedBy === undefined ? {} : { assertedBy: caller.assertedBy }), tool }, 'call denied: %s', d.reason)
       // Crosses the wire as JSON-RPC error -32003, with the error's name in data.
-      const denied = new PolicyDeniedError(this.init.principal, tool, d.reason)
+      const denied = new PolicyDeniedError(who.principal, tool, d.reason)
       throw new McpError(POLICY_DENIED_CODE, denied.message, { name: denied.name, code: denied.code })
     }
   }
@@ -338,15 +366,16 @@ export class FrontSession {
     const r = this.resolved()
     const metaId = params._meta?.[REQUEST_ID_META]
     const requestId = typeof metaId === 'string' && metaId.length <= 128 ? metaId : randomUUID()
-    const log = core.log.child?.({ requestId, principal: this.init.principal }) ?? core.log
+    const caller = await this.callerOf(params._meta)
+    const log = core.log.child?.({ requestId, principal: caller.principal, ...(caller.assertedBy === undefined ? {} : { assertedBy: caller.assertedBy }) }) ?? core.log
     let server: string
     let tool: string
     let qualified: string
     let safe: boolean
     if (r.kind === 'mesh') {
       if (core.builtins.listedOn(this.init.door, params.name)) {
-        this.checkPolicy(params.name)
-        return await core.builtins.call(params.name, params.arguments ?? {}, { principal: this.init.principal, signal: extra.signal })
+        this.checkPolicy(params.name, caller)
+        return await core.builtins.call(params.name, params.arguments ?? {}, { principal: caller.principal, signal: extra.signal })
       }
       const t = core.catalog.tool(params.name)
       if (t === undefined) throw new McpError(ErrorCode.InvalidParams, `unknown tool ${JSON.stringify(params.name)}; tools/list names the tools of the mesh`)
@@ -360,7 +389,7 @@ export class FrontSession {
       qualified = meshName(server, tool)
       safe = r.kind === 'server' && core.catalog.tool(qualified)?.idempotent === true
     }
-    this.checkPolicy(qualified)
+    this.checkPolicy(qualified, caller)
     if (core.draining) throw new McpError(ErrorCode.InternalError, 'this peer is shutting down; call another peer')
     const progressToken = extra._meta?.progressToken
     // Progress is forwarded in order, and all of it before the result (the client drops progress after the response).
@@ -380,7 +409,7 @@ export class FrontSession {
     log.debug({ tool: qualified, door: this.init.door }, 'tools/call')
     try {
       const result = await this.track(server, extra.requestId, async () => {
-        const upstreamParams = { name: tool, arguments: params.arguments ?? {}, _meta: { ...meshMeta(params._meta), [REQUEST_ID_META]: requestId } }
+        const upstreamParams = { name: tool, arguments: params.arguments ?? {}, _meta: { ...meshMeta(params._meta), [REQUEST_ID_META]: requestId } as Record<string, unknown> }
         if (r.kind === 'route') {
           const ctx: CallContext = {
             sessionKey: this.id,
@@ -392,6 +421,8 @@ export class FrontSession {
           return await this.upstream(server).callTool(upstreamParams, ctx, { signal: extra.signal, timeoutMs, onprogress: onprogress ?? (() => {}) })
         }
         const scope = this.scope(server)
+        // The peer that serves the call learns who the caller is, signed by this peer (decision 0176).
+        if (this.init.door !== 'memory') upstreamParams._meta[IDENTITY_META] = await core.assertIdentity(caller)
         try {
           return await scope.callTool(upstreamParams, {
             // Always listen: progress from the far side extends the per-tool timeout at every hop,
@@ -424,7 +455,8 @@ function meshMeta (meta: Record<string, unknown> | undefined): Record<string, st
   if (meta === undefined) return out
   let n = 0
   for (const [k, v] of Object.entries(meta)) {
-    if (!k.startsWith('p2p-mcp/') || k === REQUEST_ID_META || k.length > 64) continue
+    // The identity is asserted by each peer itself, never passed on from a request (a client could replay one).
+    if (!k.startsWith('p2p-mcp/') || k === REQUEST_ID_META || k === IDENTITY_META || k.length > 64) continue
     if ((typeof v === 'string' && v.length <= 256) || (typeof v === 'number' && Number.isFinite(v))) { out[k] = v; if (++n >= 8) break }
   }
   return out
