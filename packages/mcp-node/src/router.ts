@@ -1,7 +1,7 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import { createClientPool, type ClientPool } from '@p2p-mcp/client-pool'
 import type { ProviderMatch } from '@p2p-mcp/dht-registry'
-import type { IdentityAsserter, IdentityAssertion } from './auth/hop-identity.js'
+import { IdentityVerifier, type IdentityAsserter, type IdentityAssertion } from './auth/hop-identity.js'
 import type { Identity } from './auth/principal.js'
 import { CallAccounting } from './calls.js'
 import { groupProviders, loadGroup, type CatalogChange, type MeshCatalog } from './catalog.js'
@@ -52,6 +52,7 @@ export class MeshRouter implements SessionHost {
   private readonly init: MeshRouterInit
   private readonly sessions = new Set<FrontSession>()
   private readonly pools = new Map<string, ClientPool>()
+  private readonly verifier = new IdentityVerifier()
   private isDraining = false
   private stopped = false
   private updateQueued = false
@@ -96,6 +97,10 @@ export class MeshRouter implements SessionHost {
 
   async assertIdentity (identity: Identity): Promise<IdentityAssertion> {
     return await this.init.asserter.assert(identity)
+  }
+
+  async verifyIdentity (assertion: unknown, remotePeer: string): Promise<Identity> {
+    return await this.verifier.verify(assertion, remotePeer)
   }
 
   hosted (server: string): LocalUpstream | undefined {

@@ -11,7 +11,7 @@ import type {
 } from '@modelcontextprotocol/sdk/types.js'
 import type { ClientPool, ClientPoolScope } from '@p2p-mcp/client-pool'
 import { z } from 'zod'
-import { IDENTITY_META, IdentityAssertionError, verifyAssertion, type IdentityAssertion } from './auth/hop-identity.js'
+import { IDENTITY_META, IdentityAssertionError, type IdentityAssertion } from './auth/hop-identity.js'
 import type { Identity, Principal } from './auth/principal.js'
 import type { MeshCatalog } from './catalog.js'
 import { POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX } from './constants.js'
@@ -49,6 +49,8 @@ export interface SessionHost {
   callFinished: (tool: string, peer: string, outcome: string, seconds: number) => void
   /** This peer's signed assertion of a caller's identity, for the peer a call is routed to (decision 0176). */
   assertIdentity: (identity: Identity) => Promise<IdentityAssertion>
+  /** The identity another peer asserted, verified against the connection's peer; throws `IdentityAssertionError`. */
+  verifyIdentity: (assertion: unknown, remotePeer: string) => Promise<Identity>
 }
 
 /** Which part of the mesh a session sees. */
@@ -159,7 +161,7 @@ export class FrontSession {
     const asserted = meta?.[IDENTITY_META]
     if (this.init.door !== 'libp2p' || asserted === undefined || !this.init.principal.startsWith('peer:')) return this.identity
     try {
-      return await verifyAssertion(asserted, this.init.principal.slice('peer:'.length))
+      return await this.core.verifyIdentity(asserted, this.init.principal.slice('peer:'.length))
     } catch (err) {
       if (!(err instanceof IdentityAssertionError)) throw err
       this.core.log.warn({ principal: this.init.principal }, 'identity assertion refused: %s', err.message)

@@ -2,7 +2,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { IdentityAsserter, verifyAssertion, type IdentityAssertion } from '../src/auth/hop-identity.js'
+import { IdentityAsserter, IdentityVerifier, verifyAssertion, type IdentityAssertion } from '../src/auth/hop-identity.js'
 
 async function peer (): Promise<{ id: string, asserter: IdentityAsserter, signs: () => number }> {
   const key = await generateKeyPair('Ed25519')
@@ -55,5 +55,18 @@ describe('identity across the hop', () => {
         await expect(verifyAssertion(forged, a.id)).rejects.toMatchObject({ name: 'IdentityAssertionError' })
       },
     ), { numRuns: 50 })
+  })
+})
+
+describe('IdentityVerifier', () => {
+  it('checks a signature once, then accepts the identical assertion; a changed copy is verified again and refused', async () => {
+    const a = await peer()
+    const verifier = new IdentityVerifier()
+    const assertion = await a.asserter.assert({ principal: 'token:alice', scopes: [] })
+    expect(await verifier.verify(assertion, a.id)).toMatchObject({ principal: 'token:alice' })
+    expect(await verifier.verify({ ...assertion }, a.id)).toMatchObject({ principal: 'token:alice' })
+    await expect(verifier.verify({ ...assertion, principal: 'token:root' }, a.id)).rejects.toThrowError(/bad signature/)
+    const b = await peer()
+    await expect(verifier.verify(assertion, b.id)).rejects.toThrowError(/arrived from peer/)
   })
 })

@@ -111,3 +111,29 @@ export async function verifyAssertion (value: unknown, remotePeer: string, now =
   if (principal === 'local') return { principal: peerPrincipal(remotePeer), scopes: [], assertedBy: peerPrincipal(remotePeer) }
   return { principal, scopes: a.scopes, assertedBy: peerPrincipal(remotePeer) }
 }
+
+/** Verified assertions remembered per serving peer. */
+const MAX_VERIFIED_ASSERTIONS = 4096
+
+/**
+ * `verifyAssertion` with a bounded memory of what verified: an entry peer reuses one assertion
+ * per caller for 30 s, so the serving peer checks each signature once, then compares bytes.
+ */
+export class IdentityVerifier {
+  private readonly cache = new Map<string, { json: string, identity: Identity, exp: number }>()
+
+  async verify (value: unknown, remotePeer: string, now = Date.now()): Promise<Identity> {
+    const sig = typeof value === 'object' && value !== null ? (value as { sig?: unknown }).sig : undefined
+    const key = typeof sig === 'string' ? `${remotePeer}\n${sig}` : undefined
+    const json = JSON.stringify(value)
+    const hit = key === undefined ? undefined : this.cache.get(key)
+    if (hit !== undefined && hit.json === json && hit.exp + ASSERTION_SKEW_MS >= now) return hit.identity
+    const identity = await verifyAssertion(value, remotePeer, now)
+    if (key !== undefined) {
+      this.cache.delete(key)
+      if (this.cache.size >= MAX_VERIFIED_ASSERTIONS) this.cache.delete(this.cache.keys().next().value!)
+      this.cache.set(key, { json, identity, exp: (value as IdentityAssertion).exp })
+    }
+    return identity
+  }
+}

@@ -17,6 +17,8 @@ export const DEFAULT_JWKS_MAX_AGE_MS = 600_000
 const DISCOVERY_RETRY_MS = 5_000
 /** Largest discovery document read. */
 const MAX_DISCOVERY_BYTES = 64 * 1024
+/** Verified tokens remembered (a client sends the same token on every call until it expires). */
+export const DEFAULT_VERIFIED_TOKEN_CACHE = 10_000
 
 /** One trusted authorization server. */
 export interface OAuthIssuer {
@@ -42,6 +44,10 @@ export interface OAuthVerifierInit {
   jwksTimeoutMs: number
   jwksCooldownMs: number
   jwksMaxAgeMs: number
+  /** Verified tokens remembered until they expire, so a repeated token costs a map lookup (0: verify every time). */
+  verifiedCacheSize?: number
+  /** The clock, in milliseconds (tests move it). @default Date.now */
+  now?: () => number
   logger: Logger
 }
 
@@ -111,6 +117,8 @@ export class AccessTokenVerifier {
   private readonly init: OAuthVerifierInit
   private readonly issuers = new Map<string, IssuerState>()
   private readonly audiences: string[]
+  /** Token → its verification, in insertion order (the oldest is dropped first). */
+  private readonly verified = new Map<string, VerifiedToken>()
 
   constructor (init: OAuthVerifierInit) {
     this.init = init
@@ -118,11 +126,29 @@ export class AccessTokenVerifier {
     this.audiences = [init.resource, ...init.audiences]
   }
 
+  private clock (): number { return this.init.now?.() ?? Date.now() }
+
   /** The issuers, for the protected-resource metadata's `authorization_servers`. */
   get issuerIds (): string[] { return [...this.issuers.keys()] }
 
   /** Verifies `token`; throws `TokenRefusedError` with the status and challenge error. */
   async verify (token: string): Promise<VerifiedToken> {
+    const known = this.verified.get(token)
+    if (known !== undefined) {
+      if (known.expiresAt + this.init.clockSkewS > this.clock() / 1000) return known
+      this.verified.delete(token)
+      throw invalid('the token has expired')
+    }
+    const v = await this.verifyNow(token)
+    const size = this.init.verifiedCacheSize ?? DEFAULT_VERIFIED_TOKEN_CACHE
+    if (size > 0) {
+      if (this.verified.size >= size) this.verified.delete(this.verified.keys().next().value!)
+      this.verified.set(token, v)
+    }
+    return v
+  }
+
+  private async verifyNow (token: string): Promise<VerifiedToken> {
     let alg: unknown
     let iss: unknown
     try {
@@ -145,6 +171,7 @@ export class AccessTokenVerifier {
         audience: this.audiences,
         algorithms: [...state.issuer.algorithms],
         clockTolerance: this.init.clockSkewS,
+        currentDate: new Date(this.clock()),
         requiredClaims: ['exp', 'sub'],
       })).payload
     } catch (err) {
