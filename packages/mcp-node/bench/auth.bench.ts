@@ -39,6 +39,8 @@ const none = await peer({})
 const statik = await peer({ tokens: [{ token: STATIC, subject: 'bench' }] })
 const oauth = await peer({ oauth: { issuers: [{ issuer: issuer.url }], requiredScopes: ['mcp:tools'] } })
 const jwt = await issuer.sign({ sub: 'bench', aud: `${oauth.httpUrl!.origin}/`, scope: 'mcp:tools', exp: Math.floor(Date.now() / 1000) + 3600 })
+const oauthEvery = await peer({ oauth: { issuers: [{ issuer: issuer.url }], requiredScopes: ['mcp:tools'], verifiedTokenCache: 0 } })
+const jwtEvery = await issuer.sign({ sub: 'bench', aud: `${oauthEvery.httpUrl!.origin}/`, scope: 'mcp:tools', exp: Math.floor(Date.now() / 1000) + 3600 })
 
 async function client (node: McpNode, token?: string): Promise<Client> {
   const c = new Client({ name: 'bench', version: '1' })
@@ -48,7 +50,8 @@ async function client (node: McpNode, token?: string): Promise<Client> {
 const sides = [
   { name: 'no auth', c: await client(none) },
   { name: 'static bearer token', c: await client(statik, STATIC) },
-  { name: 'OAuth JWT (ES256, cached JWKS)', c: await client(oauth, jwt) },
+  { name: 'OAuth JWT (ES256, cached JWKS), verified on every call (`verifiedTokenCache: 0`)', c: await client(oauthEvery, jwtEvery) },
+  { name: 'OAuth JWT (ES256), verified once, remembered (default)', c: await client(oauth, jwt) },
 ]
 
 async function latencies (c: Client, n: number): Promise<number[]> {
@@ -63,8 +66,12 @@ async function latencies (c: Client, n: number): Promise<number[]> {
 
 for (const s of sides) await latencies(s.c, 200)
 const times = sides.map(() => [] as number[])
+// Alternating blocks, each block in a rotated order, so drift and position hit every side alike.
 for (let block = 0; block < 8; block++) {
-  for (const [i, s] of sides.entries()) times[i]!.push(...await latencies(s.c, CALLS / 8))
+  for (let k = 0; k < sides.length; k++) {
+    const i = (block + k) % sides.length
+    times[i]!.push(...await latencies(sides[i]!.c, CALLS / 8))
+  }
 }
 
 /** CPU microseconds per operation of `op`, over `n` runs after a warm-up. */
@@ -118,5 +125,5 @@ console.log('| --- | ---: |')
 for (const [name, us] of micro) console.log(`| ${name} | ${us.toFixed(2)} |`)
 
 for (const s of sides) await s.c.close()
-await Promise.all([none, statik, oauth].map(async (n) => { await n.stop({ graceMs: 500 }) }))
+await Promise.all([none, statik, oauth, oauthEvery].map(async (n) => { await n.stop({ graceMs: 500 }) }))
 await issuer.close()

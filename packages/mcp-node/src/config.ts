@@ -9,7 +9,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SSE_KEEPALIVE_MS, MAX_CONFIG_BYTES,
 } from './constants.js'
 import { ConfigError, errorMessage } from './errors.js'
-import { ASYMMETRIC_ALGORITHMS, DEFAULT_JWKS_COOLDOWN_MS, DEFAULT_JWKS_MAX_AGE_MS, DEFAULT_JWKS_TIMEOUT_MS } from './auth/oauth.js'
+import { ASYMMETRIC_ALGORITHMS, DEFAULT_JWKS_COOLDOWN_MS, DEFAULT_JWKS_MAX_AGE_MS, DEFAULT_JWKS_TIMEOUT_MS, DEFAULT_VERIFIED_TOKEN_CACHE } from './auth/oauth.js'
 import { ControlPlaneConfigSchema, DEFAULT_CONTROL_PLANE_CONFIG } from './control-plane/config-schema.js'
 import { DEFAULT_EVENTS_CONFIG, EventsConfigSchema } from './events/config-schema.js'
 
@@ -118,6 +118,8 @@ const OAuthSchema = z.strictObject({
   jwksTimeoutMs: ms.default(DEFAULT_JWKS_TIMEOUT_MS),
   jwksCooldownMs: z.number().int().min(0).max(86_400_000).default(DEFAULT_JWKS_COOLDOWN_MS),
   jwksMaxAgeMs: ms.default(DEFAULT_JWKS_MAX_AGE_MS),
+  /** Verified tokens remembered until they expire (0: verify the signature on every request). */
+  verifiedTokenCache: z.number().int().min(0).max(1_000_000).default(DEFAULT_VERIFIED_TOKEN_CACHE),
 })
 
 const HttpSchema = z.strictObject({

@@ -16,7 +16,7 @@ export { createMcpNode, McpNode } from './node.js'
 export type { McpNodeOptions, McpNodeEvents } from './node.js'
 export type { NodeHealth } from './health.js'
 export { parseConfig, loadConfigFile, McpNodeConfigSchema } from './config.js'
-export type { McpNodeConfig, McpNodeConfigInput, UpstreamConfig, PolicyConfig, MeshToolsConfig } from './config.js'
+export type { McpNodeConfig, McpNodeConfigInput, UpstreamConfig, PolicyConfig, MeshToolsConfig, HttpConfig, OAuthConfig } from './config.js'
 export { meshName } from './naming.js'
 export { Policy } from './policy.js'
 export {
@@ -24,6 +24,9 @@ export {
   tokenPrincipal, webhookPrincipal,
 } from './auth/principal.js'
 export type { Identity, Principal, PrincipalKind, PrincipalMatcher } from './auth/principal.js'
+export { IDENTITY_META, IdentityAssertionError } from './auth/hop-identity.js'
+export type { IdentityAssertion } from './auth/hop-identity.js'
+export { TokenRefusedError } from './auth/oauth.js'
 export type { PolicyDecision } from './policy.js'
 export { groupProviders, entryFingerprint } from './catalog.js'
 export type { CatalogChange, ServerGroup } from './catalog.js'

@@ -63,6 +63,7 @@ export class HttpAuth {
         jwksTimeoutMs: o.jwksTimeoutMs,
         jwksCooldownMs: o.jwksCooldownMs,
         jwksMaxAgeMs: o.jwksMaxAgeMs,
+        verifiedCacheSize: o.verifiedTokenCache,
         logger: init.logger,
       })
     }
@@ -87,8 +88,13 @@ export class HttpAuth {
       res.end(JSON.stringify(this.metadata()))
       return false
     }
-    if (!this.enabled || PUBLIC_PATHS.test(path)) return true
+    if (!this.enabled) return true
     const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1]
+    if (PUBLIC_PATHS.test(path)) {
+      // Served to anyone; a valid token still identifies the caller (`/healthz` shows it more).
+      if (token !== undefined) await this.authenticate(token).then((info) => { this.verified.set(req, info) }, () => {})
+      return true
+    }
     try {
       if (token === undefined) throw new TokenRefusedError(401, 'invalid_token', 'a bearer token is required')
       this.verified.set(req, await this.authenticate(token))

@@ -79,6 +79,8 @@ describe('OAuth 2.1 resource server at the HTTP front door', () => {
     const res = await post(undefined)
     expect(res.status).toBe(401)
     expect(res.headers.get('www-authenticate')).toBe(`Bearer scope="${SCOPE}", resource_metadata="${mcpUrl.origin}/.well-known/oauth-protected-resource/mcp"`)
+    expect((await fetch(new URL('/healthz', mcpUrl))).status, '/healthz needs no token').toBe(200)
+    expect((await fetch(new URL('/metrics', mcpUrl))).status, '/metrics needs one').toBe(401)
     const perServer = await post(undefined, '/servers/local/mcp')
     expect(perServer.headers.get('www-authenticate')).toContain(`resource_metadata="${mcpUrl.origin}/.well-known/oauth-protected-resource/servers/local/mcp"`)
   })
