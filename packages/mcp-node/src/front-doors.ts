@@ -7,7 +7,6 @@ import { startHttpFrontDoor, type HttpFrontDoor, type HttpHost } from './http.js
 import { childOf, type Logger } from './logger.js'
 import { waitForMesh, type MeshReadiness } from './mesh-ready.js'
 import type { NodeComponents } from './module.js'
-import { meshName } from './naming.js'
 
 /** What the front doors need of the peer. */
 export interface FrontDoorsInit {
@@ -64,8 +63,8 @@ export class FrontDoors {
     if (c.http.enabled) {
       this.httpDoor = await startHttpFrontDoor({
         ...this.init.http,
-        openSession: ({ principal, view }) => router.openSession({ principal, door: 'http', view, enforcePolicy: true }),
-        allowed: (principal, server, tool) => router.policy.check(principal, meshName(server, tool)),
+        openSession: ({ principal, scopes, view }) => router.openSession({ principal, ...(scopes === undefined ? {} : { scopes }), door: 'http', view, enforcePolicy: true }),
+        access: router.access,
         log: childOf(logger, { component: 'http' }),
       }, c.http)
     }

@@ -8,19 +8,44 @@ export interface PolicyDecision {
   reason: string
 }
 
+/** What a permission is asked for: a tool (aggregated name), a resource (URI) or a prompt (aggregated name). */
+export type PolicyTargetKind = 'tool' | 'resource' | 'prompt'
+
+/** Who asks: the principal string and, for OAuth callers, the token's scopes. */
+export interface PolicyCaller {
+  principal: string
+  scopes?: readonly string[]
+}
+
+interface Patterns { allow: RegExp[] | undefined, deny: RegExp[] }
+
 interface CompiledRule {
   principal: RegExp
-  allow: RegExp[] | undefined
-  deny: RegExp[]
+  scopes: readonly string[] | undefined
+  kinds: Record<PolicyTargetKind, Patterns>
   index: number
 }
 
+const compile = (p: { allow?: string[] | undefined, deny?: string[] | undefined } | undefined): Patterns => ({
+  allow: p?.allow?.map(globToRegExp),
+  deny: (p?.deny ?? []).map(globToRegExp),
+})
+
+const KIND_FIELD: Record<PolicyTargetKind, string> = { tool: '', resource: '.resources', prompt: '.prompts' }
+
+/** A caller as given: a bare principal string or `{ principal, scopes }`. */
+export function callerOf (caller: string | PolicyCaller): PolicyCaller {
+  return typeof caller === 'string' ? { principal: caller } : caller
+}
+
 /**
- * Allow/deny by tool-name pattern per principal (peer id on libp2p, token subject on HTTP,
- * `local` for stdio and in-process clients; `*` patterns allowed in both). Every rule whose
- * principal matches applies: a matching `deny` pattern refuses; otherwise, when some
- * matching rule has an `allow` list, the tool must match one of its patterns; otherwise the
- * default decides.
+ * Allow/deny by pattern per principal (peer id on libp2p, token subject on HTTP, `local` for
+ * stdio and in-process clients; `*` patterns allowed in both), for each kind of target: tools
+ * (`allow`/`deny`), resources (`resources.allow`/`.deny`, by URI) and prompts
+ * (`prompts.allow`/`.deny`). A rule with `scopes` applies only to callers holding all of them.
+ * Every rule that applies is considered: a matching `deny` pattern refuses; otherwise, when some
+ * applying rule has an `allow` list for the kind, the target must match one of its patterns;
+ * otherwise the default decides (for every kind).
  */
 export class Policy {
   private readonly rules: CompiledRule[]
@@ -30,31 +55,47 @@ export class Policy {
     this.fallback = config.default
     this.rules = config.rules.map((r, index) => ({
       principal: globToRegExp(r.principal),
-      allow: r.allow?.map(globToRegExp),
-      deny: (r.deny ?? []).map(globToRegExp),
+      scopes: r.scopes,
+      kinds: { tool: compile(r), resource: compile(r.resources), prompt: compile(r.prompts) },
       index,
     }))
   }
 
-  check (principal: string, tool: string): PolicyDecision {
+  /** Whether `caller` may use `target` (a tool by default). */
+  check (caller: string | PolicyCaller, target: string, kind: PolicyTargetKind = 'tool'): PolicyDecision {
+    const principal = typeof caller === 'string' ? caller : caller.principal
+    const scopes = typeof caller === 'string' ? undefined : caller.scopes
     let allowLists = 0
     let allowedBy: number | undefined
     for (const rule of this.rules) {
       if (!rule.principal.test(principal)) continue
-      const denied = rule.deny.find((re) => re.test(tool))
-      if (denied !== undefined) return { allowed: false, reason: `denied by policy.rules.${rule.index} (${denied.source})` }
-      if (rule.allow !== undefined) {
+      if (rule.scopes !== undefined && !rule.scopes.every((s) => scopes?.includes(s) === true)) continue
+      const p = rule.kinds[kind]
+      for (const re of p.deny) {
+        if (re.test(target)) return { allowed: false, reason: `denied by policy.rules.${rule.index}${KIND_FIELD[kind]} (${re.source})` }
+      }
+      if (p.allow !== undefined) {
         allowLists++
-        if (allowedBy === undefined && rule.allow.some((re) => re.test(tool))) allowedBy = rule.index
+        if (allowedBy === undefined && p.allow.some((re) => re.test(target))) allowedBy = rule.index
       }
     }
     if (allowLists > 0) {
       return allowedBy === undefined
-        ? { allowed: false, reason: 'not in the allow list of any policy rule for this principal' }
+        ? { allowed: false, reason: `not in the ${kind} allow list of any policy rule for this principal` }
         : { allowed: true, reason: `allowed by policy.rules.${allowedBy}` }
     }
     return this.fallback === 'allow'
       ? { allowed: true, reason: 'policy default allow' }
       : { allowed: false, reason: 'policy default deny and no rule allows it' }
   }
+}
+
+/**
+ * The lowest policy command version that carries `policy` (decision 0180): 1 when it uses only
+ * what the first release knew (tool allow/deny per principal), 2 otherwise. Proposing the lowest
+ * keeps a mixed-release control plane working until a v2 feature is used.
+ */
+export function policyCommandVersion (policy: PolicyConfig): 1 | 2 {
+  if (policy.limits !== undefined || policy.servers !== undefined) return 2
+  return policy.rules.some((r) => r.scopes !== undefined || r.resources !== undefined || r.prompts !== undefined) ? 2 : 1
 }
