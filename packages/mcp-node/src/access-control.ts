@@ -51,7 +51,7 @@ export class AccessControl {
 
   /** Whether the caller may see `target` in a list. */
   visible (req: { principal: string, scopes?: readonly string[] | undefined, enforce: boolean }, target: string, kind: PolicyTargetKind): boolean {
-    return !req.enforce || this.policy.check(req.scopes === undefined ? req.principal : { principal: req.principal, scopes: req.scopes }, target, kind).allowed
+    return !req.enforce || this.policy.check(req.principal, target, req.scopes, kind).allowed
   }
 
   /** The limits `req` must pass. */
@@ -76,7 +76,7 @@ export class AccessControl {
     }
     const self = req.role === 'serving' ? this.self : ''
     if (req.enforce) {
-      const d = this.policy.check(req.scopes === undefined ? req.principal : { principal: req.principal, scopes: req.scopes }, req.target, req.kind)
+      const d = this.policy.check(req.principal, req.target, req.scopes, req.kind)
       if (!d.allowed) {
         record('denied', self, d.reason)
         const denied = new PolicyDeniedError(req.principal, req.target, d.reason, req.kind)

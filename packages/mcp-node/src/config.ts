@@ -54,9 +54,10 @@ const concurrency = z.number().int().min(1).max(1_000_000)
 
 /** One permission rule: a principal pattern, optionally scopes, and allow/deny patterns per kind. */
 const PolicyRuleSchema = z.strictObject({
+  /** A typed principal pattern (`peer:*`, `oauth:<issuer>#<sub>`, `token:ci-*`, `local`, `*`); one without a kind is deprecated (decision 0175). */
   principal: nonEmpty,
-  /** The rule applies only to principals that hold every one of these scopes (policy command v2). */
-  scopes: z.array(nonEmpty).min(1).max(64).optional(),
+  /** The rule applies only to callers whose access token holds every one of these scopes (policy command v2). */
+  scopes: z.array(nonEmpty).max(64).optional(),
   /** Tool patterns (aggregated names, `calc__*`). */
   allow: patternList.optional(),
   deny: patternList.optional(),

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createMcpHttpHandler, defaultAllowedHosts } from '@p2p-mcp/transport/node'
+import { identityOfAuth, tokenPrincipal, type Principal } from './auth/principal.js'
 import type { McpNodeConfig } from './config.js'
 import { DEFAULT_HTTP_IDLE_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, RATE_LIMITED_CODE } from './constants.js'
 import type { Logger } from './logger.js'
@@ -14,7 +15,7 @@ import type { FrontSession, SessionView } from './session.js'
 
 /** What the HTTP front door needs from the node. */
 export interface HttpHost {
-  openSession: (init: { principal: string, scopes?: readonly string[], view: SessionView }) => FrontSession
+  openSession: (init: { principal: Principal, scopes: readonly string[], view: SessionView }) => FrontSession
   hasServer: (name: string) => boolean
   /** Policy, limits and audit of the requests relayed as they are (the rest go through sessions). */
   access: AccessControl
@@ -109,7 +110,7 @@ function viewOf (path: string): SessionView | undefined {
  * `/healthz` and `/metrics`. Tokens are compared by sha256 digest in constant time.
  */
 export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig['http']): Promise<HttpFrontDoor> {
-  const tokens = config.tokens.map((t) => ({ hash: digest(t.token), subject: t.subject }))
+  const tokens = config.tokens.map((t) => ({ hash: digest(t.token), principal: tokenPrincipal(t.subject) }))
   const log = host.log
 
   // Routing, /healthz and /metrics: everything the MCP handler does not take.
@@ -150,15 +151,15 @@ export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig[
       : {
           verifyToken: (token: string) => {
             const h = digest(token)
-            const subject = tokens.find((t) => timingSafeEqual(t.hash, h))?.subject
-            return subject === undefined ? undefined : { token, clientId: subject, scopes: [] }
+            const principal = tokens.find((t) => timingSafeEqual(t.hash, h))?.principal
+            return principal === undefined ? undefined : { token, clientId: principal, scopes: [] }
           },
         }),
     route: (path) => {
       const view = viewOf(path)
       if (view === undefined || (view.kind === 'server' && !host.hasServer(view.server))) return undefined
       return ({ authInfo }) => {
-        const session = host.openSession({ principal: authInfo?.clientId ?? 'anonymous', ...(authInfo?.scopes === undefined ? {} : { scopes: authInfo.scopes }), view })
+        const session = host.openSession({ ...identityOfAuth(authInfo), view })
         return { connect: async (transport) => { await session.server.connect(transport) }, close: async () => { await session.close() } }
       }
     },
@@ -173,8 +174,8 @@ export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig[
         if (legacyUntil !== undefined && legacyUntil > Date.now()) return await translated(request, options)
         const body = options.parsedBody as { id?: unknown, method?: unknown, params?: { name?: unknown } }
         const id = typeof body?.id === 'string' || typeof body?.id === 'number' ? body.id : null
-        const principal = options.authInfo?.clientId ?? 'anonymous'
-        const req = relayedAccess(view.server, principal, options.authInfo?.scopes, body)
+        const { principal, scopes } = identityOfAuth(options.authInfo)
+        const req = relayedAccess(view.server, principal, scopes, body)
         const admitted = req === undefined ? undefined : host.access.admit(req)
         if (admitted?.ok === false) return errorResponse(id, admitted.error)
         const headers: Record<string, string> = {}

@@ -19,6 +19,11 @@ export { parseConfig, loadConfigFile, McpNodeConfigSchema } from './config.js'
 export type { McpNodeConfig, McpNodeConfigInput, UpstreamConfig, PolicyConfig, MeshToolsConfig } from './config.js'
 export { meshName } from './naming.js'
 export { Policy } from './policy.js'
+export {
+  ANONYMOUS_PRINCIPAL, InvalidPrincipalError, LOCAL_PRINCIPAL, oauthPrincipal, parsePrincipal, peerPrincipal, principalKind, principalMatcher,
+  tokenPrincipal, webhookPrincipal,
+} from './auth/principal.js'
+export type { Identity, Principal, PrincipalKind, PrincipalMatcher } from './auth/principal.js'
 export type { PolicyDecision } from './policy.js'
 export { groupProviders, entryFingerprint } from './catalog.js'
 export type { CatalogChange, ServerGroup } from './catalog.js'

@@ -1,6 +1,7 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
+import { peerPrincipal } from './auth/principal.js'
 import { childOf, type Logger } from './logger.js'
 import type { NodeComponents, NodeModule } from './module.js'
 import { meshName } from './naming.js'
@@ -261,7 +262,7 @@ export function modernRelay (init: { allowPeers?: ReadonlySet<string> } = {}): (
             : r.method === 'resources/read' && r.uri !== undefined ? { method: 'resources/read' as const, target: r.uri, kind: 'resource' as const } : undefined
         if (target === undefined) return { ok: true, finish: () => {} }
         // This peer's own requests were checked at its front door; another peer's are checked as that peer.
-        const a = components.router.access.admit({ ...target, principal: peer, server: r.server, role: 'serving', enforce: peer !== components.peerId })
+        const a = components.router.access.admit({ ...target, principal: peerPrincipal(peer), server: r.server, role: 'serving', enforce: peer !== components.peerId })
         if (!a.ok) return { ok: false, error: { error: a.error.message.replace(/^MCP error -?\d+: /, ''), code: a.error.code, ...(a.error.data === undefined ? {} : { data: a.error.data }) } }
         return { ok: true, finish: (outcome, reason) => { a.finish(outcome, undefined, reason) } }
       },

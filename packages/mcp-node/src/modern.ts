@@ -7,6 +7,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js'
 import { ProtocolError, Server, createMcpHandler, inputRequired, type McpHttpHandler, type McpRequestContext, type ServerContext } from '@modelcontextprotocol/server'
 import type { ModernLeg } from '@p2p-mcp/transport/node'
+import { identityOfAuth, type Identity, type Principal } from './auth/principal.js'
 import type { Logger } from './logger.js'
 import type { FrontSession, SessionView } from './session.js'
 
@@ -17,7 +18,7 @@ export const DEFAULT_MAX_WAITING_CALLS = 1024
 
 /** What the 2026-07-28 leg needs from the node. */
 export interface ModernHost {
-  openSession: (init: { principal: string, scopes?: readonly string[], view: SessionView }) => FrontSession
+  openSession: (init: { principal: Principal, scopes: readonly string[], view: SessionView }) => FrontSession
   log: Logger
 }
 
@@ -181,7 +182,7 @@ export function createModernFrontDoor (host: ModernHost, options: { inputWaitMs?
     return next.done
   }
 
-  const relay = (view: SessionView, principal: string, scopes: readonly string[] | undefined) => async (method: string, request: { params?: unknown }, ctx: ServerContext): Promise<Result> => {
+  const relay = (view: SessionView, identity: Identity) => async (method: string, request: { params?: unknown }, ctx: ServerContext): Promise<Result> => {
     const state = ctx.mcpReq.requestState<unknown>()
     if (typeof state === 'string') {
       const call = waiting.get(state)
@@ -193,7 +194,7 @@ export function createModernFrontDoor (host: ModernHost, options: { inputWaitMs?
     const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined
     const caps = (envelope?.['io.modelcontextprotocol/clientCapabilities'] ?? {}) as ClientCapabilities
     if (waiting.size >= maxWaiting) throw new ProtocolError(-32603, `Too many interactive calls waiting for input (${maxWaiting}); try again later`)
-    const call = new RelayedCall(host.openSession({ principal, ...(scopes === undefined ? {} : { scopes }), view }), caps)
+    const call = new RelayedCall(host.openSession({ principal: identity.principal, scopes: identity.scopes, view }), caps)
     try {
       await call.open()
     } catch (err) {
@@ -209,7 +210,7 @@ export function createModernFrontDoor (host: ModernHost, options: { inputWaitMs?
       capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, completions: {} },
       instructions: 'A p2p-mcp mesh peer: the tools, resources and prompts of every MCP server of the mesh.',
     })
-    const forward = relay(view, ctx.authInfo?.clientId ?? 'anonymous', ctx.authInfo?.scopes)
+    const forward = relay(view, identityOfAuth(ctx.authInfo))
     for (const method of RELAYED) {
       server.setRequestHandler(method, (async (request: { params?: unknown }, c: ServerContext) => await forward(method, request, c)) as never)
     }

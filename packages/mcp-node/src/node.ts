@@ -15,6 +15,7 @@ import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js'
 import { dialMcp, OrderedTransport } from '@p2p-mcp/transport'
 import { FsDatastore } from 'datastore-fs'
 import { TypedEventEmitter } from 'main-event'
+import { LOCAL_PRINCIPAL, principalMatcher } from './auth/principal.js'
 import { Bootstrapper, peerOf } from './bootstrap.js'
 import { MeshCatalog, type CatalogChange } from './catalog.js'
 import { parseConfig, type McpNodeConfig, type McpNodeConfigInput } from './config.js'
@@ -38,7 +39,7 @@ import { auditResource } from './audit/audit-resource.js'
 import { CallLimiter } from './limits/limiter.js'
 import { LimitPlan } from './limits/limit-plan.js'
 import { limitsFeature } from './limits/limits-feature.js'
-import { globToRegExp } from './naming.js'
+import { legacyPrincipalWarning } from './policy.js'
 import { controlPlane } from './control-plane/peer-control.js'
 import { schedulerFeature } from './scheduler/scheduler-module.js'
 import { events, type MeshEvents } from './events/events-module.js'
@@ -71,7 +72,7 @@ export interface McpNodeEvents {
  */
 function features (c: McpNodeConfig, policy: LayeredPolicy, metrics: NodeMetrics, access: Access, onEvents: (api: MeshEvents | undefined) => void): NodeModuleFactory[] {
   const scheduler = schedulerFeature()
-  const readers = c.audit.readers.map(globToRegExp)
+  const readers = c.audit.readers.map(principalMatcher)
   return [
     meshStatus(),
     limitsFeature({ config: c.limits, limiter: access.limiter, onStats: (stats) => { access.gossipStats = stats } }),
@@ -131,6 +132,8 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     this.log = options.logger ?? noopLogger
     this.localServer = new LocalServer(options.localServerName ?? 'local')
     this.policy = new LayeredPolicy(this.config.policy, this.config.controlPlane.admins)
+    const legacy = legacyPrincipalWarning(this.config.policy, this.config.controlPlane.admins)
+    if (legacy !== undefined) this.log.warn(legacy)
     this.catalog = new MeshCatalog(childOf(this.log, { component: 'catalog' }))
     this.builtins = new MeshTools(this.config.meshTools)
     this.metrics = new NodeMetrics({
@@ -471,7 +474,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
    */
   async connectClient (options: { clientInfo?: Implementation, capabilities?: ClientCapabilities, view?: SessionView } = {}): Promise<Client> {
     if (!this.started) throw new NodeNotStartedError('connectClient()')
-    const session = this.running!.router.openSession({ principal: 'local', door: 'local', view: options.view ?? { kind: 'mesh' }, enforcePolicy: true })
+    const session = this.running!.router.openSession({ principal: LOCAL_PRINCIPAL, door: 'local', view: options.view ?? { kind: 'mesh' }, enforcePolicy: true })
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
     await session.server.connect(serverSide)
     const client = new Client(options.clientInfo ?? { name: 'p2p-mcp-local', version: VERSION }, { capabilities: options.capabilities ?? {} })

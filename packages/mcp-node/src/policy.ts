@@ -1,3 +1,4 @@
+import { isTypedPattern, principalMatcher, typedFormsOf, type PrincipalMatcher } from './auth/principal.js'
 import type { PolicyConfig } from './config.js'
 import { globToRegExp } from './naming.js'
 
@@ -11,17 +12,12 @@ export interface PolicyDecision {
 /** What a permission is asked for: a tool (aggregated name), a resource (URI) or a prompt (aggregated name). */
 export type PolicyTargetKind = 'tool' | 'resource' | 'prompt'
 
-/** Who asks: the principal string and, for OAuth callers, the token's scopes. */
-export interface PolicyCaller {
-  principal: string
-  scopes?: readonly string[]
-}
-
 interface Patterns { allow: RegExp[] | undefined, deny: RegExp[] }
 
 interface CompiledRule {
-  principal: RegExp
-  scopes: readonly string[] | undefined
+  principal: PrincipalMatcher
+  /** The rule applies only to callers holding every one of these scopes. */
+  scopes: readonly string[]
   kinds: Record<PolicyTargetKind, Patterns>
   index: number
 }
@@ -33,14 +29,10 @@ const compile = (p: { allow?: string[] | undefined, deny?: string[] | undefined 
 
 const KIND_FIELD: Record<PolicyTargetKind, string> = { tool: '', resource: '.resources', prompt: '.prompts' }
 
-/** A caller as given: a bare principal string or `{ principal, scopes }`. */
-export function callerOf (caller: string | PolicyCaller): PolicyCaller {
-  return typeof caller === 'string' ? { principal: caller } : caller
-}
-
 /**
- * Allow/deny by pattern per principal (peer id on libp2p, token subject on HTTP, `local` for
- * stdio and in-process clients; `*` patterns allowed in both), for each kind of target: tools
+ * Allow/deny by pattern per typed principal (`peer:<id>` on libp2p, `oauth:<issuer>#<sub>` or
+ * `token:<subject>` on HTTP, `local` for stdio and in-process clients; `*` patterns allowed in
+ * both; see `auth/principal.ts`), for each kind of target: tools
  * (`allow`/`deny`), resources (`resources.allow`/`.deny`, by URI) and prompts
  * (`prompts.allow`/`.deny`). A rule with `scopes` applies only to callers holding all of them.
  * Every rule that applies is considered: a matching `deny` pattern refuses; otherwise, when some
@@ -54,22 +46,25 @@ export class Policy {
   constructor (config: PolicyConfig) {
     this.fallback = config.default
     this.rules = config.rules.map((r, index) => ({
-      principal: globToRegExp(r.principal),
-      scopes: r.scopes,
+      principal: principalMatcher(r.principal),
+      scopes: r.scopes ?? [],
       kinds: { tool: compile(r), resource: compile(r.resources), prompt: compile(r.prompts) },
       index,
     }))
   }
 
-  /** Whether `caller` may use `target` (a tool by default). */
-  check (caller: string | PolicyCaller, target: string, kind: PolicyTargetKind = 'tool'): PolicyDecision {
-    const principal = typeof caller === 'string' ? caller : caller.principal
-    const scopes = typeof caller === 'string' ? undefined : caller.scopes
+  /** Rule principals written without a kind (deprecated, decision 0175), for a warning at start. */
+  legacyPatterns (): string[] {
+    return this.rules.filter((r) => r.principal.legacy).map((r) => r.principal.pattern)
+  }
+
+  /** Whether `principal`, holding `scopes` (OAuth callers), may use `target` (a tool by default). */
+  check (principal: string, target: string, scopes: readonly string[] = [], kind: PolicyTargetKind = 'tool'): PolicyDecision {
     let allowLists = 0
     let allowedBy: number | undefined
     for (const rule of this.rules) {
       if (!rule.principal.test(principal)) continue
-      if (rule.scopes !== undefined && !rule.scopes.every((s) => scopes?.includes(s) === true)) continue
+      if (rule.scopes.length > 0 && !rule.scopes.every((s) => scopes.includes(s))) continue
       const p = rule.kinds[kind]
       for (const re of p.deny) {
         if (re.test(target)) return { allowed: false, reason: `denied by policy.rules.${rule.index}${KIND_FIELD[kind]} (${re.source})` }
@@ -98,4 +93,15 @@ export class Policy {
 export function policyCommandVersion (policy: PolicyConfig): 1 | 2 {
   if (policy.limits !== undefined || policy.servers !== undefined) return 2
   return policy.rules.some((r) => r.scopes !== undefined || r.resources !== undefined || r.prompts !== undefined) ? 2 : 1
+}
+
+/**
+ * The deprecation warning for rule principals and admin patterns written without a kind
+ * (decision 0175), or undefined when every pattern is typed.
+ */
+export function legacyPrincipalWarning (policy: PolicyConfig, admins: readonly string[] = []): string | undefined {
+  const legacy = [...policy.rules.map((r) => r.principal), ...admins].filter((p) => !isTypedPattern(p))
+  if (legacy.length === 0) return undefined
+  const shown = [...new Set(legacy)].slice(0, 5).map((p) => `${JSON.stringify(p)} (now ${typedFormsOf(p)})`).join(', ')
+  return `policy principals without a kind are deprecated and match peer ids and static-token subjects only: ${shown}; write peer:<id>, token:<subject>, oauth:<issuer>#<sub> or local`
 }

@@ -13,6 +13,7 @@ import type { ClientPool, ClientPoolScope } from '@p2p-mcp/client-pool'
 import { z } from 'zod'
 import type { AccessControl, AccessRequest, Served } from './access-control.js'
 import type { AuditedMethod } from './audit/audit-log.js'
+import type { Principal } from './auth/principal.js'
 import type { MeshCatalog } from './catalog.js'
 import { MESH_SERVER, REQUEST_ID_META, ROUTE_CLIENT_PREFIX } from './constants.js'
 import { errorMessage } from './errors.js'
@@ -58,8 +59,9 @@ export type SessionView =
   | { kind: 'auto' }
 
 export interface FrontSessionInit {
-  principal: string
-  /** The scopes of the principal's token (OAuth), which policy rules with `scopes` need. */
+  /** Who the door authenticated (`auth/principal.ts`). */
+  principal: Principal
+  /** The OAuth scopes of the caller's access token (none for other kinds). */
   scopes?: readonly string[]
   door: Door
   view: SessionView

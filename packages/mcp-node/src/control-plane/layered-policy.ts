@@ -1,6 +1,6 @@
 import type { PolicyConfig } from '../config.js'
-import { globToRegExp } from '../naming.js'
-import { Policy, type PolicyCaller, type PolicyDecision, type PolicyTargetKind } from '../policy.js'
+import { principalMatcher, type PrincipalMatcher } from '../auth/principal.js'
+import { Policy, type PolicyDecision, type PolicyTargetKind } from '../policy.js'
 
 /**
  * The policy a peer enforces on `tools/call`, `resources/read` and `prompts/get` (and in the
@@ -14,13 +14,13 @@ export class LayeredPolicy extends Policy {
   private replicatedVersion = 0
   private readonly localConfig: PolicyConfig
   private replicatedConfig: PolicyConfig | undefined
-  private adminPatterns: RegExp[]
+  private adminPatterns: PrincipalMatcher[]
   private readonly listeners = new Set<() => void>()
 
   constructor (local: PolicyConfig, admins: readonly string[] = []) {
     super(local)
     this.localConfig = local
-    this.adminPatterns = admins.map(globToRegExp)
+    this.adminPatterns = admins.map(principalMatcher)
   }
 
   /** Installs a newer replicated policy (older versions are ignored). */
@@ -29,7 +29,7 @@ export class LayeredPolicy extends Policy {
     this.replicated = new Policy(policy)
     this.replicatedConfig = policy
     this.replicatedVersion = version
-    if (admins !== undefined) this.adminPatterns = admins.map(globToRegExp)
+    if (admins !== undefined) this.adminPatterns = admins.map(principalMatcher)
     for (const l of this.listeners) l()
   }
 
@@ -51,12 +51,12 @@ export class LayeredPolicy extends Policy {
     return this.adminPatterns.some((re) => re.test(principal))
   }
 
-  override check (caller: string | PolicyCaller, target: string, kind: PolicyTargetKind = 'tool'): PolicyDecision {
+  override check (principal: string, target: string, scopes: readonly string[] = [], kind: PolicyTargetKind = 'tool'): PolicyDecision {
     if (this.replicated !== undefined) {
-      const d = this.replicated.check(caller, target, kind)
+      const d = this.replicated.check(principal, target, scopes, kind)
       if (!d.allowed) return { allowed: false, reason: `replicated policy v${this.replicatedVersion}: ${d.reason}` }
     }
-    const local = super.check(caller, target, kind)
+    const local = super.check(principal, target, scopes, kind)
     return local.allowed || this.replicated === undefined ? local : { allowed: false, reason: `this peer's config: ${local.reason}` }
   }
 }

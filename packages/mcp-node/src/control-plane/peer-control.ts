@@ -18,7 +18,7 @@ import { libp2pControlLink, serveControl } from './control-link.js'
 import { ControlPlane } from './control-plane.js'
 import type { LayeredPolicy } from './layered-policy.js'
 import { isAdmin, type ReplicatedPolicy } from './policy-module.js'
-import { policyCommandVersion } from '../policy.js'
+import { legacyPrincipalWarning, policyCommandVersion } from '../policy.js'
 import type { ReplicatedModule } from './types.js'
 
 /** What the node passes to the control-plane module besides its components. */
@@ -162,6 +162,8 @@ export class PeerControl {
     if (p.version === 0) return
     this.init.policy.setReplicated(p.policy, p.version, p.admins)
     this.log.info({ version: p.version, by: p.updatedBy }, 'replicated policy installed')
+    const legacy = legacyPrincipalWarning(p.policy, p.admins)
+    if (legacy !== undefined) this.log.warn({ version: p.version }, `replicated ${legacy}`)
   }
 
   private fsync: Histogram | undefined

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { PolicySchema, type PolicyConfig } from '../config.js'
-import { globToRegExp } from '../naming.js'
+import { principalMatcher } from '../auth/principal.js'
 import { firstIssue, fromJsonBytes, toJsonBytes } from './codec-json.js'
 import { reject } from './types.js'
 import type { ApplyContext, ReplicatedModule } from './types.js'
@@ -48,7 +48,7 @@ export type PolicyCommand = z.input<(typeof COMMAND_SCHEMAS)[2]>
 
 /** Whether `principal` matches one of the policy's admin patterns. */
 export function isAdmin (p: ReplicatedPolicy, principal: string): boolean {
-  return p.admins.some((a) => globToRegExp(a).test(principal))
+  return p.admins.some((a) => principalMatcher(a).test(principal))
 }
 
 /**

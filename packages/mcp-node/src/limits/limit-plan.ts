@@ -1,5 +1,6 @@
 import type { PolicyConfig, ServerAccessPolicy } from '../config.js'
 import type { LayeredPolicy } from '../control-plane/layered-policy.js'
+import { principalMatcher, type PrincipalMatcher } from '../auth/principal.js'
 import { globToRegExp } from '../naming.js'
 import type { LimitSpec } from './limiter.js'
 
@@ -7,7 +8,7 @@ type PrincipalLimit = NonNullable<PolicyConfig['limits']>[number]
 
 interface CompiledLimit {
   readonly rule: PrincipalLimit
-  readonly principal: RegExp
+  readonly principal: PrincipalMatcher
   readonly server: RegExp | undefined
   /** Stable across peers and unrelated policy edits: the layer and the rule's own JSON. */
   readonly id: string
@@ -17,7 +18,7 @@ interface CompiledLimit {
 function compile (limits: PolicyConfig['limits'], layer: 'mesh' | 'peer'): CompiledLimit[] {
   return (limits ?? []).map((rule, i) => ({
     rule,
-    principal: globToRegExp(rule.principal),
+    principal: principalMatcher(rule.principal),
     server: rule.server === undefined ? undefined : globToRegExp(rule.server),
     id: `${layer}:${JSON.stringify([rule.principal, rule.server ?? null, rule.requestsPerMinute ?? null, rule.burst ?? null, rule.maxConcurrent ?? null])}`,
     label: `${layer === 'mesh' ? 'replicated policy' : 'this peer\'s config'} policy.limits.${i}`,
