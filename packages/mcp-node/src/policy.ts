@@ -27,6 +27,11 @@ const compile = (p: { allow?: string[] | undefined, deny?: string[] | undefined 
   deny: (p?.deny ?? []).map(globToRegExp),
 })
 
+const ALLOW_BY_DEFAULT: PolicyDecision = Object.freeze({ allowed: true, reason: 'policy default allow' })
+const DENY_BY_DEFAULT: PolicyDecision = Object.freeze({ allowed: false, reason: 'policy default deny and no rule allows it' })
+/** Decisions a policy remembers (principal × target × kind × scopes) before it starts over. */
+const MAX_CACHED_DECISIONS = 10_000
+
 const KIND_FIELD: Record<PolicyTargetKind, string> = { tool: '', resource: '.resources', prompt: '.prompts' }
 
 /**
@@ -42,6 +47,8 @@ const KIND_FIELD: Record<PolicyTargetKind, string> = { tool: '', resource: '.res
 export class Policy {
   private readonly rules: CompiledRule[]
   private readonly fallback: 'allow' | 'deny'
+  /** Decisions already taken (a policy never changes: a new version is a new Policy); cleared when full. */
+  private readonly decided = new Map<string, PolicyDecision>()
 
   constructor (config: PolicyConfig) {
     this.fallback = config.default
@@ -60,6 +67,18 @@ export class Policy {
 
   /** Whether `principal`, holding `scopes` (OAuth callers), may use `target` (a tool by default). */
   check (principal: string, target: string, scopes: readonly string[] = [], kind: PolicyTargetKind = 'tool'): PolicyDecision {
+    if (this.rules.length === 0) return this.fallback === 'allow' ? ALLOW_BY_DEFAULT : DENY_BY_DEFAULT
+    const key = scopes.length === 0 ? `${kind}\0${principal}\0${target}` : `${kind}\0${principal}\0${target}\0${scopes.join('\0')}`
+    let d = this.decided.get(key)
+    if (d === undefined) {
+      if (this.decided.size >= MAX_CACHED_DECISIONS) this.decided.clear()
+      d = this.decide(principal, target, scopes, kind)
+      this.decided.set(key, d)
+    }
+    return d
+  }
+
+  private decide (principal: string, target: string, scopes: readonly string[], kind: PolicyTargetKind): PolicyDecision {
     let allowLists = 0
     let allowedBy: number | undefined
     for (const rule of this.rules) {
@@ -79,9 +98,7 @@ export class Policy {
         ? { allowed: false, reason: `not in the ${kind} allow list of any policy rule for this principal` }
         : { allowed: true, reason: `allowed by policy.rules.${allowedBy}` }
     }
-    return this.fallback === 'allow'
-      ? { allowed: true, reason: 'policy default allow' }
-      : { allowed: false, reason: 'policy default deny and no rule allows it' }
+    return this.fallback === 'allow' ? ALLOW_BY_DEFAULT : DENY_BY_DEFAULT
   }
 }
 

@@ -15,6 +15,9 @@ interface CompiledLimit {
   readonly label: string
 }
 
+const NONE: LimitSpec[] = []
+const MAX_CACHED_ENTRIES = 10_000
+
 function compile (limits: PolicyConfig['limits'], layer: 'mesh' | 'peer'): CompiledLimit[] {
   return (limits ?? []).map((rule, i) => ({
     rule,
@@ -45,6 +48,8 @@ export class LimitPlan {
   private readonly local: CompiledLimit[]
   private mesh: CompiledLimit[] = []
   private meshVersion = -1
+  /** The entry limits already worked out per principal and server (for this policy version); cleared when full. */
+  private readonly entries = new Map<string, LimitSpec[]>()
 
   constructor (policy: LayeredPolicy, accessPolicy: (server: string) => ServerAccessPolicy | undefined) {
     this.policy = policy
@@ -57,8 +62,20 @@ export class LimitPlan {
     if (this.meshVersion !== this.policy.version) {
       this.mesh = compile(this.policy.layers().replicated?.limits, 'mesh')
       this.meshVersion = this.policy.version
+      this.entries.clear()
     }
-    if (this.mesh.length === 0 && this.local.length === 0) return []
+    if (this.mesh.length === 0 && this.local.length === 0) return NONE
+    const key = `${principal}\0${server}`
+    let specs = this.entries.get(key)
+    if (specs === undefined) {
+      if (this.entries.size >= MAX_CACHED_ENTRIES) this.entries.clear()
+      specs = this.entryNow(principal, server)
+      this.entries.set(key, specs)
+    }
+    return specs
+  }
+
+  private entryNow (principal: string, server: string): LimitSpec[] {
     const out: LimitSpec[] = []
     for (const [list, shared] of [[this.mesh, true], [this.local, false]] as const) {
       for (const l of list) {
