@@ -86,6 +86,23 @@ export function errorResponse (id: string | number | null, error: { code: number
   return Response.json({ jsonrpc: '2.0', id, error: { code: error.code, message, ...(error.data === undefined ? {} : { data: error.data }) } }, { headers })
 }
 
+/**
+ * A 2026-07-28 answer (one JSON body) refused by a rate or concurrency limit gets `Retry-After`
+ * too, like the answers built here; other answers pass untouched.
+ */
+async function withRetryAfter (res: Response): Promise<Response> {
+  if (!(res.headers.get('content-type') ?? '').includes('application/json')) return res
+  const text = await res.clone().text()
+  if (!text.includes(String(RATE_LIMITED_CODE))) return res
+  let body: { error?: { code?: unknown, data?: { retryAfterMs?: unknown } } }
+  try { body = JSON.parse(text) as typeof body } catch { return res }
+  const retryAfterMs = body.error?.code === RATE_LIMITED_CODE ? body.error.data?.retryAfterMs : undefined
+  if (typeof retryAfterMs !== 'number') return res
+  const headers = new Headers(res.headers)
+  headers.set('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))))
+  return new Response(text, { status: res.status, statusText: res.statusText, headers })
+}
+
 const SERVER_PATH = /^\/servers\/([A-Za-z0-9][A-Za-z0-9._-]{0,63})\/mcp$/
 
 function reply (res: ServerResponse, status: number, message: string): void {
@@ -166,7 +183,8 @@ export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig[
     modern: (path) => {
       const view = viewOf(path)
       if (view === undefined || (view.kind === 'server' && !host.hasServer(view.server))) return undefined
-      const translated = modern.leg(view)
+      const leg = modern.leg(view)
+      const translated: typeof leg = async (request, options) => await withRetryAfter(await leg(request, options))
       if (view.kind !== 'server') return translated
       // One server: relayed as it is when its replicas speak 2026-07-28, translated from 2025 sessions otherwise.
       return async (request, options) => {

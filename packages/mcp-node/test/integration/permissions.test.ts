@@ -95,6 +95,29 @@ describe('permissions, limits and audit at one peer', () => {
     for (let i = 0; i < 5; i++) expect((await bob.callTool({ name: 'docs__add', arguments: { a: i, b: 1 } })).isError).not.toBe(true)
   })
 
+  it('a 2026-07-28 request over its rate gets -32029 and Retry-After', async () => {
+    const call = async (): Promise<Response> => await fetch(node.httpUrl!, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${ALICE}`,
+        'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'docs__add',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0', id: 7, method: 'tools/call',
+        params: { name: 'docs__add', arguments: { a: 1, b: 1 }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} } },
+      }),
+    })
+    let limited: Response | undefined
+    for (let i = 0; i < 10 && limited === undefined; i++) {
+      const res = await call()
+      const text = await res.clone().text()
+      if (text.includes('-32029')) limited = res
+    }
+    expect(limited).toBeDefined()
+    expect(Number(limited!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    expect(await limited!.json()).toMatchObject({ id: 7, error: { code: -32029, data: { name: 'RateLimitedError', retryAfterMs: expect.any(Number) as number } } })
+  })
+
   it('mesh://audit lists every call with principal, target, serving peer and outcome; only readers see it', async () => {
     const local = await node.connectClient()
     clients.push(local)
