@@ -5,8 +5,8 @@ import { isBrokenCircuitError } from 'cockatiel'
  * - 'caller': the caller's own error (invalid params, unknown method, a call on a closed
  *   pool, a request this process could not encode or send: too large for a frame, nested
  *   too deep for `JSON.stringify`): not retried, not held against the replica;
- * - 'refused': the request never left and the replica is not at fault (open breaker,
- *   full bulkhead): safe to send elsewhere;
+ * - 'refused': the request never ran and the replica is not at fault (open breaker,
+ *   full bulkhead, the replica's rate limit -32029): safe to send elsewhere;
  * - 'unreachable': the request never left because the session could not be opened:
  *   safe to send elsewhere, and held against the replica;
  * - 'replica': the replica failed after the request may have reached it (connection
@@ -17,6 +17,9 @@ export type FailureKind = 'caller' | 'refused' | 'unreachable' | 'replica'
 
 // JSON-RPC / MCP codes that blame the request, not the server that answered it.
 const CALLER_CODES = new Set([-32700, -32600, -32601, -32602, -32042])
+// -32029: the replica's own rate or concurrency limit refused the call before it ran (p2p-mcp's
+// RATE_LIMITED_CODE): another replica may take it, and the refusal is not a fault.
+const REFUSED_CODES = new Set([-32029])
 
 export function classify (error: unknown): FailureKind {
   if (isBrokenCircuitError(error)) return 'refused'
@@ -26,6 +29,7 @@ export function classify (error: unknown): FailureKind {
     if (e.name === 'PoolClosedError' || e.name === 'InvalidParametersError') return 'caller'
     if (e.name === 'ConnectError') return 'unreachable'
     if (e.name === 'McpError' && typeof e.code === 'number' && CALLER_CODES.has(e.code)) return 'caller'
+    if (e.name === 'McpError' && typeof e.code === 'number' && REFUSED_CODES.has(e.code)) return 'refused'
     if (isLocalEncodeError(error)) return 'caller'
   }
   return 'replica'

@@ -8,7 +8,6 @@ import { startHttpFrontDoor, type HttpFrontDoor, type HttpHost } from './http.js
 import { childOf, type Logger } from './logger.js'
 import { waitForMesh, type MeshReadiness } from './mesh-ready.js'
 import type { NodeComponents } from './module.js'
-import { meshName } from './naming.js'
 
 /** What the front doors need of the peer. */
 export interface FrontDoorsInit {
@@ -66,7 +65,7 @@ export class FrontDoors {
       this.httpDoor = await startHttpFrontDoor({
         ...this.init.http,
         openSession: ({ principal, scopes, view }) => router.openSession({ principal, scopes, door: 'http', view, enforcePolicy: true }),
-        allowed: (principal, scopes, server, tool) => router.policy.check(principal, meshName(server, tool), scopes),
+        access: router.access,
         log: childOf(logger, { component: 'http' }),
       }, c.http)
     }

@@ -5,19 +5,21 @@ import { HttpAuth } from './auth/http-auth.js'
 import { identityOfAuth, type Principal } from './auth/principal.js'
 import type { McpNodeConfig } from './config.js'
 import { errorMessage } from './errors.js'
-import { DEFAULT_HTTP_IDLE_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, POLICY_DENIED_CODE } from './constants.js'
+import { DEFAULT_HTTP_IDLE_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, RATE_LIMITED_CODE } from './constants.js'
 import type { Logger } from './logger.js'
 import { createModernFrontDoor } from './modern.js'
 import type { RelayOutcome, RelayRequest } from './modern-relay.js'
-import type { PolicyDecision } from './policy.js'
+import type { AccessControl, AccessRequest } from './access-control.js'
+import type { AuditedMethod } from './audit/audit-log.js'
+import { meshName } from './naming.js'
 import type { FrontSession, SessionView } from './session.js'
 
 /** What the HTTP front door needs from the node. */
 export interface HttpHost {
   openSession: (init: { principal: Principal, scopes: readonly string[], view: SessionView }) => FrontSession
   hasServer: (name: string) => boolean
-  /** Whether `principal`, holding `scopes`, may call `tool` of `server`. */
-  allowed: (principal: Principal, scopes: readonly string[], server: string, tool: string) => PolicyDecision
+  /** Policy, limits and audit of the requests relayed as they are (the rest go through sessions). */
+  access: AccessControl
   /** Relays a 2026-07-28 request as it is to a replica of its server (decision 0072). */
   relay: (request: RelayRequest, signal: AbortSignal) => Promise<RelayOutcome>
   health: () => { status: 'ok' | 'degraded' | 'stopping' }
@@ -63,6 +65,43 @@ function relayedResponse (outcome: Extract<RelayOutcome, { kind: 'answer' }>): R
     },
     async cancel () { await outcome.messages.return(undefined) },
   }), { status: outcome.status, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', [REPLICA_HEADER]: outcome.peer } })
+}
+
+/** The access request of a 2026-07-28 request relayed as it is, when it is one the mesh audits. */
+function relayedAccess (server: string, principal: string, scopes: readonly string[] | undefined, body: { method?: unknown, params?: { name?: unknown, uri?: unknown } }): AccessRequest | undefined {
+  const name = body?.params?.name
+  const uri = body?.params?.uri
+  let target: { method: AuditedMethod, target: string, kind: AccessRequest['kind'] }
+  if (body?.method === 'tools/call' && typeof name === 'string') target = { method: 'tools/call', target: meshName(server, name), kind: 'tool' }
+  else if (body?.method === 'prompts/get' && typeof name === 'string') target = { method: 'prompts/get', target: meshName(server, name), kind: 'prompt' }
+  else if (body?.method === 'resources/read' && typeof uri === 'string') target = { method: 'resources/read', target: uri, kind: 'resource' }
+  else return undefined
+  return { ...target, principal, server, role: 'entry', enforce: true, ...(scopes === undefined ? {} : { scopes }) }
+}
+
+/** A JSON-RPC error answer; a rate-limit refusal also says `Retry-After` (whole seconds, rounded up). */
+export function errorResponse (id: string | number | null, error: { code: number, message: string, data?: unknown }): Response {
+  const retryAfterMs = (error.data as { retryAfterMs?: unknown } | undefined)?.retryAfterMs
+  const headers: Record<string, string> = error.code === RATE_LIMITED_CODE && typeof retryAfterMs === 'number' ? { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) } : {}
+  const message = error.message.replace(/^MCP error -?\d+: /, '')
+  return Response.json({ jsonrpc: '2.0', id, error: { code: error.code, message, ...(error.data === undefined ? {} : { data: error.data }) } }, { headers })
+}
+
+/**
+ * A 2026-07-28 answer (one JSON body) refused by a rate or concurrency limit gets `Retry-After`
+ * too, like the answers built here; other answers pass untouched.
+ */
+async function withRetryAfter (res: Response): Promise<Response> {
+  if (!(res.headers.get('content-type') ?? '').includes('application/json')) return res
+  const text = await res.clone().text()
+  if (!text.includes(String(RATE_LIMITED_CODE))) return res
+  let body: { error?: { code?: unknown, data?: { retryAfterMs?: unknown } } }
+  try { body = JSON.parse(text) as typeof body } catch { return res }
+  const retryAfterMs = body.error?.code === RATE_LIMITED_CODE ? body.error.data?.retryAfterMs : undefined
+  if (typeof retryAfterMs !== 'number') return res
+  const headers = new Headers(res.headers)
+  headers.set('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))))
+  return new Response(text, { status: res.status, statusText: res.statusText, headers })
 }
 
 const SERVER_PATH = /^\/servers\/([A-Za-z0-9][A-Za-z0-9._-]{0,63})\/mcp$/
@@ -138,7 +177,8 @@ export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig[
     modern: (path) => {
       const view = viewOf(path)
       if (view === undefined || (view.kind === 'server' && !host.hasServer(view.server))) return undefined
-      const translated = modern.leg(view)
+      const leg = modern.leg(view)
+      const translated: typeof leg = async (request, options) => await withRetryAfter(await leg(request, options))
       if (view.kind !== 'server') return translated
       // One server: relayed as it is when its replicas speak 2026-07-28, translated from 2025 sessions otherwise.
       return async (request, options) => {
@@ -147,18 +187,30 @@ export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig[
         const body = options.parsedBody as { id?: unknown, method?: unknown, params?: { name?: unknown } }
         const id = typeof body?.id === 'string' || typeof body?.id === 'number' ? body.id : null
         const { principal, scopes } = identityOfAuth(options.authInfo)
-        if (body?.method === 'tools/call' && typeof body.params?.name === 'string') {
-          const d = host.allowed(principal, scopes, view.server, body.params.name)
-          if (!d.allowed) return Response.json({ jsonrpc: '2.0', id, error: { code: POLICY_DENIED_CODE, message: `tool ${JSON.stringify(body.params.name)} is not allowed for principal ${JSON.stringify(principal)}: ${d.reason}` } })
-        }
+        const req = relayedAccess(view.server, principal, scopes, body)
+        const admitted = req === undefined ? undefined : host.access.admit(req)
+        if (admitted?.ok === false) return errorResponse(id, admitted.error)
         const headers: Record<string, string> = {}
         request.headers.forEach((v, k) => { headers[k] = v })
-        const outcome = await host.relay({ server: view.server, headers, body: options.parsedBody }, request.signal)
+        let outcome: RelayOutcome
+        try {
+          outcome = await host.relay({ server: view.server, headers, body: options.parsedBody }, request.signal)
+        } catch (err) {
+          admitted?.finish('error', undefined, (err as Error).message)
+          throw err
+        }
         if (outcome.kind === 'legacy') {
+          // Translated through a session, which checks and audits the request itself.
+          admitted?.drop()
           legacyServers.set(view.server, Date.now() + LEGACY_RECHECK_MS)
           return await translated(request, options)
         }
-        if (outcome.kind === 'refused') return Response.json({ jsonrpc: '2.0', id, error: { code: -32603, message: outcome.error } })
+        if (outcome.kind === 'refused') {
+          admitted?.finish(outcome.code === RATE_LIMITED_CODE ? 'rate_limited' : 'error', undefined, outcome.error)
+          return errorResponse(id, { code: outcome.code ?? -32603, message: outcome.error, ...(outcome.data === undefined ? {} : { data: outcome.data }) })
+        }
+        // Audited when the answer starts (its body may stream on).
+        admitted?.finish('ok', outcome.peer)
         return relayedResponse(outcome)
       }
     },

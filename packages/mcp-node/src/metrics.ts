@@ -8,6 +8,8 @@ export interface MetricsSource {
   upstreams: () => Array<{ name: string, up: boolean, restarts: number }>
   pools: () => Array<{ server: string, endpoints: Array<{ id: string, state: string, breaker: string, inFlight: number }>, retries: number, budgetExhausted: number }>
   registry: () => Record<string, number>
+  /** Limiter budgets held and gossip of mesh-wide limit usage. */
+  limits?: () => Record<string, number>
 }
 
 /** Prometheus metrics of one node, in a registry of its own (no global state). */
@@ -15,6 +17,7 @@ export class NodeMetrics {
   readonly registry = new Registry()
   readonly calls: Counter<'tool' | 'peer' | 'outcome'>
   readonly latency: Histogram<'tool' | 'peer'>
+  readonly audit: Counter<'method' | 'outcome' | 'role'>
 
   constructor (source: MetricsSource) {
     const registers = [this.registry]
@@ -23,6 +26,14 @@ export class NodeMetrics {
     this.latency = new Histogram({
       name: 'p2p_mcp_tool_call_duration_seconds', help: 'tools/call latency as this peer saw it, by tool and serving peer', labelNames: ['tool', 'peer'], registers,
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    })
+    this.audit = new Counter({
+      name: 'p2p_mcp_audit_total', help: 'tools/call, resources/read and prompts/get audited here, by method, outcome (ok, tool_error, error, cancelled, denied, rate_limited) and role (entry, serving)',
+      labelNames: ['method', 'outcome', 'role'], registers,
+    })
+    new Gauge({
+      name: 'p2p_mcp_limits', help: 'Limiter counters: budgets held, usage messages sent, received and rejected', labelNames: ['counter'], registers,
+      collect () { this.reset(); for (const [k, v] of Object.entries(source.limits?.() ?? {})) this.set({ counter: k }, v) },
     })
     new Gauge({ name: 'p2p_mcp_peers', help: 'Connected libp2p peers', registers, collect () { this.set(source.peers()) } })
     new Gauge({ name: 'p2p_mcp_mesh_tools', help: 'Tools this peer serves from the mesh', registers, collect () { this.set(source.meshTools()) } })

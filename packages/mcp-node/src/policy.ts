@@ -9,34 +9,53 @@ export interface PolicyDecision {
   reason: string
 }
 
+/** What a permission is asked for: a tool (aggregated name), a resource (URI) or a prompt (aggregated name). */
+export type PolicyTargetKind = 'tool' | 'resource' | 'prompt'
+
+interface Patterns { allow: RegExp[] | undefined, deny: RegExp[] }
+
 interface CompiledRule {
   principal: PrincipalMatcher
   /** The rule applies only to callers holding every one of these scopes. */
   scopes: readonly string[]
-  allow: RegExp[] | undefined
-  deny: RegExp[]
+  kinds: Record<PolicyTargetKind, Patterns>
   index: number
 }
 
+const compile = (p: { allow?: string[] | undefined, deny?: string[] | undefined } | undefined): Patterns => ({
+  allow: p?.allow?.map(globToRegExp),
+  deny: (p?.deny ?? []).map(globToRegExp),
+})
+
+const ALLOW_BY_DEFAULT: PolicyDecision = Object.freeze({ allowed: true, reason: 'policy default allow' })
+const DENY_BY_DEFAULT: PolicyDecision = Object.freeze({ allowed: false, reason: 'policy default deny and no rule allows it' })
+/** Decisions a policy remembers (principal × target × kind × scopes) before it starts over. */
+const MAX_CACHED_DECISIONS = 10_000
+
+const KIND_FIELD: Record<PolicyTargetKind, string> = { tool: '', resource: '.resources', prompt: '.prompts' }
+
 /**
- * Allow/deny by tool-name pattern per typed principal (`peer:<id>` on libp2p,
- * `oauth:<issuer>#<sub>` or `token:<subject>` on HTTP, `local` for stdio and in-process
- * clients; `*` patterns allowed in both; see `auth/principal.ts`), optionally only for callers
- * holding some OAuth scopes. Every rule whose principal (and scopes) match applies: a matching
- * `deny` pattern refuses; otherwise, when some matching rule has an `allow` list, the tool
- * must match one of its patterns; otherwise the default decides.
+ * Allow/deny by pattern per typed principal (`peer:<id>` on libp2p, `oauth:<issuer>#<sub>` or
+ * `token:<subject>` on HTTP, `local` for stdio and in-process clients; `*` patterns allowed in
+ * both; see `auth/principal.ts`), for each kind of target: tools
+ * (`allow`/`deny`), resources (`resources.allow`/`.deny`, by URI) and prompts
+ * (`prompts.allow`/`.deny`). A rule with `scopes` applies only to callers holding all of them.
+ * Every rule that applies is considered: a matching `deny` pattern refuses; otherwise, when some
+ * applying rule has an `allow` list for the kind, the target must match one of its patterns;
+ * otherwise the default decides (for every kind).
  */
 export class Policy {
   private readonly rules: CompiledRule[]
   private readonly fallback: 'allow' | 'deny'
+  /** Decisions already taken (a policy never changes: a new version is a new Policy); cleared when full. */
+  private readonly decided = new Map<string, PolicyDecision>()
 
   constructor (config: PolicyConfig) {
     this.fallback = config.default
     this.rules = config.rules.map((r, index) => ({
       principal: principalMatcher(r.principal),
       scopes: r.scopes ?? [],
-      allow: r.allow?.map(globToRegExp),
-      deny: (r.deny ?? []).map(globToRegExp),
+      kinds: { tool: compile(r), resource: compile(r.resources), prompt: compile(r.prompts) },
       index,
     }))
   }
@@ -46,29 +65,51 @@ export class Policy {
     return this.rules.filter((r) => r.principal.legacy).map((r) => r.principal.pattern)
   }
 
-  /** Whether `principal`, holding `scopes` (OAuth callers), may call `tool`. */
-  check (principal: string, tool: string, scopes: readonly string[] = []): PolicyDecision {
+  /** Whether `principal`, holding `scopes` (OAuth callers), may use `target` (a tool by default). */
+  check (principal: string, target: string, scopes: readonly string[] = [], kind: PolicyTargetKind = 'tool'): PolicyDecision {
+    if (this.rules.length === 0) return this.fallback === 'allow' ? ALLOW_BY_DEFAULT : DENY_BY_DEFAULT
+    const key = scopes.length === 0 ? `${kind}\0${principal}\0${target}` : `${kind}\0${principal}\0${target}\0${scopes.join('\0')}`
+    let d = this.decided.get(key)
+    if (d === undefined) {
+      if (this.decided.size >= MAX_CACHED_DECISIONS) this.decided.clear()
+      d = this.decide(principal, target, scopes, kind)
+      this.decided.set(key, d)
+    }
+    return d
+  }
+
+  private decide (principal: string, target: string, scopes: readonly string[], kind: PolicyTargetKind): PolicyDecision {
     let allowLists = 0
     let allowedBy: number | undefined
     for (const rule of this.rules) {
       if (!rule.principal.test(principal)) continue
       if (rule.scopes.length > 0 && !rule.scopes.every((s) => scopes.includes(s))) continue
-      const denied = rule.deny.find((re) => re.test(tool))
-      if (denied !== undefined) return { allowed: false, reason: `denied by policy.rules.${rule.index} (${denied.source})` }
-      if (rule.allow !== undefined) {
+      const p = rule.kinds[kind]
+      for (const re of p.deny) {
+        if (re.test(target)) return { allowed: false, reason: `denied by policy.rules.${rule.index}${KIND_FIELD[kind]} (${re.source})` }
+      }
+      if (p.allow !== undefined) {
         allowLists++
-        if (allowedBy === undefined && rule.allow.some((re) => re.test(tool))) allowedBy = rule.index
+        if (allowedBy === undefined && p.allow.some((re) => re.test(target))) allowedBy = rule.index
       }
     }
     if (allowLists > 0) {
       return allowedBy === undefined
-        ? { allowed: false, reason: 'not in the allow list of any policy rule for this principal' }
+        ? { allowed: false, reason: `not in the ${kind} allow list of any policy rule for this principal` }
         : { allowed: true, reason: `allowed by policy.rules.${allowedBy}` }
     }
-    return this.fallback === 'allow'
-      ? { allowed: true, reason: 'policy default allow' }
-      : { allowed: false, reason: 'policy default deny and no rule allows it' }
+    return this.fallback === 'allow' ? ALLOW_BY_DEFAULT : DENY_BY_DEFAULT
   }
+}
+
+/**
+ * The lowest policy command version that carries `policy` (decision 0180): 1 when it uses only
+ * what the first release knew (tool allow/deny per principal), 2 otherwise. Proposing the lowest
+ * keeps a mixed-release control plane working until a v2 feature is used.
+ */
+export function policyCommandVersion (policy: PolicyConfig): 1 | 2 {
+  if (policy.limits !== undefined || policy.servers !== undefined) return 2
+  return policy.rules.some((r) => r.scopes !== undefined || r.resources !== undefined || r.prompts !== undefined) ? 2 : 1
 }
 
 /**

@@ -11,6 +11,7 @@ import { errorMessage } from './errors.js'
 import { childOf, type Logger } from './logger.js'
 import type { MeshTools } from './mesh-tools.js'
 import type { NodeMetrics } from './metrics.js'
+import type { AccessControl } from './access-control.js'
 import type { Policy } from './policy.js'
 import { FrontSession, type FrontSessionInit, type SessionHost } from './session.js'
 import type { LocalUpstream } from './upstream.js'
@@ -20,7 +21,8 @@ export interface MeshRouterInit {
   peerId: string
   logger: Logger
   config: Pick<McpNodeConfig, 'balancer' | 'timeouts' | 'pageSize' | 'retry'>
-  policy: Policy
+  /** Policy, limits and audit of every request. */
+  access: AccessControl
   catalog: MeshCatalog
   builtins: MeshTools
   metrics: NodeMetrics
@@ -45,6 +47,7 @@ export class MeshRouter implements SessionHost {
   readonly peerId: string
   readonly log: Logger
   readonly policy: Policy
+  readonly access: AccessControl
   readonly catalog: MeshCatalog
   readonly builtins: MeshTools
   readonly calls: CallAccounting
@@ -62,7 +65,8 @@ export class MeshRouter implements SessionHost {
     this.init = init
     this.peerId = init.peerId
     this.log = init.logger
-    this.policy = init.policy
+    this.access = init.access
+    this.policy = init.access.policy
     this.catalog = init.catalog
     this.builtins = init.builtins
     this.pageSize = init.config.pageSize

@@ -11,15 +11,17 @@ import type {
 } from '@modelcontextprotocol/sdk/types.js'
 import type { ClientPool, ClientPoolScope } from '@p2p-mcp/client-pool'
 import { z } from 'zod'
+import type { AccessControl, AccessRequest, Served } from './access-control.js'
+import type { AuditedMethod } from './audit/audit-log.js'
 import { IDENTITY_META, IdentityAssertionError, type IdentityAssertion } from './auth/hop-identity.js'
 import type { Identity, Principal } from './auth/principal.js'
 import type { MeshCatalog } from './catalog.js'
-import { POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX } from './constants.js'
-import { errorMessage, PolicyDeniedError } from './errors.js'
+import { MESH_SERVER, POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX } from './constants.js'
+import { errorMessage } from './errors.js'
 import type { Logger } from './logger.js'
 import type { Door, MeshTools } from './mesh-tools.js'
 import { meshName } from './naming.js'
-import type { Policy } from './policy.js'
+import type { PolicyTargetKind } from './policy.js'
 import { levelPasses } from './upstream.js'
 import type { CallContext, LocalUpstream } from './upstream.js'
 import { VERSION } from './version.js'
@@ -32,7 +34,8 @@ import { checkArguments, guardHandlers, mcpErrorOf } from './wire-errors.js'
 export interface SessionHost {
   readonly peerId: string
   readonly log: Logger
-  readonly policy: Policy
+  /** Policy, limits and audit of every tools/call, resources/read and prompts/get. */
+  readonly access: AccessControl
   readonly catalog: MeshCatalog
   readonly builtins: MeshTools
   readonly pageSize: number
@@ -169,22 +172,23 @@ export class FrontSession {
     }
   }
 
-  /** Refuses a call the policy does not allow: to the session's principal and, across a hop, to the asserted caller too. */
-  private checkPolicy (tool: string, caller: Identity = this.identity): void {
-    if (!this.init.enforcePolicy) return
-    const whom = caller.assertedBy === undefined ? [caller] : [{ principal: caller.assertedBy, scopes: [] }, caller]
-    for (const who of whom) {
-      const d = this.core.policy.check(who.principal, tool, who.scopes)
-      if (d.allowed) continue
-      this.core.log.warn({ principal: who.principal, ...(caller.assertedBy === undefined ? {} : { assertedBy: caller.assertedBy }), tool }, 'call denied: %s', d.reason)
-      // Crosses the wire as JSON-RPC error -32003, with the error's name in data.
-      const denied = new PolicyDeniedError(who.principal, tool, d.reason)
-      throw new McpError(POLICY_DENIED_CODE, denied.message, { name: denied.name, code: denied.code })
-    }
+  /** Whether this session's principal may see (and so use) `target` in a list. */
+  private visible (target: string, kind: PolicyTargetKind): boolean {
+    return this.core.access.visible({ principal: this.init.principal, scopes: this.init.scopes, enforce: this.init.enforcePolicy }, target, kind)
   }
 
-  private allowed (tool: string): boolean {
-    return !this.init.enforcePolicy || this.core.policy.check(this.init.principal, tool, this.init.scopes).allowed
+  /** The access request of a tools/call, resources/read or prompts/get of this session. */
+  private request (method: AuditedMethod, target: string, kind: PolicyTargetKind, server: string, extra: { requestId?: string, signal?: AbortSignal, caller?: Identity } = {}): AccessRequest {
+    // Across a hop, the caller the entry peer asserted (decision 0176); else the session's own.
+    const { caller = this.identity, ...rest } = extra
+    return {
+      method, principal: caller.principal, target, kind, server,
+      role: this.resolved().kind === 'route' ? 'serving' : 'entry',
+      enforce: this.init.enforcePolicy,
+      scopes: caller.scopes,
+      ...(caller.assertedBy === undefined ? {} : { assertedBy: caller.assertedBy }),
+      ...rest,
+    }
   }
 
   private scope (server: string): ClientPoolScope {
@@ -239,27 +243,33 @@ export class FrontSession {
 
   private listTools (): Tool[] {
     const r = this.resolved()
-    if (r.kind === 'mesh') return [...this.core.builtins.list(this.init.door), ...this.core.catalog.tools.map((t) => t.tool)].filter((t) => this.allowed(t.name))
+    if (r.kind === 'mesh') return [...this.core.builtins.list(this.init.door), ...this.core.catalog.tools.map((t) => t.tool)].filter((t) => this.visible(t.name, 'tool'))
     const tools = r.kind === 'route' ? this.core.hosted(r.server)?.tools ?? [] : this.core.catalog.groups.get(r.server)?.tools ?? []
-    return tools.filter((t) => this.allowed(meshName(r.server, t.name)))
+    return tools.filter((t) => this.visible(meshName(r.server, t.name), 'tool'))
   }
 
   private listResources (): Resource[] {
     const r = this.resolved()
-    if (r.kind === 'mesh') return [...this.core.builtins.listResources(), ...this.core.catalog.resources.map((x) => x.resource)]
-    return r.kind === 'route' ? this.core.hosted(r.server)?.resources ?? [] : this.core.catalog.groups.get(r.server)?.resources ?? []
+    const all = r.kind === 'mesh'
+      ? [...this.core.builtins.listResources(this.init.principal), ...this.core.catalog.resources.map((x) => x.resource)]
+      : r.kind === 'route' ? this.core.hosted(r.server)?.resources ?? [] : this.core.catalog.groups.get(r.server)?.resources ?? []
+    return all.filter((x) => this.visible(x.uri, 'resource'))
   }
 
+  /** Templates are filtered by their `uriTemplate` text against the resource patterns (a prefix pattern such as `file:///docs/*` works). */
   private listTemplates (): ResourceTemplate[] {
     const r = this.resolved()
-    if (r.kind === 'mesh') return this.core.catalog.templates.map((t) => t.template)
-    return r.kind === 'route' ? this.core.hosted(r.server)?.resourceTemplates ?? [] : this.core.catalog.groups.get(r.server)?.resourceTemplates ?? []
+    const all = r.kind === 'mesh'
+      ? [...this.core.builtins.listTemplates(this.init.principal), ...this.core.catalog.templates.map((t) => t.template)]
+      : r.kind === 'route' ? this.core.hosted(r.server)?.resourceTemplates ?? [] : this.core.catalog.groups.get(r.server)?.resourceTemplates ?? []
+    return all.filter((t) => this.visible(t.uriTemplate, 'resource'))
   }
 
   private listPrompts (): Prompt[] {
     const r = this.resolved()
-    if (r.kind === 'mesh') return this.core.catalog.prompts.map((p) => p.prompt)
-    return r.kind === 'route' ? this.core.hosted(r.server)?.prompts ?? [] : this.core.catalog.groups.get(r.server)?.prompts ?? []
+    if (r.kind === 'mesh') return this.core.catalog.prompts.map((p) => p.prompt).filter((p) => this.visible(p.name, 'prompt'))
+    const prompts = r.kind === 'route' ? this.core.hosted(r.server)?.prompts ?? [] : this.core.catalog.groups.get(r.server)?.prompts ?? []
+    return prompts.filter((p) => this.visible(meshName(r.server, p.name), 'prompt'))
   }
 
   private install (): void {
@@ -292,7 +302,7 @@ export class FrontSession {
         if (subscribe) return await upstream.subscribe(uri, this.id, async (params) => { await this.server.sendResourceUpdated(params) }, signal)
         return await upstream.unsubscribe(uri, this.id, signal)
       }
-      if (r.kind === 'mesh' && this.core.builtins.read(uri) !== undefined) {
+      if (r.kind === 'mesh' && this.core.builtins.has(uri)) {
         throw new McpError(ErrorCode.InvalidParams, `${uri} is computed on request and has no updates to subscribe to; read it again instead`)
       }
       const server = r.kind === 'server' ? r.server : this.core.catalog.serverOfUri(uri)
@@ -308,32 +318,51 @@ export class FrontSession {
     s.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
       const uri = req.params.uri
       const r = this.resolved()
-      if (r.kind === 'route') return await this.upstream(r.server).readResource(req.params, extra.signal)
-      if (r.kind === 'mesh') {
-        const builtin = this.core.builtins.read(uri)
-        if (builtin !== undefined) return builtin
+      const access = this.core.access
+      if (r.kind === 'route') {
+        return await access.guard(this.request('resources/read', uri, 'resource', r.server, { signal: extra.signal }), async () => await this.upstream(r.server).readResource(req.params, extra.signal))
+      }
+      if (r.kind === 'mesh' && this.core.builtins.has(uri)) {
+        return await access.guard(this.request('resources/read', uri, 'resource', MESH_SERVER, { signal: extra.signal }), async (served) => {
+          served.peer = this.core.peerId
+          return await this.core.builtins.read(uri, { principal: this.init.principal })
+        })
       }
       const server = r.kind === 'server' ? r.server : this.core.catalog.serverOfUri(uri)
       if (server === undefined) throw new McpError(ErrorCode.InvalidParams, `no server of the mesh has resource ${uri}`)
-      try {
-        return await this.scope(server).readResource(req.params, { signal: extra.signal })
-      } catch (err) { throw mcpErrorOf(err) }
+      return await access.guard(this.request('resources/read', uri, 'resource', server, { signal: extra.signal }), async (served) => {
+        const scope = this.scope(server)
+        try {
+          return await scope.readResource(req.params, { signal: extra.signal })
+        } catch (err) { throw mcpErrorOf(err) } finally { served.peer = scope.endpoint ?? '' }
+      })
     })
     s.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
       const r = this.resolved()
-      if (r.kind === 'route') return await this.upstream(r.server).getPrompt(req.params, extra.signal)
+      const access = this.core.access
+      if (r.kind === 'route') {
+        return await access.guard(this.request('prompts/get', meshName(r.server, req.params.name), 'prompt', r.server, { signal: extra.signal }),
+          async () => await this.upstream(r.server).getPrompt(req.params, extra.signal))
+      }
       let server: string
       let name = req.params.name
-      if (r.kind === 'server') server = r.server
-      else {
+      let qualified: string
+      if (r.kind === 'server') {
+        server = r.server
+        qualified = meshName(server, name)
+      } else {
         const p = this.core.catalog.prompt(name)
         if (p === undefined) throw new McpError(ErrorCode.InvalidParams, `unknown prompt ${JSON.stringify(name)}; prompts/list names them`)
         server = p.server
         name = p.original
+        qualified = p.name
       }
-      try {
-        return await this.scope(server).getPrompt({ ...req.params, name }, { signal: extra.signal })
-      } catch (err) { throw mcpErrorOf(err) }
+      return await access.guard(this.request('prompts/get', qualified, 'prompt', server, { signal: extra.signal }), async (served) => {
+        const scope = this.scope(server)
+        try {
+          return await scope.getPrompt({ ...req.params, name }, { signal: extra.signal })
+        } catch (err) { throw mcpErrorOf(err) } finally { served.peer = scope.endpoint ?? '' }
+      })
     })
     s.setRequestHandler(CompleteRequestSchema, async (req, extra) => {
       const r = this.resolved()
@@ -374,10 +403,13 @@ export class FrontSession {
     let tool: string
     let qualified: string
     let safe: boolean
+    const outcomeOf = (result: CallToolResult): 'ok' | 'tool_error' => result.isError === true ? 'tool_error' : 'ok'
     if (r.kind === 'mesh') {
       if (core.builtins.listedOn(this.init.door, params.name)) {
-        this.checkPolicy(params.name, caller)
-        return await core.builtins.call(params.name, params.arguments ?? {}, { principal: caller.principal, signal: extra.signal })
+        return await core.access.guard(this.request('tools/call', params.name, 'tool', MESH_SERVER, { requestId, signal: extra.signal, caller }), async (served) => {
+          served.peer = core.peerId
+          return await core.builtins.call(params.name, params.arguments ?? {}, { principal: caller.principal, signal: extra.signal })
+        }, outcomeOf)
       }
       const t = core.catalog.tool(params.name)
       if (t === undefined) throw new McpError(ErrorCode.InvalidParams, `unknown tool ${JSON.stringify(params.name)}; tools/list names the tools of the mesh`)
@@ -391,7 +423,21 @@ export class FrontSession {
       qualified = meshName(server, tool)
       safe = r.kind === 'server' && core.catalog.tool(qualified)?.idempotent === true
     }
-    this.checkPolicy(qualified, caller)
+    const call = { server, tool, qualified, safe, requestId, log, caller }
+    return await core.access.guard(this.request('tools/call', qualified, 'tool', server, { requestId, signal: extra.signal, caller }),
+      async (served) => await this.routeCall(r, call, params, extra, served), outcomeOf)
+  }
+
+  /** Routes an admitted tools/call to its server (a replica through the pool, or the upstream hosted here) and counts it. */
+  private async routeCall (
+    r: Resolved,
+    call: { server: string, tool: string, qualified: string, safe: boolean, requestId: string, log: Logger, caller: Identity },
+    params: { name: string, arguments?: Record<string, unknown>, _meta?: Record<string, unknown> },
+    extra: Parameters<Parameters<Server['setRequestHandler']>[1]>[1],
+    served: Served,
+  ): Promise<CallToolResult> {
+    const core = this.core
+    const { server, tool, qualified, safe, requestId, log, caller } = call
     if (core.draining) throw new McpError(ErrorCode.InternalError, 'this peer is shutting down; call another peer')
     const progressToken = extra._meta?.progressToken
     // Progress is forwarded in order, and all of it before the result (the client drops progress after the response).
@@ -443,6 +489,7 @@ export class FrontSession {
       log.warn({ tool: qualified, peer, err: errorMessage(err) }, 'tools/call failed')
       throw mcpErrorOf(err)
     } finally {
+      served.peer = peer
       if (counted) core.callFinished(qualified, peer, outcome, (performance.now() - started) / 1000)
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { legacyPrincipalWarning } from '../src/policy.js'
+import { legacyPrincipalWarning, policyCommandVersion } from '../src/policy.js'
 import { parseConfig, Policy } from '../src/index.js'
 
 const policy = (p: unknown): Policy => new Policy(parseConfig({ policy: p }).policy)
@@ -57,5 +57,43 @@ describe('Policy', () => {
     expect(p.legacyPatterns()).toEqual(['alice'])
     expect(legacyPrincipalWarning(config, ['ops'])).toMatch(/"alice" \(now peer:alice or token:alice\), "ops" \(now peer:ops or token:ops\)/)
     expect(legacyPrincipalWarning(parseConfig({ policy: { rules: [{ principal: 'token:alice', deny: ['x'] }] } }).policy)).toBeUndefined()
+  })
+})
+
+describe('Policy per kind (tools, resources, prompts)', () => {
+  it('resource rules match URIs and prompt rules aggregated names; the default applies to every kind', () => {
+    const p = policy({
+      default: 'deny',
+      rules: [
+        { principal: 'token:alice', allow: ['calc__*'], resources: { allow: ['file:///docs/*'], deny: ['file:///docs/secret*'] }, prompts: { allow: ['calc__explain'] } },
+        { principal: 'token:*', scopes: ['mesh.read'], resources: { allow: ['mesh://status'] } },
+      ],
+    })
+    expect(p.check('token:alice', 'calc__add').allowed).toBe(true)
+    expect(p.check('token:alice', 'file:///docs/a.md', [], 'resource').allowed).toBe(true)
+    expect(p.check('token:alice', 'file:///docs/secret.md', [], 'resource')).toMatchObject({ allowed: false, reason: expect.stringContaining('rules.0.resources') as string })
+    expect(p.check('token:alice', 'calc__explain', [], 'prompt').allowed).toBe(true)
+    expect(p.check('token:alice', 'calc__other', [], 'prompt')).toMatchObject({ allowed: false, reason: expect.stringContaining('prompt allow list') as string })
+    // a tool pattern does not grant a prompt of the same name, nor a resource
+    expect(p.check('token:alice', 'calc__add', [], 'prompt').allowed).toBe(false)
+    expect(p.check('token:bob', 'file:///docs/a.md', [], 'resource').allowed).toBe(false)
+    expect(p.check('token:bob', 'mesh://status', ['mesh.read'], 'resource').allowed).toBe(true)
+    expect(p.check('token:bob', 'mesh://status', [], 'resource').allowed).toBe(false)
+  })
+
+  it('names the lowest policy command version that carries a policy', () => {
+    const v = (p: unknown): number => policyCommandVersion(parseConfig({ policy: p }).policy)
+    expect(v({})).toBe(1)
+    expect(v({ default: 'deny', rules: [{ principal: 'local', allow: ['*'], deny: ['x'] }] })).toBe(1)
+    expect(v({ rules: [{ principal: 'local', scopes: ['a'] }] })).toBe(2)
+    expect(v({ rules: [{ principal: 'local', resources: { allow: ['*'] } }] })).toBe(2)
+    expect(v({ rules: [{ principal: 'local', prompts: { deny: ['*'] } }] })).toBe(2)
+    expect(v({ limits: [{ principal: 'token:*', requestsPerMinute: 60 }] })).toBe(2)
+    expect(v({ servers: { calc: { maxConcurrentExecutions: 2 } } })).toBe(2)
+  })
+
+  it('refuses a limit without a rate or a concurrency, naming the field', () => {
+    expect(() => parseConfig({ policy: { limits: [{ principal: 'token:*' }] } })).toThrowError(/policy\.limits\.0.*requestsPerMinute or maxConcurrent/)
+    expect(() => parseConfig({ upstreams: [{ name: 'x', type: 'stdio', command: 'x', accessPolicy: { requestsPerMinute: 0 } }] })).toThrowError(/upstreams\.0\.accessPolicy\.requestsPerMinute/)
   })
 })

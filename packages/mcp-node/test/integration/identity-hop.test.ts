@@ -63,7 +63,12 @@ describe('identity across the hop', () => {
     expect((await bob.listTools()).tools.map((t) => t.name)).toContain('local__echo')
     await expect(bob.callTool({ name: 'local__echo', arguments: { text: 'x' } })).rejects.toThrowError(/not allowed for principal "token:bob": denied by policy\.rules\.0/)
     await bob.close()
-    expect(lines.some((l) => l.msg === 'call denied: %s' && l.principal === 'token:bob' && l.assertedBy === `peer:${entry.peerId}`)).toBe(true)
+    // The serving peer's audit log records the user and the peer that vouched for him.
+    const local = await serving.connectClient()
+    const audit = await local.readResource({ uri: 'mesh://audit?principal=token:bob&outcome=denied' })
+    await local.close()
+    const entries = (JSON.parse((audit.contents[0] as { text: string }).text) as { entries: Array<Record<string, unknown>> }).entries
+    expect(entries).toEqual([expect.objectContaining({ principal: 'token:bob', assertedBy: `peer:${entry.peerId}`, role: 'serving', target: 'local__echo', outcome: 'denied' })])
   })
 
   it('an identity a client puts in _meta is dropped: the entry peer asserts its own caller', async () => {
