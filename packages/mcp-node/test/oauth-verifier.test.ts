@@ -40,6 +40,25 @@ describe('AccessTokenVerifier', () => {
     await expect(verifier(() => now, 0).verify(t)).rejects.toThrowError(/expired/)
   })
 
+  it('uses a configured jwksUri without discovery; an issuer whose keys cannot be fetched refuses tokens with a reason', async () => {
+    const direct = new AccessTokenVerifier({
+      issuers: [{ issuer: issuer.url, jwksUri: issuer.jwksUri, algorithms: ['EdDSA'] }], resource: RESOURCE, audiences: [], requiredScopes: [], clockSkewS: 5,
+      jwksTimeoutMs: 5_000, jwksCooldownMs: 0, jwksMaxAgeMs: 600_000, logger: noopLogger,
+    })
+    expect(await direct.verify(await issuer.sign({ sub: 'u3', aud: RESOURCE }))).toMatchObject({ subject: 'u3' })
+    // An issuer on a port nobody listens on (this issuer's, after it closed).
+    const gone = await startTestIssuer({ alg: 'EdDSA' })
+    const token = await gone.sign({ sub: 'u4', aud: RESOURCE })
+    await gone.close()
+    const down = new AccessTokenVerifier({
+      issuers: [{ issuer: gone.url, algorithms: ['EdDSA'] }], resource: RESOURCE, audiences: [], requiredScopes: [], clockSkewS: 5,
+      jwksTimeoutMs: 2_000, jwksCooldownMs: 0, jwksMaxAgeMs: 600_000, logger: noopLogger,
+    })
+    await expect(down.verify(token)).rejects.toMatchObject({ name: 'TokenRefusedError', status: 401, message: expect.stringMatching(/keys of issuer .* cannot be fetched: no authorization server metadata/) as string })
+    // Not asked again at once: the next token is refused without a fetch.
+    await expect(down.verify(token)).rejects.toThrowError(/cannot be fetched right now; retry in a few seconds/)
+  })
+
   it('the discovery URLs of an issuer with a path follow RFC 8414 §3.1, then OpenID Connect', () => {
     expect(discoveryUrls('https://idp.example/realms/mesh').map(String)).toEqual([
       'https://idp.example/.well-known/oauth-authorization-server/realms/mesh',

@@ -114,6 +114,28 @@ describe('OAuth 2.1 resource server at the HTTP front door', () => {
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="insufficient_scope", error_description="the token lacks the scope mcp:tools", scope="mcp:tools", resource_metadata="[^"]+\/mcp"$/)
   })
 
+  it('guards 2026-07-28 stateless requests the same way: refused without a token, served with one as its principal', async () => {
+    const modern = async (token?: string): Promise<Response> => await fetch(mcpUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'local__echo',
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0', id: 9, method: 'tools/call',
+        params: { name: 'local__echo', arguments: { text: 'modern' }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} } },
+      }),
+    })
+    const refused = await modern()
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get('www-authenticate')).toContain('resource_metadata=')
+    const ok = await modern(await issuer.sign({ sub: 'dave', aud: resource, scope: SCOPE }))
+    expect(ok.status).toBe(200)
+    expect(await ok.text()).toContain('modern')
+    const bob = await modern(await issuer.sign({ sub: 'bob', aud: resource, scope: SCOPE }))
+    expect(await bob.text()).toContain(`not allowed for principal \\"oauth:${issuer.url}#bob\\"`)
+  })
+
   it('picks up a rotated key: a token under a new kid makes it fetch the JWKS again', async () => {
     const before = issuer.jwksFetches
     const oldKid = issuer.kid
