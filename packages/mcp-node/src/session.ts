@@ -17,7 +17,7 @@ import { IDENTITY_META, IdentityAssertionError, type IdentityAssertion } from '.
 import type { Identity, Principal } from './auth/principal.js'
 import type { MeshCatalog } from './catalog.js'
 import { MESH_SERVER, POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX } from './constants.js'
-import { errorMessage } from './errors.js'
+import { errorMessage, PolicyDeniedError } from './errors.js'
 import type { Logger } from './logger.js'
 import type { Door, MeshTools } from './mesh-tools.js'
 import { meshName } from './naming.js'
@@ -297,6 +297,11 @@ export class FrontSession {
     })
     const subscription = async (uri: string, subscribe: boolean, signal: AbortSignal): Promise<Record<string, unknown>> => {
       const r = this.resolved()
+      // Updates of a resource the principal may not read are not its business either.
+      if (subscribe && !this.visible(uri, 'resource')) {
+        const denied = new PolicyDeniedError(this.init.principal, uri, 'resources/subscribe needs the resource to be readable', 'resource')
+        throw new McpError(POLICY_DENIED_CODE, denied.message, { name: denied.name, code: denied.code })
+      }
       if (r.kind === 'route') {
         const upstream = this.upstream(r.server)
         if (subscribe) return await upstream.subscribe(uri, this.id, async (params) => { await this.server.sendResourceUpdated(params) }, signal)
