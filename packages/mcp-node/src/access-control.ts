@@ -11,6 +11,8 @@ export interface AccessRequest {
   method: AuditedMethod
   principal: string
   scopes?: readonly string[]
+  /** `peer:<id>` of the entry peer that asserted `principal` across a hop (decision 0176): it must be allowed too. */
+  assertedBy?: string
   /** Aggregated tool or prompt name, or resource URI. */
   target: string
   kind: PolicyTargetKind
@@ -56,7 +58,9 @@ export class AccessControl {
 
   /** The limits `req` must pass. */
   limits (req: AccessRequest): LimitSpec[] {
-    const entry = req.enforce ? this.plan.entry(req.principal, req.server) : []
+    // A caller's own limits are counted once, where it entered: across a hop (an asserted caller)
+    // the serving peer counts the asserting peer's instead (decision 0182).
+    const entry = req.enforce ? this.plan.entry(req.assertedBy ?? req.principal, req.server) : []
     return req.role === 'serving' ? [...entry, ...this.plan.serving(req.server)] : entry
   }
 
@@ -70,16 +74,20 @@ export class AccessControl {
     const record = (outcome: AuditOutcome, peer: string, reason?: string): void => {
       this.audit.record({
         at: Date.now(), method: req.method, principal: req.principal, target: req.target, server: req.server, peer, outcome, role: req.role,
+        ...(req.assertedBy === undefined ? {} : { assertedBy: req.assertedBy }),
         durationMs: Math.round((performance.now() - started) * 1000) / 1000,
         ...(reason === undefined ? {} : { reason }), ...(req.requestId === undefined ? {} : { requestId: req.requestId }),
       })
     }
     const self = req.role === 'serving' ? this.self : ''
     if (req.enforce) {
-      const d = this.policy.check(req.principal, req.target, req.scopes, req.kind)
-      if (!d.allowed) {
+      // Across a hop both the asserting peer and the caller it asserted must be allowed.
+      const whom = req.assertedBy === undefined ? [{ principal: req.principal, scopes: req.scopes }] : [{ principal: req.assertedBy, scopes: [] }, { principal: req.principal, scopes: req.scopes }]
+      for (const who of whom) {
+        const d = this.policy.check(who.principal, req.target, who.scopes, req.kind)
+        if (d.allowed) continue
         record('denied', self, d.reason)
-        const denied = new PolicyDeniedError(req.principal, req.target, d.reason, req.kind)
+        const denied = new PolicyDeniedError(who.principal, req.target, d.reason, req.kind)
         return { ok: false, error: new McpError(POLICY_DENIED_CODE, denied.message, { name: denied.name, code: denied.code }) }
       }
     }

@@ -10,6 +10,7 @@ import {
   DEFAULT_LIMITS_MAX_KEYS,
 } from './constants.js'
 import { ConfigError, errorMessage } from './errors.js'
+import { ASYMMETRIC_ALGORITHMS, DEFAULT_JWKS_COOLDOWN_MS, DEFAULT_JWKS_MAX_AGE_MS, DEFAULT_JWKS_TIMEOUT_MS, DEFAULT_VERIFIED_TOKEN_CACHE } from './auth/oauth.js'
 import { ControlPlaneConfigSchema, DEFAULT_CONTROL_PLANE_CONFIG } from './control-plane/config-schema.js'
 import { DEFAULT_EVENTS_CONFIG, EventsConfigSchema } from './events/config-schema.js'
 
@@ -119,11 +120,53 @@ export const UpstreamConfigSchema = z.discriminatedUnion('type', [StdioUpstreamS
 
 const HttpTokenSchema = z.strictObject({ token: z.string().min(16, 'at least 16 characters'), subject: nonEmpty })
 
+/** An https URL, or http on a loopback host (OAuth 2.1 §1.5: authorization servers and resources use TLS). */
+const secureUrl = z.url({ protocol: /^https?$/, error: 'an https:// URL' }).superRefine((u, ctx) => {
+  const url = new URL(u)
+  if (url.protocol === 'http:' && !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(u)} is plain http on a non-loopback host; OAuth needs https:// (http only on 127.0.0.1, localhost, [::1])` })
+  }
+})
+
+const OAuthIssuerSchema = z.strictObject({
+  /** The `iss` of its tokens, exactly as the authorization server's metadata names it. */
+  issuer: secureUrl,
+  /** Its JWKS; discovered from its metadata (RFC 8414, then OpenID Connect) when absent. */
+  jwksUri: secureUrl.optional(),
+  algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not accepted: an asymmetric JWS algorithm (${ASYMMETRIC_ALGORITHMS.join(', ')}); none and HS* never are`,
+  })).min(1).default([...ASYMMETRIC_ALGORITHMS]),
+})
+
+/** The HTTP front door as an OAuth 2.1 resource server (MCP authorization; docs/security.md). */
+const OAuthSchema = z.strictObject({
+  /** The mesh's resource URI: tokens must carry it in `aud`. Unset: this peer's own front door origin (a per-peer resource). */
+  resource: secureUrl.optional(),
+  /** Further audiences accepted (this peer's own URL next to the mesh's, say). */
+  audiences: z.array(nonEmpty).default([]),
+  issuers: z.array(OAuthIssuerSchema).min(1, 'at least one trusted authorization server'),
+  /** Scopes every token needs (403 insufficient_scope otherwise). */
+  requiredScopes: z.array(nonEmpty).default([]),
+  /** `scopes_supported` of the protected-resource metadata (default: requiredScopes). */
+  scopesSupported: z.array(nonEmpty).optional(),
+  resourceName: nonEmpty.optional(),
+  /** The URL clients reach this peer at (behind a TLS proxy): the origin of the `resource_metadata` challenge. */
+  publicUrl: secureUrl.optional(),
+  clockSkewS: z.number().int().min(0).max(600).default(60),
+  jwksTimeoutMs: ms.default(DEFAULT_JWKS_TIMEOUT_MS),
+  jwksCooldownMs: z.number().int().min(0).max(86_400_000).default(DEFAULT_JWKS_COOLDOWN_MS),
+  jwksMaxAgeMs: ms.default(DEFAULT_JWKS_MAX_AGE_MS),
+  /** Verified tokens remembered until they expire (0: verify the signature on every request). */
+  verifiedTokenCache: z.number().int().min(0).max(1_000_000).default(DEFAULT_VERIFIED_TOKEN_CACHE),
+})
+
 const HttpSchema = z.strictObject({
   enabled: z.boolean().default(true),
   host: nonEmpty.default(DEFAULT_HTTP_HOST),
   port: z.number().int().min(0).max(65535).default(DEFAULT_HTTP_PORT),
   tokens: z.array(HttpTokenSchema).default([]),
+  /** OAuth 2.1 access tokens (JWT) from trusted issuers, next to (or instead of) the static tokens. */
+  oauth: OAuthSchema.optional(),
   allowedHosts: z.array(nonEmpty).optional(),
   sseKeepAliveMs: ms.default(DEFAULT_SSE_KEEPALIVE_MS),
   maxSessions: z.number().int().min(1).default(DEFAULT_MAX_HTTP_SESSIONS),
@@ -203,6 +246,8 @@ export type UpstreamConfig = z.output<typeof UpstreamConfigSchema>
 export type PolicyConfig = z.output<typeof PolicySchema>
 export type ServerAccessPolicy = z.output<typeof ServerAccessPolicySchema>
 export type MeshToolsConfig = z.output<typeof MeshToolsSchema>
+export type HttpConfig = z.output<typeof HttpSchema>
+export type OAuthConfig = z.output<typeof OAuthSchema>
 export type AuditConfig = z.output<typeof AuditConfigSchema>
 export type LimitsConfig = z.output<typeof LimitsConfigSchema>
 

@@ -1,9 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createMcpHttpHandler, defaultAllowedHosts } from '@p2p-mcp/transport/node'
-import { identityOfAuth, tokenPrincipal, type Principal } from './auth/principal.js'
+import { HttpAuth } from './auth/http-auth.js'
+import { identityOfAuth, type Principal } from './auth/principal.js'
 import type { McpNodeConfig } from './config.js'
+import { errorMessage } from './errors.js'
 import { DEFAULT_HTTP_IDLE_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, RATE_LIMITED_CODE } from './constants.js'
 import type { Logger } from './logger.js'
 import { createModernFrontDoor } from './modern.js'
@@ -110,8 +111,6 @@ function reply (res: ServerResponse, status: number, message: string): void {
   res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }))
 }
 
-function digest (s: string): Buffer { return createHash('sha256').update(s).digest() }
-
 /** Which view of the mesh a path serves: the whole mesh at `/mcp`, one server at `/servers/<name>/mcp`. */
 function viewOf (path: string): SessionView | undefined {
   if (path === '/mcp') return { kind: 'mesh' }
@@ -124,10 +123,10 @@ function viewOf (path: string): SessionView | undefined {
  * `/servers/<name>/mcp` under its original names, both protocol eras on each: 2025-11-25
  * sessions (Host/Origin checks, bearer tokens, SSE keep-alive and resumability:
  * `@p2p-mcp/transport`'s mountable handler) and 2026-07-28 requests (`modern.ts`); plus
- * `/healthz` and `/metrics`. Tokens are compared by sha256 digest in constant time.
+ * `/healthz` and `/metrics`. Who a request is (static tokens, OAuth access tokens, the
+ * RFC 9728 metadata and challenges) is `auth/http-auth.ts`'s to decide, before the handler.
  */
 export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig['http']): Promise<HttpFrontDoor> {
-  const tokens = config.tokens.map((t) => ({ hash: digest(t.token), principal: tokenPrincipal(t.subject) }))
   const log = host.log
 
   // Routing, /healthz and /metrics: everything the MCP handler does not take.
@@ -159,19 +158,14 @@ export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig[
   })
   const port = (http.address() as AddressInfo).port
   const hostPort = config.host.includes(':') ? `[${config.host}]:${port}` : `${config.host}:${port}`
+  const allowedHosts = config.allowedHosts ?? defaultAllowedHosts(config.host, port)
+  const auth = new HttpAuth({ config, origin: `http://${hostPort}`, allowedHosts: new Set(allowedHosts.map((h) => h.toLowerCase())), logger: log })
   const modern = createModernFrontDoor(host)
   const legacyServers = new Map<string, number>()
   const door = createMcpHttpHandler({
-    allowedHosts: config.allowedHosts ?? defaultAllowedHosts(config.host, port),
-    ...(tokens.length === 0
-      ? {}
-      : {
-          verifyToken: (token: string) => {
-            const h = digest(token)
-            const principal = tokens.find((t) => timingSafeEqual(t.hash, h))?.principal
-            return principal === undefined ? undefined : { token, clientId: principal, scopes: [] }
-          },
-        }),
+    allowedHosts,
+    // Checked by `auth.admit` before the handler sees the request.
+    ...(auth.enabled ? { verifyToken: (_token: string, req: IncomingMessage) => auth.authInfoOf(req) } : {}),
     route: (path) => {
       const view = viewOf(path)
       if (view === undefined || (view.kind === 'server' && !host.hasServer(view.server))) return undefined
@@ -227,7 +221,12 @@ export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig[
     keepAliveMs: config.sseKeepAliveMs,
     logger: log,
   })
-  http.on('request', (req: IncomingMessage, res: ServerResponse) => { void door.handle(req, res) })
+  http.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    void auth.admit(req, res).then(async (admitted) => { if (admitted) await door.handle(req, res) }, (err: unknown) => {
+      log.warn('authenticating a request failed: %s', errorMessage(err))
+      if (!res.headersSent) reply(res, 500, 'authentication failed')
+    })
+  })
 
   let closed = false
   return {

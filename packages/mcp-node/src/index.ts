@@ -17,7 +17,7 @@ export { createMcpNode, McpNode } from './node.js'
 export type { McpNodeOptions, McpNodeEvents } from './node.js'
 export type { NodeHealth } from './health.js'
 export { parseConfig, loadConfigFile, McpNodeConfigSchema } from './config.js'
-export type { McpNodeConfig, McpNodeConfigInput, UpstreamConfig, PolicyConfig, MeshToolsConfig, ServerAccessPolicy, AuditConfig, LimitsConfig } from './config.js'
+export type { McpNodeConfig, McpNodeConfigInput, UpstreamConfig, PolicyConfig, MeshToolsConfig, HttpConfig, OAuthConfig, ServerAccessPolicy, AuditConfig, LimitsConfig } from './config.js'
 export { meshName } from './naming.js'
 export { Policy } from './policy.js'
 export {
@@ -25,6 +25,9 @@ export {
   tokenPrincipal, webhookPrincipal,
 } from './auth/principal.js'
 export type { Identity, Principal, PrincipalKind, PrincipalMatcher } from './auth/principal.js'
+export { IDENTITY_META, IdentityAssertionError } from './auth/hop-identity.js'
+export type { IdentityAssertion } from './auth/hop-identity.js'
+export { TokenRefusedError } from './auth/oauth.js'
 export type { PolicyDecision, PolicyTargetKind } from './policy.js'
 export type { AuditEntry, AuditOutcome, AuditedMethod, AuditQuery } from './audit/audit-log.js'
 export { AUDIT_URI } from './audit/audit-resource.js'

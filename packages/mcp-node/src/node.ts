@@ -15,6 +15,7 @@ import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js'
 import { dialMcp, OrderedTransport } from '@p2p-mcp/transport'
 import { FsDatastore } from 'datastore-fs'
 import { TypedEventEmitter } from 'main-event'
+import { IdentityAsserter } from './auth/hop-identity.js'
 import { LOCAL_PRINCIPAL, principalMatcher } from './auth/principal.js'
 import { Bootstrapper, peerOf } from './bootstrap.js'
 import { MeshCatalog, type CatalogChange } from './catalog.js'
@@ -308,6 +309,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
       providers: () => registry.providers(),
       connect: async (peer, addrs, signal) => await this.connectTo(peer, addrs, signal),
       onChanged: (change) => { this.safeDispatchEvent('mesh:changed', { detail: change }) },
+      asserter: new IdentityAsserter({ peerId: selfId, sign: async (data) => await privateKey.sign(data) }),
     })
     const components: NodeComponents = {
       peerId: selfId,

@@ -1,6 +1,8 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import { createClientPool, type ClientPool } from '@p2p-mcp/client-pool'
 import type { ProviderMatch } from '@p2p-mcp/dht-registry'
+import { IdentityVerifier, type IdentityAsserter, type IdentityAssertion } from './auth/hop-identity.js'
+import type { Identity } from './auth/principal.js'
 import { CallAccounting } from './calls.js'
 import { groupProviders, loadGroup, type CatalogChange, type MeshCatalog } from './catalog.js'
 import type { McpNodeConfig } from './config.js'
@@ -32,6 +34,8 @@ export interface MeshRouterInit {
   connect: (peer: string, addrs: string[], signal: AbortSignal) => Promise<Transport>
   /** Called after the mesh as served here changed (list_changed was sent). */
   onChanged: (change: CatalogChange) => void
+  /** Signs callers' identities for the peers calls are routed to. */
+  asserter: IdentityAsserter
 }
 
 /**
@@ -51,6 +55,7 @@ export class MeshRouter implements SessionHost {
   private readonly init: MeshRouterInit
   private readonly sessions = new Set<FrontSession>()
   private readonly pools = new Map<string, ClientPool>()
+  private readonly verifier = new IdentityVerifier()
   private isDraining = false
   private stopped = false
   private updateQueued = false
@@ -92,6 +97,14 @@ export class MeshRouter implements SessionHost {
   closed (session: FrontSession): void {
     this.sessions.delete(session)
     for (const u of this.init.hosted.values()) u.unsubscribeAll(session.id)
+  }
+
+  async assertIdentity (identity: Identity): Promise<IdentityAssertion> {
+    return await this.init.asserter.assert(identity)
+  }
+
+  async verifyIdentity (assertion: unknown, remotePeer: string): Promise<Identity> {
+    return await this.verifier.verify(assertion, remotePeer)
   }
 
   hosted (server: string): LocalUpstream | undefined {

@@ -13,7 +13,8 @@ import type { ClientPool, ClientPoolScope } from '@p2p-mcp/client-pool'
 import { z } from 'zod'
 import type { AccessControl, AccessRequest, Served } from './access-control.js'
 import type { AuditedMethod } from './audit/audit-log.js'
-import type { Principal } from './auth/principal.js'
+import { IDENTITY_META, IdentityAssertionError, type IdentityAssertion } from './auth/hop-identity.js'
+import type { Identity, Principal } from './auth/principal.js'
 import type { MeshCatalog } from './catalog.js'
 import { MESH_SERVER, POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX } from './constants.js'
 import { errorMessage, PolicyDeniedError } from './errors.js'
@@ -49,6 +50,10 @@ export interface SessionHost {
   timeoutOf: (tool: string) => number
   callStarted: () => void
   callFinished: (tool: string, peer: string, outcome: string, seconds: number) => void
+  /** This peer's signed assertion of a caller's identity, for the peer a call is routed to (decision 0176). */
+  assertIdentity: (identity: Identity) => Promise<IdentityAssertion>
+  /** The identity another peer asserted, verified against the connection's peer; throws `IdentityAssertionError`. */
+  verifyIdentity: (assertion: unknown, remotePeer: string) => Promise<Identity>
 }
 
 /** Which part of the mesh a session sees. */
@@ -145,19 +150,44 @@ export class FrontSession {
     if (what.prompts) send('notifications/prompts/list_changed')
   }
 
+  /** The session's own identity: who its door authenticated. */
+  get identity (): Identity {
+    return { principal: this.init.principal, scopes: this.init.scopes ?? [] }
+  }
+
+  /**
+   * Who makes a request: on a libp2p session, the caller an entry peer asserted in `_meta`
+   * (verified against the connection's peer; a bad assertion refuses the request), else the
+   * session's own identity.
+   */
+  async callerOf (meta: Record<string, unknown> | undefined): Promise<Identity> {
+    const asserted = meta?.[IDENTITY_META]
+    if (this.init.door !== 'libp2p' || asserted === undefined || !this.init.principal.startsWith('peer:')) return this.identity
+    try {
+      return await this.core.verifyIdentity(asserted, this.init.principal.slice('peer:'.length))
+    } catch (err) {
+      if (!(err instanceof IdentityAssertionError)) throw err
+      this.core.log.warn({ principal: this.init.principal }, 'identity assertion refused: %s', err.message)
+      throw new McpError(POLICY_DENIED_CODE, err.message, { name: err.name, code: err.code })
+    }
+  }
+
   /** Whether this session's principal may see (and so use) `target` in a list. */
   private visible (target: string, kind: PolicyTargetKind): boolean {
     return this.core.access.visible({ principal: this.init.principal, scopes: this.init.scopes, enforce: this.init.enforcePolicy }, target, kind)
   }
 
   /** The access request of a tools/call, resources/read or prompts/get of this session. */
-  private request (method: AuditedMethod, target: string, kind: PolicyTargetKind, server: string, extra: { requestId?: string, signal?: AbortSignal } = {}): AccessRequest {
+  private request (method: AuditedMethod, target: string, kind: PolicyTargetKind, server: string, extra: { requestId?: string, signal?: AbortSignal, caller?: Identity } = {}): AccessRequest {
+    // Across a hop, the caller the entry peer asserted (decision 0176); else the session's own.
+    const { caller = this.identity, ...rest } = extra
     return {
-      method, principal: this.init.principal, target, kind, server,
+      method, principal: caller.principal, target, kind, server,
       role: this.resolved().kind === 'route' ? 'serving' : 'entry',
       enforce: this.init.enforcePolicy,
-      ...(this.init.scopes === undefined ? {} : { scopes: this.init.scopes }),
-      ...extra,
+      scopes: caller.scopes,
+      ...(caller.assertedBy === undefined ? {} : { assertedBy: caller.assertedBy }),
+      ...rest,
     }
   }
 
@@ -372,7 +402,8 @@ export class FrontSession {
     const r = this.resolved()
     const metaId = params._meta?.[REQUEST_ID_META]
     const requestId = typeof metaId === 'string' && metaId.length <= 128 ? metaId : randomUUID()
-    const log = core.log.child?.({ requestId, principal: this.init.principal }) ?? core.log
+    const caller = await this.callerOf(params._meta)
+    const log = core.log.child?.({ requestId, principal: caller.principal, ...(caller.assertedBy === undefined ? {} : { assertedBy: caller.assertedBy }) }) ?? core.log
     let server: string
     let tool: string
     let qualified: string
@@ -380,9 +411,9 @@ export class FrontSession {
     const outcomeOf = (result: CallToolResult): 'ok' | 'tool_error' => result.isError === true ? 'tool_error' : 'ok'
     if (r.kind === 'mesh') {
       if (core.builtins.listedOn(this.init.door, params.name)) {
-        return await core.access.guard(this.request('tools/call', params.name, 'tool', MESH_SERVER, { requestId, signal: extra.signal }), async (served) => {
+        return await core.access.guard(this.request('tools/call', params.name, 'tool', MESH_SERVER, { requestId, signal: extra.signal, caller }), async (served) => {
           served.peer = core.peerId
-          return await core.builtins.call(params.name, params.arguments ?? {}, { principal: this.init.principal, signal: extra.signal })
+          return await core.builtins.call(params.name, params.arguments ?? {}, { principal: caller.principal, signal: extra.signal })
         }, outcomeOf)
       }
       const t = core.catalog.tool(params.name)
@@ -397,21 +428,21 @@ export class FrontSession {
       qualified = meshName(server, tool)
       safe = r.kind === 'server' && core.catalog.tool(qualified)?.idempotent === true
     }
-    const call = { server, tool, qualified, safe, requestId, log }
-    return await core.access.guard(this.request('tools/call', qualified, 'tool', server, { requestId, signal: extra.signal }),
+    const call = { server, tool, qualified, safe, requestId, log, caller }
+    return await core.access.guard(this.request('tools/call', qualified, 'tool', server, { requestId, signal: extra.signal, caller }),
       async (served) => await this.routeCall(r, call, params, extra, served), outcomeOf)
   }
 
   /** Routes an admitted tools/call to its server (a replica through the pool, or the upstream hosted here) and counts it. */
   private async routeCall (
     r: Resolved,
-    call: { server: string, tool: string, qualified: string, safe: boolean, requestId: string, log: Logger },
+    call: { server: string, tool: string, qualified: string, safe: boolean, requestId: string, log: Logger, caller: Identity },
     params: { name: string, arguments?: Record<string, unknown>, _meta?: Record<string, unknown> },
     extra: Parameters<Parameters<Server['setRequestHandler']>[1]>[1],
     served: Served,
   ): Promise<CallToolResult> {
     const core = this.core
-    const { server, tool, qualified, safe, requestId, log } = call
+    const { server, tool, qualified, safe, requestId, log, caller } = call
     if (core.draining) throw new McpError(ErrorCode.InternalError, 'this peer is shutting down; call another peer')
     const progressToken = extra._meta?.progressToken
     // Progress is forwarded in order, and all of it before the result (the client drops progress after the response).
@@ -431,7 +462,7 @@ export class FrontSession {
     log.debug({ tool: qualified, door: this.init.door }, 'tools/call')
     try {
       const result = await this.track(server, extra.requestId, async () => {
-        const upstreamParams = { name: tool, arguments: params.arguments ?? {}, _meta: { ...meshMeta(params._meta), [REQUEST_ID_META]: requestId } }
+        const upstreamParams = { name: tool, arguments: params.arguments ?? {}, _meta: { ...meshMeta(params._meta), [REQUEST_ID_META]: requestId } as Record<string, unknown> }
         if (r.kind === 'route') {
           const ctx: CallContext = {
             sessionKey: this.id,
@@ -443,6 +474,8 @@ export class FrontSession {
           return await this.upstream(server).callTool(upstreamParams, ctx, { signal: extra.signal, timeoutMs, onprogress: onprogress ?? (() => {}) })
         }
         const scope = this.scope(server)
+        // The peer that serves the call learns who the caller is, signed by this peer (decision 0176).
+        if (this.init.door !== 'memory') upstreamParams._meta[IDENTITY_META] = await core.assertIdentity(caller)
         try {
           return await scope.callTool(upstreamParams, {
             // Always listen: progress from the far side extends the per-tool timeout at every hop,
@@ -476,7 +509,8 @@ function meshMeta (meta: Record<string, unknown> | undefined): Record<string, st
   if (meta === undefined) return out
   let n = 0
   for (const [k, v] of Object.entries(meta)) {
-    if (!k.startsWith('p2p-mcp/') || k === REQUEST_ID_META || k.length > 64) continue
+    // The identity is asserted by each peer itself, never passed on from a request (a client could replay one).
+    if (!k.startsWith('p2p-mcp/') || k === REQUEST_ID_META || k === IDENTITY_META || k.length > 64) continue
     if ((typeof v === 'string' && v.length <= 256) || (typeof v === 'number' && Number.isFinite(v))) { out[k] = v; if (++n >= 8) break }
   }
   return out

@@ -18,6 +18,8 @@ export interface AuditEntry {
   at: number
   method: AuditedMethod
   principal: string
+  /** `peer:<id>` of the entry peer that asserted the principal, when the request came across a hop (decision 0176). */
+  assertedBy?: string
   /** The aggregated tool or prompt name, or the resource URI. */
   target: string
   /** The server of the mesh it was for ('' when unknown: a refused request for nothing known). */
