@@ -27,7 +27,7 @@ async function afterMessages (node: Node, what: string, check: () => boolean, ti
       queueMicrotask(() => { if (check()) { done(); resolve() } })
     }
     const done = (): void => { clearTimeout(timer); node.services.pubsub.removeEventListener('message', onMessage as never) }
-    node.services.pubsub.addEventListener('message', onMessage as never)
+    node.services.pubsub.addEventListener('message', onMessage)
   })
 }
 
