@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import type { AddressInfo } from 'node:net'
 import { createMcpHttpHandler, defaultAllowedHosts } from '@p2p-mcp/transport/node'
 import { HttpAuth } from './auth/http-auth.js'
-import { identityOfAuth, type Principal } from './auth/principal.js'
+import { identityOfAuth, type Identity, type Principal } from './auth/principal.js'
 import type { McpNodeConfig } from './config.js'
 import { errorMessage } from './errors.js'
 import { DEFAULT_HTTP_IDLE_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, RATE_LIMITED_CODE } from './constants.js'
@@ -21,7 +21,7 @@ export interface HttpHost {
   /** Policy, limits and audit of the requests relayed as they are (the rest go through sessions). */
   access: AccessControl
   /** Relays a 2026-07-28 request as it is to a replica of its server (decision 0072). */
-  relay: (request: RelayRequest, signal: AbortSignal) => Promise<RelayOutcome>
+  relay: (request: RelayRequest, signal: AbortSignal, caller?: Identity) => Promise<RelayOutcome>
   health: () => { status: 'ok' | 'degraded' | 'stopping' }
   metrics: () => Promise<{ contentType: string, body: string }>
   log: Logger
@@ -194,7 +194,7 @@ export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig[
         request.headers.forEach((v, k) => { headers[k] = v })
         let outcome: RelayOutcome
         try {
-          outcome = await host.relay({ server: view.server, headers, body: options.parsedBody }, request.signal)
+          outcome = await host.relay({ server: view.server, headers, body: options.parsedBody }, request.signal, { principal, scopes })
         } catch (err) {
           admitted?.finish('error', undefined, (err as Error).message)
           throw err

@@ -1,7 +1,8 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
-import { peerPrincipal } from './auth/principal.js'
+import { peerPrincipal, type Identity } from './auth/principal.js'
+import { POLICY_DENIED_CODE } from './constants.js'
 import { childOf, type Logger } from './logger.js'
 import type { NodeComponents, NodeModule } from './module.js'
 import { meshName } from './naming.js'
@@ -23,8 +24,8 @@ const LEGACY_RECHECK_MS = 30_000
 /** The headers a 2026-07-28 request carries to the server. */
 const FORWARDED_HEADERS = ['mcp-method', 'mcp-name', 'mcp-protocol-version', 'accept', 'content-type', 'last-event-id'] as const
 
-/** Sent by the requesting peer. */
-export interface RelayRequest { server: string, headers: Record<string, string>, body: unknown }
+/** Sent by the requesting peer; `identity`: the caller, asserted by that peer (decision 0176; older peers send none). */
+export interface RelayRequest { server: string, headers: Record<string, string>, body: unknown, identity?: unknown }
 /** Sent back: the head first, then one frame per JSON-RPC message, or `legacy`/`error` alone. */
 export type RelayFrame = { head: { status: number, contentType: string } } | { message: unknown } | { legacy: true } | RelayError
 /** A refusal or failure; `code` and `data` (added after the first release, which ignores them) carry a JSON-RPC error such as -32029. */
@@ -82,7 +83,7 @@ export interface ModernRelay {
  */
 export function createModernRelay (init: {
   target: (server: string) => RelayTarget | undefined
-  admit: (peer: string, request: { server: string, method: string, name?: string, uri?: string }) => RelayAdmission
+  admit: (peer: string, request: { server: string, method: string, name?: string, uri?: string, identity?: unknown }) => RelayAdmission | Promise<RelayAdmission>
   log: Logger
 }): ModernRelay {
   const modern = new Map<string, { ok: boolean, at: number }>()
@@ -90,10 +91,11 @@ export function createModernRelay (init: {
   async function * answer (peer: string, request: RelayRequest, signal: AbortSignal): AsyncGenerator<RelayFrame> {
     const body = request.body as { method?: unknown, params?: { name?: unknown, uri?: unknown } } | undefined
     const method = typeof body?.method === 'string' ? body.method : ''
-    const admission = init.admit(peer, {
+    const admission = await init.admit(peer, {
       server: request.server, method,
       ...(typeof body?.params?.name === 'string' ? { name: body.params.name } : {}),
       ...(typeof body?.params?.uri === 'string' ? { uri: body.params.uri } : {}),
+      ...(request.identity === undefined ? {} : { identity: request.identity }),
     })
     if (!admission.ok) { yield admission.error; return }
     let outcome: 'ok' | 'error' = 'error'
@@ -236,7 +238,7 @@ export async function relayModern (libp2p: Pick<Libp2p, 'dialProtocol'>, peers: 
 /** The relay as a module of the peer: serves the protocol, and relays this peer's own requests. */
 export interface ModernRelayModule extends NodeModule {
   /** Relays a 2026-07-28 request to a replica of its server (this peer first if it hosts it). */
-  relay: (request: RelayRequest, signal: AbortSignal) => Promise<RelayOutcome>
+  relay: (request: RelayRequest, signal: AbortSignal, caller?: Identity) => Promise<RelayOutcome>
 }
 
 /**
@@ -253,7 +255,7 @@ export function modernRelay (init: { allowPeers?: ReadonlySet<string> } = {}): (
         const spec = components.router.hosted(server)?.spec
         return spec?.type === 'http' ? { url: spec.url, headers: spec.headers } : undefined
       },
-      admit: (peer, r) => {
+      admit: async (peer, r) => {
         if (init.allowPeers !== undefined && !init.allowPeers.has(peer)) return { ok: false, error: { error: `peer ${peer} is not in allowPeers` } }
         const target = r.method === 'tools/call' && r.name !== undefined
           ? { method: 'tools/call' as const, target: meshName(r.server, r.name), kind: 'tool' as const }
@@ -261,8 +263,21 @@ export function modernRelay (init: { allowPeers?: ReadonlySet<string> } = {}): (
             ? { method: 'prompts/get' as const, target: meshName(r.server, r.name), kind: 'prompt' as const }
             : r.method === 'resources/read' && r.uri !== undefined ? { method: 'resources/read' as const, target: r.uri, kind: 'resource' as const } : undefined
         if (target === undefined) return { ok: true, finish: () => {} }
-        // This peer's own requests were checked at its front door; another peer's are checked as that peer.
-        const a = components.router.access.admit({ ...target, principal: peerPrincipal(peer), server: r.server, role: 'serving', enforce: peer !== components.peerId })
+        // This peer's own requests were checked at its front door; another peer's are checked as that
+        // peer and as the caller it asserts (decision 0176).
+        let caller: Identity = { principal: peerPrincipal(peer), scopes: [] }
+        if (r.identity !== undefined && peer !== components.peerId) {
+          try {
+            caller = await components.router.verifyIdentity(r.identity, peer)
+          } catch (err) {
+            log.warn({ peer }, 'identity assertion refused: %s', errorMessage(err))
+            return { ok: false, error: { error: errorMessage(err), code: POLICY_DENIED_CODE, data: { name: 'IdentityAssertionError' } } }
+          }
+        }
+        const a = components.router.access.admit({
+          ...target, principal: caller.principal, scopes: caller.scopes, ...(caller.assertedBy === undefined ? {} : { assertedBy: caller.assertedBy }),
+          server: r.server, role: 'serving', enforce: peer !== components.peerId,
+        })
         if (!a.ok) return { ok: false, error: { error: a.error.message.replace(/^MCP error -?\d+: /, ''), code: a.error.code, ...(a.error.data === undefined ? {} : { data: a.error.data }) } }
         return { ok: true, finish: (outcome, reason) => { a.finish(outcome, undefined, reason) } }
       },
@@ -273,9 +288,16 @@ export function modernRelay (init: { allowPeers?: ReadonlySet<string> } = {}): (
       name: 'mcp-2026-relay',
       async start () { unserve = await relay.serve(components.libp2p) },
       async stop () { await unserve?.(); unserve = undefined },
-      relay: async (request, signal) => await relayModern(components.libp2p, components.router.catalog.groups.get(request.server)?.providers ?? [], request, {
-        signal, log, self: { peer: components.peerId, relay },
-      }),
+      relay: async (request, signal, caller) => {
+        // The serving peer learns who the caller is, signed by this peer; a client's own `identity` never passes.
+        const signed: RelayRequest = {
+          server: request.server, headers: request.headers, body: request.body,
+          ...(caller === undefined ? {} : { identity: await components.router.assertIdentity(caller) }),
+        }
+        return await relayModern(components.libp2p, components.router.catalog.groups.get(request.server)?.providers ?? [], signed, {
+          signal, log, self: { peer: components.peerId, relay },
+        })
+      },
     }
   }
 }

@@ -1,7 +1,9 @@
 // A tiny OAuth 2.1 authorization server for tests and benchmarks, on 127.0.0.1: RFC 8414
-// metadata, a JWKS, and a token endpoint for the client-credentials grant (client_secret_basic,
-// RFC 8707 `resource` → `aud`). Its keys are generated with jose; `rotate()` replaces them.
-import { randomUUID } from 'node:crypto'
+// metadata, a JWKS, and a token endpoint for the client-credentials grant (client_secret_basic)
+// and the authorization-code grant with PKCE (S256, public clients; the authorization endpoint
+// approves at once, as the configured user), RFC 8707 `resource` → `aud`. Its keys are generated
+// with jose; `rotate()` replaces them.
+import { createHash, randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose'
@@ -13,6 +15,10 @@ export interface TestIssuerOptions {
   clients?: Record<string, { secret: string, scopes: string[] }>
   /** Lifetime of the tokens it issues. @default 300 */
   lifetimeS?: number
+  /** Public clients of the authorization-code grant (PKCE): id → redirect URIs and scopes; the user who approves. */
+  publicClients?: Record<string, { redirectUris: string[], scopes: string[] }>
+  /** The `sub` of the user the authorization endpoint signs in. @default 'test-user' */
+  user?: string
 }
 
 interface SigningKey { kid: string, privateKey: CryptoKey, publicJwk: JWK }
@@ -59,6 +65,10 @@ export async function startTestIssuer (options: TestIssuerOptions = {}): Promise
   const alg = options.alg ?? 'ES256'
   const lifetimeS = options.lifetimeS ?? 300
   const clients = options.clients ?? {}
+  const publicClients = options.publicClients ?? {}
+  const user = options.user ?? 'test-user'
+  /** Authorization codes not redeemed yet (single use). */
+  const codes = new Map<string, { clientId: string, redirectUri: string, challenge: string, scope: string, resource: string }>()
   let key = await newKey(alg)
   const foreign = await newKey(alg)
   let jwksFetches = 0
@@ -74,12 +84,46 @@ export async function startTestIssuer (options: TestIssuerOptions = {}): Promise
       .sign(k.privateKey)
   }
 
+  const authorize = (url: URL, res: ServerResponse): void => {
+    const q = url.searchParams
+    const client = publicClients[q.get('client_id') ?? '']
+    const redirectUri = q.get('redirect_uri') ?? ''
+    if (client === undefined || !client.redirectUris.includes(redirectUri)) return json(res, 400, { error: 'invalid_request', error_description: 'unknown client or redirect_uri' })
+    const back = new URL(redirectUri)
+    const state = q.get('state')
+    if (state !== null) back.searchParams.set('state', state)
+    const challenge = q.get('code_challenge')
+    const resource = q.get('resource')
+    if (q.get('response_type') !== 'code' || q.get('code_challenge_method') !== 'S256' || challenge === null || resource === null) {
+      back.searchParams.set('error', 'invalid_request')
+    } else {
+      const code = randomUUID()
+      const scope = (q.get('scope') ?? '').split(' ').filter((x) => client.scopes.includes(x)).join(' ')
+      codes.set(code, { clientId: q.get('client_id')!, redirectUri, challenge, scope, resource })
+      back.searchParams.set('code', code)
+    }
+    res.writeHead(302, { location: back.href })
+    res.end()
+  }
+
+  const redeem = async (form: URLSearchParams, res: ServerResponse): Promise<void> => {
+    const code = codes.get(form.get('code') ?? '')
+    codes.delete(form.get('code') ?? '')
+    const verifier = form.get('code_verifier') ?? ''
+    if (code === undefined || code.clientId !== form.get('client_id') || code.redirectUri !== form.get('redirect_uri')) return json(res, 400, { error: 'invalid_grant' })
+    if (createHash('sha256').update(verifier).digest('base64url') !== code.challenge) return json(res, 400, { error: 'invalid_grant', error_description: 'PKCE verification failed' })
+    tokensIssued++
+    const accessToken = await sign({ sub: user, aud: code.resource, scope: code.scope, client_id: code.clientId })
+    json(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: lifetimeS, scope: code.scope })
+  }
+
   const token = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const form = new URLSearchParams(await body(req))
+    if (form.get('grant_type') === 'authorization_code') return await redeem(form, res)
     const basic = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1]
     const [id, secret] = basic === undefined ? [] : Buffer.from(basic, 'base64').toString('utf8').split(':').map(decodeURIComponent)
     const client = id === undefined ? undefined : clients[id]
     if (client === undefined || client.secret !== secret) return json(res, 401, { error: 'invalid_client' })
-    const form = new URLSearchParams(await body(req))
     if (form.get('grant_type') !== 'client_credentials') return json(res, 400, { error: 'unsupported_grant_type' })
     const asked = (form.get('scope') ?? client.scopes.join(' ')).split(' ').filter((s) => s.length > 0)
     const scopes = asked.filter((s) => client.scopes.includes(s))
@@ -95,20 +139,21 @@ export async function startTestIssuer (options: TestIssuerOptions = {}): Promise
     if (req.method === 'GET' && (path === '/.well-known/oauth-authorization-server' || path === '/.well-known/openid-configuration')) {
       return json(res, 200, {
         issuer: url,
-        // The SDK's metadata schema requires it; this server has no interactive flow.
         authorization_endpoint: `${url}/authorize`,
         token_endpoint: `${url}/token`,
         jwks_uri: `${url}/jwks`,
-        grant_types_supported: ['client_credentials'],
-        token_endpoint_auth_methods_supported: ['client_secret_basic'],
+        grant_types_supported: ['client_credentials', 'authorization_code'],
+        token_endpoint_auth_methods_supported: ['client_secret_basic', 'none'],
         response_types_supported: ['code'],
-        scopes_supported: [...new Set(Object.values(clients).flatMap((c) => c.scopes))],
+        code_challenge_methods_supported: ['S256'],
+        scopes_supported: [...new Set([...Object.values(clients), ...Object.values(publicClients)].flatMap((c) => c.scopes))],
       })
     }
     if (req.method === 'GET' && path === '/jwks') {
       jwksFetches++
       return json(res, 200, { keys: [key.publicJwk] })
     }
+    if (req.method === 'GET' && path === '/authorize') return authorize(new URL(req.url ?? '/', url), res)
     if (req.method === 'POST' && path === '/token') {
       token(req, res).catch((err: unknown) => { if (!res.headersSent) json(res, 500, { error: 'server_error', error_description: String(err) }) })
       return

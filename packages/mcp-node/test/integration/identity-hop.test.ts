@@ -7,6 +7,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createMcpNode, type Logger, type McpNode } from '../../src/index.js'
+import { startReference } from './peers.js'
 
 const ALICE = 'alice-token-0123456789'
 const BOB = 'bob-token-0123456789ab'
@@ -14,6 +15,7 @@ const nodes: McpNode[] = []
 const lines: Array<Record<string, unknown>> = []
 let entry: McpNode
 let serving: McpNode
+let reference: Awaited<ReturnType<typeof startReference>>
 
 function capturingLogger (bindings: Record<string, unknown> = {}): Logger {
   const at = (level: string) => (first: unknown, ...rest: unknown[]): void => {
@@ -30,24 +32,47 @@ async function httpClient (token: string): Promise<Client> {
 }
 
 beforeAll(async () => {
+  // A 2026-07-28 server (SDK v2), hosted by the serving peer: its requests are relayed as they are.
+  reference = await startReference()
   // The serving peer's own policy: bob may not echo, and its own `local` may not either.
+  // No control plane: its replicated policy would give the entry peer the serving peer's rules.
   serving = createMcpNode({
     http: { enabled: false },
+    controlPlane: { enabled: false },
     heartbeatIntervalMs: 300,
-    policy: { rules: [{ principal: 'token:bob', deny: ['local__echo'] }, { principal: 'local', deny: ['local__echo'] }] },
+    upstreams: [{ name: 'reference', type: 'http', url: reference.url.href }],
+    policy: { rules: [{ principal: 'token:bob', deny: ['local__echo', 'reference__test_simple_text'] }, { principal: 'local', deny: ['local__echo'] }] },
   }, { logger: capturingLogger() })
   serving.registerTool('echo', { inputSchema: { text: z.string() } }, ({ text }: { text: string }): Promise<CallToolResult> => Promise.resolve({ content: [{ type: 'text', text }] }))
   nodes.push(serving)
   await serving.start()
-  entry = createMcpNode({ heartbeatIntervalMs: 300, bootstrap: [serving.multiaddrs[0]!], http: { tokens: [{ token: ALICE, subject: 'alice' }, { token: BOB, subject: 'bob' }] } })
+  entry = createMcpNode({ heartbeatIntervalMs: 300, controlPlane: { enabled: false }, bootstrap: [serving.multiaddrs[0]!], http: { tokens: [{ token: ALICE, subject: 'alice' }, { token: BOB, subject: 'bob' }] } })
   nodes.push(entry)
   await entry.start()
   await entry.waitForTool('local__echo', { timeoutMs: 30_000 })
+  await entry.waitForTool('reference__test_simple_text', { timeoutMs: 30_000 })
 }, 60_000)
 
 afterAll(async () => {
   await Promise.allSettled(nodes.map(async (n) => { await n.stop({ graceMs: 500 }) }))
+  await reference?.close()
 })
+
+/** One 2026-07-28 tools/call to the entry peer's /servers/reference/mcp, relayed as it is to the serving peer. */
+async function modernCall (token: string): Promise<{ status: number, text: string, replica: string | null }> {
+  const res = await fetch(new URL('/servers/reference/mcp', entry.httpUrl), {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'test_simple_text',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0', id: 1, method: 'tools/call',
+      params: { name: 'test_simple_text', arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} } },
+    }),
+  })
+  return { status: res.status, text: await res.text(), replica: res.headers.get('p2p-mcp-replica') }
+}
 
 describe('identity across the hop', () => {
   it('the serving peer sees the caller the entry peer authenticated, and logs the entry peer as asserter', async () => {
@@ -86,5 +111,18 @@ describe('identity across the hop', () => {
     const own = await serving.connectClient()
     await expect(own.callTool({ name: 'local__echo', arguments: { text: 'x' } })).rejects.toThrowError(/not allowed for principal "local"/)
     await own.close()
+  })
+
+  it('a 2026-07-28 request relayed as it is carries the caller too: the serving peer refuses bob and audits him with the entry peer', async () => {
+    const alice = await modernCall(ALICE)
+    expect(alice.text).toContain('This is a simple text response for testing.')
+    expect(alice.replica).toBe(serving.peerId)
+    const bob = await modernCall(BOB)
+    expect(bob.text).toMatch(/not allowed for principal \\"token:bob\\"/)
+    const local = await serving.connectClient()
+    const audit = await local.readResource({ uri: 'mesh://audit?principal=token:bob&outcome=denied&tool=reference__*' })
+    await local.close()
+    const entries = (JSON.parse((audit.contents[0] as { text: string }).text) as { entries: Array<Record<string, unknown>> }).entries
+    expect(entries).toEqual([expect.objectContaining({ principal: 'token:bob', assertedBy: `peer:${entry.peerId}`, role: 'serving', target: 'reference__test_simple_text' })])
   })
 })

@@ -2,9 +2,11 @@
 // authorization server made here (jose keys, JWKS and token endpoint on 127.0.0.1), a peer
 // trusting it, real HTTP requests and the SDK client's own OAuth flow.
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js'
+import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
+import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js'
 import { startTestIssuer, type TestIssuer } from '@p2p-mcp/testkit'
 import { UnsecuredJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -12,6 +14,26 @@ import { z } from 'zod'
 import { createMcpNode, parseConfig, type McpNode } from '../../src/index.js'
 
 const SCOPE = 'mcp:tools'
+/** Where the authorization server sends the browser back (nothing listens: the test reads the redirect). */
+const REDIRECT = 'http://127.0.0.1:9/oauth/callback'
+
+/** A public client of the authorization-code flow with PKCE, as the MCP Inspector is: it keeps what the SDK asks it to. */
+class InteractiveProvider implements OAuthClientProvider {
+  authorizationUrl: URL | undefined
+  private saved: OAuthTokens | undefined
+  private verifier = ''
+  get redirectUrl (): string { return REDIRECT }
+  get clientMetadata (): OAuthClientMetadata {
+    return { client_name: 'inspector-like', redirect_uris: [REDIRECT], grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'none' }
+  }
+
+  clientInformation (): OAuthClientInformationMixed { return { client_id: 'inspector-like' } }
+  tokens (): OAuthTokens | undefined { return this.saved }
+  saveTokens (tokens: OAuthTokens): void { this.saved = tokens }
+  redirectToAuthorization (url: URL): void { this.authorizationUrl = url }
+  saveCodeVerifier (verifier: string): void { this.verifier = verifier }
+  codeVerifier (): string { return this.verifier }
+}
 let issuer: TestIssuer
 let stranger: TestIssuer
 let node: McpNode
@@ -36,7 +58,11 @@ async function clientWith (token: string): Promise<Client> {
 }
 
 beforeAll(async () => {
-  issuer = await startTestIssuer({ clients: { 'ci-bot': { secret: 'a-client-secret-for-tests', scopes: [SCOPE, 'mcp:other'] } } })
+  issuer = await startTestIssuer({
+    clients: { 'ci-bot': { secret: 'a-client-secret-for-tests', scopes: [SCOPE, 'mcp:other'] } },
+    publicClients: { 'inspector-like': { redirectUris: [REDIRECT], scopes: [SCOPE] } },
+    user: 'erin',
+  })
   stranger = await startTestIssuer()
   node = createMcpNode({
     http: { oauth: { issuers: [{ issuer: issuer.url }], requiredScopes: [SCOPE], clockSkewS: 5, jwksCooldownMs: 0, resourceName: 'test mesh' } },
@@ -157,6 +183,29 @@ describe('OAuth 2.1 resource server at the HTTP front door', () => {
     const token = provider.tokens()?.access_token ?? ''
     expect(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())).toMatchObject({ sub: 'ci-bot', aud: resource, scope: SCOPE })
     await client.close()
+  })
+})
+
+describe('the interactive flow (authorization code + PKCE), as the MCP Inspector runs it', () => {
+  it('401 → metadata → the browser is sent to the authorization server → the code comes back → token → calls as the user', async () => {
+    const provider = new InteractiveProvider()
+    const first = new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider })
+    await expect(new Client({ name: 'interactive', version: '1' }).connect(first)).rejects.toBeInstanceOf(UnauthorizedError)
+    const url = provider.authorizationUrl!
+    expect(url.origin).toBe(issuer.url)
+    expect(url.searchParams.get('code_challenge_method')).toBe('S256')
+    expect(url.searchParams.get('resource')).toBe(resource)
+    // The "browser": the authorization server approves at once and redirects back with the code.
+    const back = await fetch(url, { redirect: 'manual' })
+    expect(back.status).toBe(302)
+    const code = new URL(back.headers.get('location')!).searchParams.get('code')!
+    await first.finishAuth(code)
+    const client = new Client({ name: 'interactive', version: '1' })
+    await client.connect(new StreamableHTTPClientTransport(mcpUrl, { authProvider: provider }))
+    expect(await client.callTool({ name: 'local__echo', arguments: { text: 'as erin' } })).toMatchObject({ content: [{ text: 'as erin' }] })
+    await client.close()
+    const token = provider.tokens()!.access_token
+    expect(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())).toMatchObject({ sub: 'erin', aud: resource, client_id: 'inspector-like' })
   })
 })
 
