@@ -58,7 +58,9 @@ export class AccessControl {
 
   /** The limits `req` must pass. */
   limits (req: AccessRequest): LimitSpec[] {
-    const entry = req.enforce ? this.plan.entry(req.principal, req.server) : []
+    // A caller's own limits are counted once, where it entered: across a hop (an asserted caller)
+    // the serving peer counts the asserting peer's instead (decision 0182).
+    const entry = req.enforce ? this.plan.entry(req.assertedBy ?? req.principal, req.server) : []
     return req.role === 'serving' ? [...entry, ...this.plan.serving(req.server)] : entry
   }
 

@@ -4,7 +4,12 @@
 // codec is fuzzed. FC_SEED and FC_NUM_RUNS replay or lengthen a run.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { AccessControl } from '../src/access-control.js'
+import { AuditLog } from '../src/audit/audit-log.js'
+import { parseConfig } from '../src/config.js'
+import { LayeredPolicy } from '../src/control-plane/layered-policy.js'
 import { CallLimiter, type LimitSpec } from '../src/limits/limiter.js'
+import { LimitPlan } from '../src/limits/limit-plan.js'
 import { decodeUsage, encodeUsage, InvalidUsageMessageError, MAX_USAGE_ENTRIES } from '../src/limits/usage-gossip.js'
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 100)
@@ -159,5 +164,31 @@ describe('usage messages', () => {
         expect(err).toBeInstanceOf(InvalidUsageMessageError)
       }
     }), { seed, numRuns: numRuns * 10 })
+  })
+})
+
+describe('which limits a request passes (decision 0182)', () => {
+  const policy = new LayeredPolicy(parseConfig({
+    policy: {
+      limits: [{ principal: 'token:alice', requestsPerMinute: 60 }, { principal: 'peer:*', server: 'calc', maxConcurrent: 8 }],
+      servers: { calc: { maxConcurrentExecutions: 2 } },
+    },
+  }).policy)
+  const access = new AccessControl({ self: 'peer:me', policy, plan: new LimitPlan(policy, () => ({ requestsPerMinute: 120 })), limiter: new CallLimiter(), audit: new AuditLog({ maxEntries: 10 }) })
+  const req = { method: 'tools/call' as const, target: 'calc__add', kind: 'tool' as const, server: 'calc', enforce: true }
+  const labels = (r: Parameters<AccessControl['limits']>[0]): string[] => access.limits(r).map((s) => s.label)
+
+  it('the entry peer counts the caller\'s limits; the serving peer the server\'s and, across a hop, the asserting peer\'s, never the caller\'s twice', () => {
+    expect(labels({ ...req, principal: 'token:alice', role: 'entry' })).toEqual([expect.stringContaining('policy.limits.0 (60 requests per minute for principal "token:alice")')])
+    const serving = labels({ ...req, principal: 'token:alice', assertedBy: 'peer:12D3KooWentry', role: 'serving' })
+    expect(serving).toEqual(expect.arrayContaining([
+      expect.stringContaining('policy.limits.1 (8 at once for principal "peer:12D3KooWentry" on server "calc")'),
+      expect.stringContaining('this peer\'s config policy.servers.calc'),
+      expect.stringContaining('the access policy of server calc (120 requests per minute'),
+    ]))
+    expect(serving).toHaveLength(3)
+    expect(serving.some((l) => l.includes('token:alice'))).toBe(false)
+    // this peer's own route sessions (not enforced): only the server's limits
+    expect(labels({ ...req, principal: 'peer:me', role: 'serving', enforce: false })).toHaveLength(2)
   })
 })

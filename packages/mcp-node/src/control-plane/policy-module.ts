@@ -82,7 +82,7 @@ export class PolicyModule implements ReplicatedModule {
   apply (command: unknown, ctx: ApplyContext): unknown {
     const parsed = COMMAND_SCHEMAS[(ctx.commandVersion ?? 1) >= 2 ? 2 : 1].safeParse(command)
     if (!parsed.success) return reject('InvalidCommandError', `policy command: ${firstIssue(parsed.error)}`)
-    const c = parsed.data as z.output<(typeof COMMAND_SCHEMAS)[2]>
+    const c = parsed.data
     if (c.op === 'seed') {
       if (this.state.version > 0) return { ok: true, seeded: false, version: this.state.version }
       this.set({ version: 1, policy: c.policy, admins: c.admins, updatedAtMs: ctx.timeMs, updatedBy: c.by })

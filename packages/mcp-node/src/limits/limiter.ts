@@ -151,7 +151,7 @@ export class CallLimiter {
       let byPeer = this.remote.get(hash)
       if (byPeer === undefined) {
         if (this.remote.size >= this.maxKeys) continue
-        this.remote.set(hash, byPeer = new Map())
+        this.remote.set(hash, byPeer = new Map<string, Remote>())
       }
       if (byPeer.size >= MAX_REMOTE_PEERS_PER_KEY) continue
       byPeer.set(peer, { demand, inFlight, at })

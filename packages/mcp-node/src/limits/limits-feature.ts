@@ -19,8 +19,8 @@ export function limitsFeature (init: { config: LimitsConfig, limiter: CallLimite
     init.onStats?.(gossip.stats)
     return {
       name: 'limits',
-      async start () { gossip.start() },
-      async stop () { gossip.stop() },
+      start: () => { gossip.start(); return Promise.resolve() },
+      stop: () => { gossip.stop(); return Promise.resolve() },
     }
   }
 }

@@ -81,7 +81,7 @@ describe('permissions, limits and audit at one peer', () => {
   it('a principal over its rate gets -32029 naming the limit, with retryAfterMs', async () => {
     const alice = await http(node, ALICE)
     const results = await Promise.allSettled(Array.from({ length: 6 }, async () => await alice.callTool({ name: 'docs__add', arguments: { a: 1, b: 2 } })))
-    const refused = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as WireError)
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => r.reason as WireError)
     // burst 2 at 6/min (one more every 10 s): of 6 calls made at once, some find no budget left
     expect(refused.length).toBeGreaterThanOrEqual(1)
     expect(refused[0]).toMatchObject({
