@@ -9,6 +9,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SSE_KEEPALIVE_MS, MAX_CONFIG_BYTES, DEFAULT_AUDIT_MAX_ENTRIES, DEFAULT_LIMITS_SHARE_INTERVAL_MS,
   DEFAULT_LIMITS_MAX_KEYS,
 } from './constants.js'
+import { HTTP_ADMISSION_DEFAULTS } from './constants.js'
 import { ConfigError, errorMessage } from './errors.js'
 import { ASYMMETRIC_ALGORITHMS, DEFAULT_JWKS_COOLDOWN_MS, DEFAULT_JWKS_MAX_AGE_MS, DEFAULT_JWKS_TIMEOUT_MS, DEFAULT_VERIFIED_TOKEN_CACHE } from './auth/oauth.js'
 import { ControlPlaneConfigSchema, DEFAULT_CONTROL_PLANE_CONFIG } from './control-plane/config-schema.js'
@@ -170,6 +171,16 @@ const HttpSchema = z.strictObject({
   allowedHosts: z.array(nonEmpty).optional(),
   sseKeepAliveMs: ms.default(DEFAULT_SSE_KEEPALIVE_MS),
   maxSessions: z.number().int().min(1).default(DEFAULT_MAX_HTTP_SESSIONS),
+  /** Admission limits of the HTTP front door (decision 0170); see packages/mcp-node/README.md, Configuration. */
+  maxSessionsPerPrincipal: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxSessionsPerPrincipal),
+  idleTimeoutMs: z.number().int().min(0).max(86_400_000).default(HTTP_ADMISSION_DEFAULTS.idleTimeoutMs),
+  unusedIdleTimeoutMs: z.number().int().min(0).max(86_400_000).default(HTTP_ADMISSION_DEFAULTS.unusedIdleTimeoutMs),
+  maxInFlightPerPrincipal: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxInFlightPerPrincipal),
+  maxStreamsPerPrincipal: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxStreamsPerPrincipal),
+  maxPendingRequests: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxPendingRequests),
+  maxPendingBytes: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxPendingBytes),
+  headersTimeoutMs: ms.default(HTTP_ADMISSION_DEFAULTS.headersTimeoutMs),
+  bodyTimeoutMs: ms.default(HTTP_ADMISSION_DEFAULTS.bodyTimeoutMs),
 })
 
 const AuditConfigSchema = z.strictObject({

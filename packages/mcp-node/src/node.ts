@@ -148,6 +148,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
       }),
       registry: () => ({ ...(this.running?.libp2p.services.registry.stats() ?? {}) }),
       limits: () => ({ keys: this.access.limiter.size, ...this.access.gossipStats }),
+      httpAdmission: () => this.running?.doors?.httpAdmission(),
     })
     const c = this.config
     this.access = {
