@@ -44,6 +44,8 @@ import { legacyPrincipalWarning } from './policy.js'
 import { controlPlane } from './control-plane/peer-control.js'
 import { schedulerFeature } from './scheduler/scheduler-module.js'
 import { events, type MeshEvents } from './events/events-module.js'
+import { ServerTrust } from './trust/server-trust.js'
+import { trustFeature } from './trust/trust-feature.js'
 import { Publisher } from './publisher.js'
 import { MeshRouter } from './router.js'
 import type { SessionView } from './session.js'
@@ -71,17 +73,20 @@ export interface McpNodeEvents {
  * The features this peer is made of, in start order (see docs/architecture.md: a new
  * feature is a module in its own file or folder, added here).
  */
-function features (c: McpNodeConfig, policy: LayeredPolicy, metrics: NodeMetrics, access: Access, onEvents: (api: MeshEvents | undefined) => void): NodeModuleFactory[] {
+function features (c: McpNodeConfig, d: { policy: LayeredPolicy, metrics: NodeMetrics, access: Access, trust: ServerTrust }, onEvents: (api: MeshEvents | undefined) => void): NodeModuleFactory[] {
+  const { policy, metrics, access, trust } = d
   const scheduler = schedulerFeature()
   const readers = c.audit.readers.map(principalMatcher)
+  const serverTrust = trustFeature({ trust, metrics: metrics.registry })
   return [
     meshStatus(),
     limitsFeature({ config: c.limits, limiter: access.limiter, onStats: (stats) => { access.gossipStats = stats } }),
     auditResource({ audit: access.audit, mayRead: (principal) => policy.isAdmin(principal) || readers.some((re) => re.test(principal)) }),
     controlPlane({
       config: c.controlPlane, dataDir: c.dataDir, bootstrapPeers: c.bootstrap.map(peerOf), stdioOnly: c.stdio && !c.http.enabled,
-      localPolicy: c.policy, policy, metrics: metrics.registry, modules: [scheduler.state], onPlane: scheduler.attach,
+      localPolicy: c.policy, policy, metrics: metrics.registry, modules: [scheduler.state], onPlane: (plane) => { scheduler.attach(plane); serverTrust.attach(plane) },
     }),
+    serverTrust.factory,
     scheduler.factory,
     events({ config: c.events, dataDir: c.dataDir, authorize: (principal, what) => policy.check(principal, what), onReady: onEvents }),
   ]
@@ -118,6 +123,8 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
   private readonly policy: LayeredPolicy
   private readonly access: Access
   private readonly catalog: MeshCatalog
+  /** Which providers are replicas of a server name (pins) and which peers are banned. */
+  private readonly trust: ServerTrust
   private readonly builtins: MeshTools
   private readonly upstreams = new Map<string, LocalUpstream>()
   private readonly localServer: LocalServer
@@ -136,6 +143,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     const legacy = legacyPrincipalWarning(this.config.policy, this.config.controlPlane.admins)
     if (legacy !== undefined) this.log.warn(legacy)
     this.catalog = new MeshCatalog(childOf(this.log, { component: 'catalog' }))
+    this.trust = new ServerTrust({ config: this.config.trust, controlPlaneEnabled: this.config.controlPlane.enabled, logger: childOf(this.log, { component: 'trust' }) })
     this.builtins = new MeshTools(this.config.meshTools)
     this.metrics = new NodeMetrics({
       peers: () => this.running?.libp2p.getPeers().length ?? 0,
@@ -288,6 +296,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     const libp2p = await createPeerLibp2p(c, {
       privateKey,
       ...(datastore === undefined ? {} : { datastore }),
+      banned: (peerId) => this.trust.isBanned(peerId),
       registry: {
         heartbeatIntervalMs: c.heartbeatIntervalMs,
         logger: this.log, // the registry names itself (component: dht-registry)
@@ -307,7 +316,8 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
       builtins: this.builtins,
       metrics: this.metrics,
       hosted: this.upstreams,
-      providers: () => registry.providers(),
+      // Only the replicas of each name as its pins say, banned peers left out (docs/security.md).
+      providers: () => this.trust.filter(registry.providers()),
       connect: async (peer, addrs, signal) => await this.connectTo(peer, addrs, signal),
       onChanged: (change) => { this.safeDispatchEvent('mesh:changed', { detail: change }) },
       asserter: new IdentityAsserter({ peerId: selfId, sign: async (data) => await privateKey.sign(data) }),
@@ -343,7 +353,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     registry.addEventListener('provider:added', (e) => { this.log.info({ provider: e.detail.peerId, servers: e.detail.descriptor.servers.map((x) => x.name) }, 'provider joined the mesh') })
     await libp2p.start()
 
-    for (const factory of features(c, this.policy, this.metrics, this.access, (api) => { this.eventsApi = api })) {
+    for (const factory of features(c, { policy: this.policy, metrics: this.metrics, access: this.access, trust: this.trust }, (api) => { this.eventsApi = api })) {
       const module = factory(components)
       await module.start?.()
       running.modules.push(module)
@@ -449,7 +459,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
 
   /** Every server the registry knows of has loaded definitions here (used before a stdio client is served). */
   settled (): boolean {
-    return this.running?.router.settled() ?? false
+    return (this.running?.router.settled() ?? false) && this.trust.held.length === 0
   }
 
   /** The peers of the mesh as this peer knows them (empty before `start()`). */
