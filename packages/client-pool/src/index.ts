@@ -30,6 +30,7 @@ export {
   InvalidParametersError,
   NoEndpointAvailableError,
   PoolClosedError,
+  ReplicaStalledError,
   UnknownEndpointError,
 } from './errors.js'
 export type { CallFailureReason } from './errors.js'
@@ -58,10 +59,13 @@ export type {
   PoolStats,
   ReconnectInit,
   RetryEventDetail,
+  RestoredEventDetail,
   RetryInit,
   ScopeHandlers,
   ScopeInit,
   SessionEventDetail,
+  StallDetectionInit,
+  StalledEventDetail,
   SubscribeOptions,
   SubscriptionsFailedEventDetail,
   SubscriptionsMovedEventDetail,

@@ -3,7 +3,7 @@ import type { IBackoff, IRetryBackoffContext } from 'cockatiel'
 import type { Operation } from './call-api.js'
 import type { FailureKind } from './classify.js'
 import type { Endpoint } from './endpoint.js'
-import { CallFailedError } from './errors.js'
+import { CallFailedError, ReplicaStalledError } from './errors.js'
 import type { CallFailureReason } from './errors.js'
 import type { RetrySettings } from './options.js'
 import type { ScopeCore } from './scope.js'
@@ -29,6 +29,10 @@ export interface CallState<T> {
   backoff: IBackoff<IRetryBackoffContext<unknown>> | undefined
   /** The error of the last failed attempt. */
   lastError: unknown
+  /** Aborts the current attempt only (the stall detector's handle); undefined without stall detection. */
+  attemptAbort: AbortController | undefined
+  /** The stall detector is abandoning the current attempt. */
+  abandoning: boolean
 }
 
 /** A failed attempt as the retry policy sees it. */
@@ -111,6 +115,7 @@ export class Retrier {
     if (err.kind === 'caller') return err.error
     let reason: CallFailureReason
     if (err.budgetRefused) reason = 'budget-exhausted'
+    else if (!err.retryable && err.error instanceof ReplicaStalledError) reason = 'outcome-unknown'
     else if (!err.retryable) reason = this.settings.backoff === undefined ? 'retry-disabled' : 'not-idempotent'
     else if (this.settings.backoff === undefined) reason = 'retry-disabled'
     else reason = 'attempts-exhausted'
