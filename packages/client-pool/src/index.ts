@@ -52,6 +52,7 @@ export type {
   EndpointStats,
   HandlerContext,
   HealthCheckInit,
+  HedgeInit,
   Logger,
   OutlierDetectionInit,
   PickContext,

@@ -30,6 +30,7 @@ export interface PoolOptions {
   health: HealthSettings | undefined
   outlier: OutlierSettings | undefined
   stall: StallSettings | undefined
+  hedgeDelayMs: number | undefined
   policies: EndpointPolicies
   retry: RetrySettings
   requestTimeoutMs: number
@@ -157,6 +158,10 @@ export function resolveOptions (init: ClientPoolInit): PoolOptions {
   const health = healthOf(init.healthCheck)
   const outlier = outlierOf(init.outlierDetection)
   const stall = stallOf(init.stallDetection, health)
+  const hedge = init.hedge ?? false
+  if (hedge !== false && (typeof hedge !== 'object' || hedge === null)) throw new InvalidParametersError('hedge', hedge, 'an object { delayMs } or false')
+  const hedgeDelayMs = hedge === false ? undefined : positive('hedge.delayMs', hedge.delayMs, NaN)
+  if (Number.isNaN(hedgeDelayMs)) throw new InvalidParametersError('hedge.delayMs', undefined, 'a number > 0')
   const policies = policiesOf(init.circuitBreaker, init.bulkhead, init)
   const retry = retryOf(init.retry)
   const requestTimeoutMs = positive('requestTimeoutMs', init.requestTimeoutMs, C.DEFAULT_REQUEST_TIMEOUT_MS)
@@ -176,6 +181,7 @@ export function resolveOptions (init: ClientPoolInit): PoolOptions {
     health,
     outlier,
     stall,
+    hedgeDelayMs,
     policies,
     retry,
     requestTimeoutMs,

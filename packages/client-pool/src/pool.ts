@@ -8,6 +8,7 @@ import { Endpoint } from './endpoint.js'
 import type { EndpointPolicies } from './endpoint.js'
 import { DuplicateEndpointError, InvalidParametersError, NoEndpointAvailableError, PoolClosedError, ReplicaStalledError, UnknownEndpointError } from './errors.js'
 import { HealthChecks } from './health-check.js'
+import { HedgeLostError, Hedger } from './hedge.js'
 import { flag, positive, resolveOptions } from './options.js'
 import type { OutlierSettings } from './options.js'
 import { AttemptFailure, Retrier } from './retry.js'
@@ -55,6 +56,7 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
   private readonly health: HealthChecks | undefined
   private readonly outlier: OutlierSettings | undefined
   private readonly stallDetector: StallDetector | undefined
+  private readonly hedger: Hedger | undefined
   /** Bumped whenever a replica (re)joins rotation; sticky scopes pinned before may rebalance. */
   private rotation = 0
   private rebalanced = 0
@@ -137,9 +139,17 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
         emit: this.emit,
       })
     this.stallDetector?.start()
+    const retrier = this.retrier
+    this.hedger = o.hedgeDelayMs === undefined
+      ? undefined
+      : new Hedger(o.hedgeDelayMs, {
+        run: async (scope, op, options, avoid, extra) => await this.run(scope, op, options, avoid, extra),
+        safe: async (op, options) => await retrier.safeOp(op, options),
+        withdraw: () => retrier.withdraw(),
+      })
     const root = this.root
     // The root scope's call API is the same view a scope gets.
-    Object.assign(this, callApi((op, options) => this.run(root, op, options)))
+    Object.assign(this, callApi((op, options) => this.place(root, op, options)))
     for (const spec of init.endpoints ?? []) this.add(spec)
   }
 
@@ -239,6 +249,7 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
       budgetExhausted: this.retrier.budgetExhausted,
       rebalanced: this.rebalanced,
       abandoned: this.stallDetector?.abandoned ?? 0,
+      hedges: this.hedger?.hedges ?? 0,
       inFlight: this.activeCalls,
     }
   }
@@ -259,7 +270,7 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
     flag('scope rebalance', init.rebalance)
     const core = new ScopeCore(this.hooks, init, init.sticky ?? true)
     this.scopes.add(core)
-    const api = callApi((op, options) => this.run(core, op, options))
+    const api = callApi((op, options) => this.place(core, op, options))
     const subscriptions = this.subscriptions
     const close = async (): Promise<void> => {
       if (core.closed || !this.scopes.has(core)) return
@@ -298,15 +309,25 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
   // ---------------------------------------------------------------------------------------
   // The call path
 
-  private async run<T> (scope: ScopeCore, op: Operation<T>, options: CallOptions | undefined, avoid?: Endpoint): Promise<T> {
+  /** A call of the API: hedged when hedging is on and the call is not for one endpoint (docs/decisions/0152). */
+  private place<T> (scope: ScopeCore, op: Operation<T>, options: CallOptions | undefined): Promise<T> {
+    if (this.hedger === undefined || options?.endpoint !== undefined || op.subscription === true) return this.run(scope, op, options)
+    return this.hedger.call(scope, op, options)
+  }
+
+  private async run<T> (scope: ScopeCore, op: Operation<T>, options: CallOptions | undefined, avoid?: Endpoint,
+    extra?: { hedge: boolean, track: { current: Endpoint | undefined } | undefined }): Promise<T> {
     if (this.closing !== undefined) throw new PoolClosedError()
     if (scope.closed) throw new PoolClosedError('pool scope')
     const signal = options?.signal
     signal?.throwIfAborted()
-    this.calls++
+    const hedge = extra?.hedge === true
+    if (!hedge) {
+      this.calls++
+      this.retrier.recordCall()
+    }
     this.activeCalls++
     scope.inFlight++
-    this.retrier.recordCall()
     const onProgress = options?.onProgress
     const scopeProgress = scope.handlers.progress
     // Progress extends the timeout when someone listens (docs/decisions/0032), or when asked
@@ -333,6 +354,8 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
       lastError: undefined,
       attemptAbort: undefined,
       abandoning: false,
+      hedge,
+      track: extra?.track,
     }
     if (onProgress === undefined) {
       if (scopeProgress !== undefined) {
@@ -362,6 +385,7 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
 
   private async attempt<T> (call: CallState<T>): Promise<T> {
     const ep = this.choose(call)
+    if (call.track !== undefined) call.track.current = ep
     call.attempts++
     call.tried.push(ep)
     call.current = ep.id
@@ -414,7 +438,8 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
       const err = abandoned instanceof ReplicaStalledError ? abandoned : thrown
       if (admitted && breaker !== undefined) {
         // As with cockatiel's policy: a replica failure (or a call cut off meanwhile) counts against it.
-        if (signal?.aborted === true || isReplicaFailure(err)) breaker.failure()
+        // The losing copy of a hedged call was cancelled by the pool: not the replica's fault.
+        if (signal?.aborted === true ? !(signal.reason instanceof HedgeLostError) : isReplicaFailure(err)) breaker.failure()
         else breaker.neutral()
       }
       if (signal?.aborted === true) throw signal.reason
@@ -562,7 +587,7 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
       if (picked !== undefined) {
         const ep = this.endpoints.get(picked.id)
         if (ep === undefined) throw new TypeError(`the picker returned ${picked.id}, which is not one of the candidates`)
-        if (scope.sticky && pinned === undefined) {
+        if (scope.sticky && pinned === undefined && !call.hedge) {
           scope.pinTo(ep)
           scope.pinnedAt = this.rotation
         }

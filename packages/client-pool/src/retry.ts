@@ -33,6 +33,10 @@ export interface CallState<T> {
   attemptAbort: AbortController | undefined
   /** The stall detector is abandoning the current attempt. */
   abandoning: boolean
+  /** A hedge (docs/decisions/0152): does not pin a sticky scope, not counted as a call. */
+  hedge: boolean
+  /** Told the endpoint of each attempt (the hedger sends its copy elsewhere). */
+  track: { current: Endpoint | undefined } | undefined
 }
 
 /** A failed attempt as the retry policy sees it. */
@@ -88,12 +92,22 @@ export class Retrier {
   }
 
   async safe (call: CallState<unknown>): Promise<boolean> {
+    return await this.safeOp(call.op, call.options)
+  }
+
+  /** Whether `op` may run twice: its own `idempotent` option, else reads are, else the tool's annotations; never with retries off. */
+  async safeOp (op: Operation<unknown>, options: CallOptions | undefined): Promise<boolean> {
     if (this.settings.backoff === undefined) return false
-    const own = call.options?.idempotent
+    const own = options?.idempotent
     if (own !== undefined) return own
-    if (call.op.safe !== undefined) return call.op.safe
-    if (this.settings.idempotency === 'never' || call.op.tool === undefined) return false
-    return await this.catalog.safe(call.op.tool)
+    if (op.safe !== undefined) return op.safe
+    if (this.settings.idempotency === 'never' || op.tool === undefined) return false
+    return await this.catalog.safe(op.tool)
+  }
+
+  /** Takes one retry out of the budget for a hedge; false when the budget is spent. */
+  withdraw (): boolean {
+    return this.settings.budget === undefined || this.settings.budget.tryWithdraw()
   }
 
   /** Retry a safe failure while attempts and budget remain. */

@@ -128,6 +128,16 @@ export interface StallDetectionInit {
   abandonUnsafe?: boolean
 }
 
+export interface HedgeInit {
+  /**
+   * A call safe to run twice that has not been answered after this long is sent to a second
+   * replica too; the first answer wins and the other request is cancelled. Each hedge is a
+   * retry for the retry budget, so hedges stay within `retry.budgetPercent` of the calls.
+   * See docs/decisions/0152.
+   */
+  delayMs: number
+}
+
 export interface CircuitBreakerInit {
   /**
    * Makes the per-endpoint breaker strategy (a cockatiel `IBreaker`; one per endpoint,
@@ -246,6 +256,8 @@ export interface ClientPoolInit {
   outlierDetection?: OutlierDetectionInit | false
   /** Detection of stalled replicas and early failover of their calls; `false` turns it off. @default {} */
   stallDetection?: StallDetectionInit | false
+  /** Hedged requests for calls safe to run twice; off unless given. @default false */
+  hedge?: HedgeInit | false
   /** One circuit breaker per endpoint; `false` turns them off. @default {} */
   circuitBreaker?: CircuitBreakerInit | false
   /** Retries with a budget; `false` never retries. @default {} */
@@ -375,6 +387,8 @@ export interface PoolStats {
   rebalanced: number
   /** Attempts abandoned on stalled replicas. */
   abandoned: number
+  /** Hedges sent (second copies of slow safe calls). */
+  hedges: number
   inFlight: number
 }
 
