@@ -90,11 +90,11 @@ export class Endpoint implements EndpointLoad {
     this.maxQueue = policies.bulkhead?.maxQueue ?? Infinity
   }
 
-  /** Why no call should go here now, or undefined if one may. `panic` ignores health and ejection. */
+  /** Why no call should go here now, or undefined if one may. `panic` ignores health, stalls and ejection. */
   unavailable (panic: boolean): string | undefined {
     if (this.draining) return 'draining'
-    if (this.stalled) return 'stalled (a health check went unanswered and nothing else came back)'
     if (!panic) {
+      if (this.stalled) return 'stalled (a health check went unanswered and nothing else came back)'
       if (this.ejected) return `ejected after ${this.consecutiveFailures} consecutive failures`
       if (!this.healthy) return `unhealthy (${this.healthFailures} failed health checks)`
     }

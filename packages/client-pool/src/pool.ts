@@ -135,6 +135,7 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
         endpoints: () => this.list,
         probe: (ep) => { health.checkNow(ep) },
         safe: async (call) => await this.retrier.safe(call),
+        alternative: (ep) => this.list.some((e) => e !== ep && e.unavailable(false) === undefined),
         ownStall: (from, to) => this.stalls?.stalled(from, to) ?? 0,
         emit: this.emit,
       })

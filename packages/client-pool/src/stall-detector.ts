@@ -12,6 +12,8 @@ export interface StallContext {
   probe: (ep: Endpoint) => void
   /** Whether the call may run twice. */
   safe: (call: CallState<unknown>) => Promise<boolean>
+  /** Whether another endpoint than `ep` can take calls now. */
+  alternative: (ep: Endpoint) => boolean
   /** Milliseconds the caller's own event loop was stalled in [from, to] (not the replica's fault). */
   ownStall: (from: number, to: number) => number
   emit: Emit
@@ -60,9 +62,7 @@ export class StallDetector {
         if (oldest !== Infinity && this.quiet(oldest, now) >= afterMs / 2) this.ctx.probe(ep)
       }
       if (ep.probeSentAt > 0 && this.quiet(ep.probeSentAt, now) >= afterMs) this.unanswered(ep, ep.probeSentAt, now)
-      if (ep.stalled) {
-        for (const call of ep.attempts) if (call.sentAt > 0 && !call.abandoning) this.abandon(ep, call, quiet)
-      }
+      if (ep.stalled) this.abandonAll(ep, quiet)
     }
   }
 
@@ -73,8 +73,19 @@ export class StallDetector {
   unanswered (ep: Endpoint, sentAt: number, now: number): void {
     if (ep.stalled || ep.lastAnswerAt >= sentAt) return
     ep.stalled = true
-    this.ctx.emit('endpoint:stalled', { id: ep.id, silentMs: this.quiet(ep.lastAnswerAt, now), inFlight: ep.attempts.size })
-    for (const call of ep.attempts) if (call.sentAt > 0 && !call.abandoning) this.abandon(ep, call, this.quiet(ep.lastAnswerAt, now))
+    const silentMs = this.quiet(ep.lastAnswerAt, now)
+    this.ctx.emit('endpoint:stalled', { id: ep.id, silentMs, inFlight: ep.attempts.size })
+    this.abandonAll(ep, silentMs)
+  }
+
+  /**
+   * Abandons the attempts in flight on a stalled endpoint, if another endpoint can take calls:
+   * with none, giving up would turn a late answer into a failure, so they wait (the replica
+   * may resume), and are abandoned at a later sweep if another endpoint comes back.
+   */
+  private abandonAll (ep: Endpoint, silentMs: number): void {
+    if (!this.ctx.alternative(ep)) return
+    for (const call of ep.attempts) if (call.sentAt > 0 && !call.abandoning) this.abandon(ep, call, silentMs)
   }
 
   /** Time since `since`, less any stall of this process's own event loop meanwhile. */
