@@ -111,8 +111,9 @@ export interface StallDetectionInit {
    * A replica is stalled (frozen, descheduled, partitioned) once a health probe has gone
    * unanswered this long and nothing else came back from it meanwhile. A call in flight on
    * it for half this long with nothing heard from the replica for as long starts that probe
-   * at once. A stalled replica takes no new calls; its calls in flight are abandoned (the
-   * server is sent `notifications/cancelled`): safe ones are retried elsewhere at once
+   * at once. A stalled replica takes no new calls; if another replica can take them, its
+   * calls in flight are abandoned (the server is sent `notifications/cancelled`; with no
+   * other replica they wait, as it may resume): safe ones are retried elsewhere at once
    * (within the retry budget), the others fail with `CallFailedError` reason
    * `'outcome-unknown'` (never sent twice). Needs health checks. See docs/decisions/0151.
    *
