@@ -26,7 +26,7 @@ out(`# pool: ${process.env.POOL ?? 'this build (src)'}`)
 if (ONLY === undefined || ONLY === 'restart') {
   for (let i = 0; i < RUNS; i++) {
     const r = await restartScenario({}, { scopes: 6, waitMs: 90_000, create })
-    out(`restart run ${i + 1}: restart→first passing health check ${r.restartToHealthyMs.toFixed(0)} ms, ` +
+    out(`restart run ${i + 1}${r.ejected ? ' (b ejected)' : ' (b not ejected)'}: restart→first passing health check ${r.restartToHealthyMs.toFixed(0)} ms, ` +
       `health check→first call answered by b ${r.healthyToTrafficMs.toFixed(0)} ms, sticky scopes on b ${r.scopesOnB}/${r.scopes}, failed calls ${r.failed}${r.errors.length === 0 ? '' : ` (${r.errors.join(' | ')})`}`)
   }
 }

@@ -58,6 +58,8 @@ export interface RestartResult {
   restartToHealthyMs: number
   /** From that health check to the first call b answered. */
   healthyToTrafficMs: number
+  /** Whether b was ejected by outlier detection before it restarted. */
+  ejected: boolean
   /** Sticky scopes on b once traffic returned, out of `scopes`. */
   scopesOnB: number
   scopes: number
@@ -83,6 +85,8 @@ export async function restartScenario (init: Partial<ClientPoolInit> = {}, optio
     ...init,
   })
   let bHealthy = true
+  let bEjected = false
+  pool.addEventListener('endpoint:ejected', (e) => { if (e.detail.id === 'b') bEjected = true })
   pool.addEventListener('endpoint:unhealthy', (e) => { if (e.detail.id === 'b') bHealthy = false })
   pool.addEventListener('endpoint:healthy', (e) => { if (e.detail.id === 'b') bHealthy = true })
   const n = options.scopes ?? 6
@@ -109,7 +113,9 @@ export async function restartScenario (init: Partial<ClientPoolInit> = {}, optio
     const workers = [...scopes.map(worker), worker(pool)]
     await until('calls answered by both replicas', () => answers.some((x) => x.replica === 'a') && answers.some((x) => x.replica === 'b'), 30_000)
     b.kill()
-    // Unhealthy by its health checks (on a loaded machine it may have been so already).
+    // Calls that still reach for b fail until outlier detection ejects it (for 30 s), as under
+    // real load; then health checks find it unhealthy (on a loaded machine it may be already).
+    for (let i = 0; i < 50 && !bEjected; i++) await pool.callTool({ name: 'whoami', arguments: {} }, { endpoint: 'b' }).catch(() => {})
     await until('b unhealthy', () => !bHealthy, 30_000)
     await until('every scope on a', () => scopes.every((s) => s.endpoint === 'a'), 30_000)
     const healthy = nextEvent(pool, 'endpoint:healthy', (d: { id: string }) => d.id === 'b', waitMs)
@@ -127,6 +133,7 @@ export async function restartScenario (init: Partial<ClientPoolInit> = {}, optio
     return {
       restartToHealthyMs: healthyAt - restartedAt,
       healthyToTrafficMs: Math.max(0, trafficAt - healthyAt),
+      ejected: bEjected,
       scopesOnB: scopes.filter((s) => s.endpoint === 'b').length,
       scopes: n,
       failed,

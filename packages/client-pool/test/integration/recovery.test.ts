@@ -7,6 +7,7 @@ describe('a replica restarted after a SIGKILL', () => {
   it('answers calls again soon after its first passing health check (not at the end of its 30 s ejection), and idle sticky scopes move back onto it', async () => {
     const r = await restartScenario({}, { scopes: 6, waitMs: 60_000 })
     expect(r.errors).toEqual([])
+    expect(r.ejected).toBe(true)
     // The base ejection is 30 s and b was ejected before it restarted: before the fix it
     // answered nothing for 18 s and more after its health check passed. 10 s leaves room for
     // a loaded machine.
