@@ -69,23 +69,14 @@ export class Hedger {
 
 /** The first of two copies to succeed; the other is cancelled. Both failing: the first copy's error. */
 async function firstAnswer<T> (a: Promise<T>, b: Promise<T>, abortA: AbortController, abortB: AbortController): Promise<T> {
-  return await new Promise<T>((resolve, reject) => {
-    let done = false
-    let failed = 0
-    let errorA: unknown
-    let errorB: unknown
-    const won = (value: T, loser: AbortController): void => {
-      if (done) return
-      done = true
-      loser.abort(new HedgeLostError())
-      resolve(value)
-    }
-    const lost = (): void => {
-      if (done || ++failed < 2) return
-      done = true
-      reject(errorA ?? errorB)
-    }
-    a.then((v) => { won(v, abortB) }, (err: unknown) => { errorA = err; lost() })
-    b.then((v) => { won(v, abortA) }, (err: unknown) => { errorB = err; lost() })
-  })
+  try {
+    return await Promise.any([a, b])
+  } catch (err) {
+    throw (err as AggregateError).errors[0] as Error
+  } finally {
+    // The winner has settled already: only the loser hears of it.
+    const lost = new HedgeLostError()
+    abortA.abort(lost)
+    abortB.abort(lost)
+  }
 }

@@ -435,7 +435,7 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
       return result
     } catch (thrown) {
       // The SDK wraps an abort's reason in an McpError: the stall detector's is the cause.
-      const abandoned = call.attemptAbort?.signal.aborted === true && signal?.aborted !== true ? call.attemptAbort.signal.reason : undefined
+      const abandoned: unknown = call.attemptAbort?.signal.aborted === true && signal?.aborted !== true ? call.attemptAbort.signal.reason : undefined
       const err = abandoned instanceof ReplicaStalledError ? abandoned : thrown
       if (admitted && breaker !== undefined) {
         // As with cockatiel's policy: a replica failure (or a call cut off meanwhile) counts against it.

@@ -234,7 +234,7 @@ export async function freezeScenario (init: Partial<ClientPoolInit> = {}, option
     const unsafeFailures: Record<string, number> = {}
     for (const c of calls) {
       if (c.tool !== 'charge' || c.ok) continue
-      const e = c.error as (Error & { reason?: string }) | undefined
+      const e: (Error & { reason?: string }) | undefined = c.error
       const why = e?.reason ?? e?.name ?? 'unknown'
       unsafeFailures[why] = (unsafeFailures[why] ?? 0) + 1
     }
