@@ -107,6 +107,8 @@ describe('a replica peer frozen with SIGSTOP for 10 s', () => {
     })
     try {
       await until('sessions on C calling', () => (calls.filter((c) => c.on === 'C' && c.ok).length >= 3 ? true : undefined), 30_000, 50)
+      // Freeze while a call of a session pinned to C is in flight.
+      await until('a call in flight on C', () => (calls.some((c) => c.on === 'C' && c.end === 0) ? true : undefined), 30_000, 5)
       const frozenAt = Date.now()
       process.kill(c.child.pid!, 'SIGSTOP')
       try {
