@@ -126,12 +126,11 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
         logger: this.logger,
         emit: this.emit,
         recovered: (ep) => { this.recovered(ep) },
-        timedOut: (ep, sentAt) => { this.stallDetector?.unanswered(ep, sentAt, performance.now()) },
       })
     const health = this.health
     this.stallDetector = o.stall === undefined || health === undefined
       ? undefined
-      : new StallDetector(o.stall, {
+      : new StallDetector(o.stall, o.health!.timeoutMs, {
         endpoints: () => this.list,
         probe: (ep) => { health.checkNow(ep) },
         safe: async (call) => await this.retrier.safe(call),
