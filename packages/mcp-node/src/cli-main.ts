@@ -3,13 +3,14 @@
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { pino } from 'pino'
+import { cliSessions } from './cli-client.js'
 import { loadConfigFile } from './config.js'
 import type { McpNodeConfig } from './config.js'
 import { WORKFLOW_USAGE, workflowCommand } from './scheduler/workflow-cli.js'
 import { CONTROL_USAGE, controlCommand, policyCommand } from './control-plane/cli-commands.js'
+import { TRUST_USAGE, trustCommand } from './trust/cli-commands.js'
 import { errorMessage } from './errors.js'
 
 const USAGE = `usage: p2p-mcp <command> [options]
@@ -23,6 +24,7 @@ commands:
   keygen-psk [file]                        a new private-network (swarm) key, written to file (mode 0600) or printed
 ${WORKFLOW_USAGE}
 ${CONTROL_USAGE}
+${TRUST_USAGE}
 
 options:
   -c, --config <file>   JSON or YAML configuration
@@ -31,11 +33,24 @@ options:
       --json            print JSON (default for status, peers, call)
   -h, --help`
 
+/** Why the run ends early: thrown by `fail`, reported by `main().catch` once the run's sessions are ended. */
+class CliExit extends Error {
+  override name = 'CliExit'
+  readonly exitCode: number
+
+  constructor (exitCode: number, message: string) {
+    super(message)
+    this.exitCode = exitCode
+  }
+}
+
 /** Exit codes: 0 done, 1 failed, 2 bad usage or configuration. */
 function fail (code: number, message: string): never {
-  process.stderr.write(`p2p-mcp: ${message}\n`)
-  process.exit(code)
+  throw new CliExit(code, message)
 }
+
+/** HTTP sessions this run opened: each is ended (DELETE) on every exit path. */
+const sessions = cliSessions()
 
 async function config (path: string | undefined): Promise<McpNodeConfig> {
   if (path === undefined) fail(2, 'a config file is needed: -c <config.yaml|json>')
@@ -86,13 +101,11 @@ async function client (values: { config?: string, url?: string, token?: string }
     url = `http://${cfg.http.host.includes(':') ? `[${cfg.http.host}]` : cfg.http.host}:${cfg.http.port}/mcp`
   }
   const token = values.token ?? process.env.P2P_MCP_TOKEN
-  const c = new Client({ name: 'p2p-mcp-cli', version: '0.1.0' })
   try {
-    await c.connect(new StreamableHTTPClientTransport(new URL(url), token === undefined ? undefined : { requestInit: { headers: { authorization: `Bearer ${token}` } } }))
+    return await sessions.connect(new URL(url), token)
   } catch (err) {
     fail(1, `cannot reach ${url}: ${errorMessage(err)}`)
   }
-  return c
 }
 
 function print (value: unknown): void {
@@ -108,6 +121,8 @@ async function main (): Promise<void> {
         config: { type: 'string', short: 'c' }, url: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
         wait: { type: 'boolean' }, tasks: { type: 'boolean' }, status: { type: 'string' }, 'request-id': { type: 'string' },
         out: { type: 'string' }, from: { type: 'string' }, 'expect-version': { type: 'string' },
+        hash: { type: 'string' }, 'from-peer': { type: 'string' }, publishers: { type: 'string' }, 'any-publisher': { type: 'boolean' },
+        'expect-revision': { type: 'string' }, reason: { type: 'string' },
       },
     })
   } catch (err) {
@@ -184,8 +199,17 @@ async function main (): Promise<void> {
       const helpers = { fail, print, client: async () => await client(values), config: async () => await config(values.config) }
       return command === 'control' ? await controlCommand(rest[0], values, helpers) : await policyCommand(rest[0], rest[1], values, helpers)
     }
+    case 'trust': return await trustCommand(rest[0], rest[1], values, { fail, print, client: async () => await client(values), config: async () => await config(values.config) })
     default: fail(2, `unknown command ${JSON.stringify(command)}\n${USAGE}`)
   }
 }
 
-main().catch((err: unknown) => { fail(1, (err as Error).stack ?? String(err)) })
+main().then(
+  async () => { await sessions.closeAll() },
+  async (err: unknown) => {
+    await sessions.closeAll()
+    const exit = err instanceof CliExit ? err : new CliExit(1, (err as Error).stack ?? String(err))
+    process.stderr.write(`p2p-mcp: ${exit.message}\n`)
+    process.exit(exit.exitCode)
+  },
+)

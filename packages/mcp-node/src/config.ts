@@ -8,9 +8,11 @@ import {
   DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_LISTEN, DEFAULT_MAX_HTTP_SESSIONS, DEFAULT_PAGE_SIZE,
   DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SSE_KEEPALIVE_MS, MAX_CONFIG_BYTES,
 } from './constants.js'
+import { HTTP_ADMISSION_DEFAULTS } from './constants.js'
 import { ConfigError, errorMessage } from './errors.js'
 import { ControlPlaneConfigSchema, DEFAULT_CONTROL_PLANE_CONFIG } from './control-plane/config-schema.js'
 import { DEFAULT_EVENTS_CONFIG, EventsConfigSchema } from './events/config-schema.js'
+import { DEFAULT_TRUST_CONFIG, TrustConfigSchema } from './trust/config-schema.js'
 
 const nonEmpty = z.string().min(1)
 const serverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a server name: 1 to 64 letters, digits, . _ -, starting with a letter or digit')
@@ -86,6 +88,16 @@ const HttpSchema = z.strictObject({
   allowedHosts: z.array(nonEmpty).optional(),
   sseKeepAliveMs: ms.default(DEFAULT_SSE_KEEPALIVE_MS),
   maxSessions: z.number().int().min(1).default(DEFAULT_MAX_HTTP_SESSIONS),
+  /** Admission limits of the HTTP front door (decision 0170); see packages/mcp-node/README.md, Configuration. */
+  maxSessionsPerPrincipal: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxSessionsPerPrincipal),
+  idleTimeoutMs: z.number().int().min(0).max(86_400_000).default(HTTP_ADMISSION_DEFAULTS.idleTimeoutMs),
+  unusedIdleTimeoutMs: z.number().int().min(0).max(86_400_000).default(HTTP_ADMISSION_DEFAULTS.unusedIdleTimeoutMs),
+  maxInFlightPerPrincipal: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxInFlightPerPrincipal),
+  maxStreamsPerPrincipal: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxStreamsPerPrincipal),
+  maxPendingRequests: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxPendingRequests),
+  maxPendingBytes: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxPendingBytes),
+  headersTimeoutMs: ms.default(HTTP_ADMISSION_DEFAULTS.headersTimeoutMs),
+  bodyTimeoutMs: ms.default(HTTP_ADMISSION_DEFAULTS.bodyTimeoutMs),
 })
 
 const patterns = z.array(nonEmpty).default(['*'])
@@ -122,6 +134,8 @@ export const McpNodeConfigSchema = z.strictObject({
   }).default({ defaultMs: DEFAULT_REQUEST_TIMEOUT_MS, tools: {} }),
   policy: PolicySchema.default({ default: 'allow', rules: [] }),
   controlPlane: ControlPlaneConfigSchema.default(() => DEFAULT_CONTROL_PLANE_CONFIG),
+  /** Server-name pins and peer bans (docs/security.md, "Server-name trust and revocation"). */
+  trust: TrustConfigSchema.default(() => DEFAULT_TRUST_CONFIG),
   meshTools: MeshToolsSchema.default(() => MeshToolsSchema.parse({})),
   /** The mesh event stream (see packages/mcp-node/README.md, Events). */
   events: EventsConfigSchema.default(() => DEFAULT_EVENTS_CONFIG),

@@ -45,6 +45,11 @@ export class FrontDoors {
     return this.httpDoor?.url
   }
 
+  /** What the HTTP door's admission holds, once it is open. */
+  httpAdmission (): ReturnType<HttpFrontDoor['stats']> | undefined {
+    return this.httpDoor?.stats()
+  }
+
   /** Opens the in-memory door (this peer routing to itself) and the libp2p door (other peers). */
   async openPeerDoors (): Promise<void> {
     const { router, libp2p, peerId } = this.init.components
