@@ -15,8 +15,10 @@ import { isBrokenCircuitError } from 'cockatiel'
  */
 export type FailureKind = 'caller' | 'refused' | 'unreachable' | 'replica'
 
-// JSON-RPC / MCP codes that blame the request, not the server that answered it.
-const CALLER_CODES = new Set([-32700, -32600, -32601, -32602, -32042])
+// JSON-RPC / MCP codes that blame the request, not the server that answered it. -32003: the
+// replica's policy refused this caller (p2p-mcp's POLICY_DENIED_CODE): one user's refusals must
+// not open the breaker that every other user of the replica goes through.
+const CALLER_CODES = new Set([-32700, -32600, -32601, -32602, -32042, -32003])
 // -32029: the replica's own rate or concurrency limit refused the call before it ran (p2p-mcp's
 // RATE_LIMITED_CODE): another replica may take it, and the refusal is not a fault.
 const REFUSED_CODES = new Set([-32029])

@@ -172,6 +172,16 @@ export class FrontSession {
     }
   }
 
+  /**
+   * The `_meta` of a request routed to a replica: the client's, without an identity it put there,
+   * plus this peer's signed assertion of the caller (decision 0176).
+   */
+  private async routedMeta (meta: Record<string, unknown> | undefined, caller: Identity): Promise<Record<string, unknown>> {
+    const out = withoutIdentity(meta)
+    if (this.init.door !== 'memory') out[IDENTITY_META] = await this.core.assertIdentity(caller)
+    return out
+  }
+
   /** Whether this session's principal may see (and so use) `target` in a list. */
   private visible (target: string, kind: PolicyTargetKind): boolean {
     return this.core.access.visible({ principal: this.init.principal, scopes: this.init.scopes, enforce: this.init.enforcePolicy }, target, kind)
@@ -324,30 +334,33 @@ export class FrontSession {
       const uri = req.params.uri
       const r = this.resolved()
       const access = this.core.access
+      const caller = await this.callerOf(req.params._meta)
       if (r.kind === 'route') {
-        return await access.guard(this.request('resources/read', uri, 'resource', r.server, { signal: extra.signal }), async () => await this.upstream(r.server).readResource(req.params, extra.signal))
+        return await access.guard(this.request('resources/read', uri, 'resource', r.server, { signal: extra.signal, caller }),
+          async () => await this.upstream(r.server).readResource({ ...req.params, _meta: withoutIdentity(req.params._meta) }, extra.signal))
       }
       if (r.kind === 'mesh' && this.core.builtins.has(uri)) {
-        return await access.guard(this.request('resources/read', uri, 'resource', MESH_SERVER, { signal: extra.signal }), async (served) => {
+        return await access.guard(this.request('resources/read', uri, 'resource', MESH_SERVER, { signal: extra.signal, caller }), async (served) => {
           served.peer = this.core.peerId
-          return await this.core.builtins.read(uri, { principal: this.init.principal })
+          return await this.core.builtins.read(uri, { principal: caller.principal })
         })
       }
       const server = r.kind === 'server' ? r.server : this.core.catalog.serverOfUri(uri)
       if (server === undefined) throw new McpError(ErrorCode.InvalidParams, `no server of the mesh has resource ${uri}`)
-      return await access.guard(this.request('resources/read', uri, 'resource', server, { signal: extra.signal }), async (served) => {
+      return await access.guard(this.request('resources/read', uri, 'resource', server, { signal: extra.signal, caller }), async (served) => {
         const scope = this.scope(server)
         try {
-          return await scope.readResource(req.params, { signal: extra.signal })
+          return await scope.readResource({ ...req.params, _meta: await this.routedMeta(req.params._meta, caller) }, { signal: extra.signal })
         } catch (err) { throw mcpErrorOf(err) } finally { served.peer = scope.endpoint ?? '' }
       })
     })
     s.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
       const r = this.resolved()
       const access = this.core.access
+      const caller = await this.callerOf(req.params._meta)
       if (r.kind === 'route') {
-        return await access.guard(this.request('prompts/get', meshName(r.server, req.params.name), 'prompt', r.server, { signal: extra.signal }),
-          async () => await this.upstream(r.server).getPrompt(req.params, extra.signal))
+        return await access.guard(this.request('prompts/get', meshName(r.server, req.params.name), 'prompt', r.server, { signal: extra.signal, caller }),
+          async () => await this.upstream(r.server).getPrompt({ ...req.params, _meta: withoutIdentity(req.params._meta) }, extra.signal))
       }
       let server: string
       let name = req.params.name
@@ -362,10 +375,10 @@ export class FrontSession {
         name = p.original
         qualified = p.name
       }
-      return await access.guard(this.request('prompts/get', qualified, 'prompt', server, { signal: extra.signal }), async (served) => {
+      return await access.guard(this.request('prompts/get', qualified, 'prompt', server, { signal: extra.signal, caller }), async (served) => {
         const scope = this.scope(server)
         try {
-          return await scope.getPrompt({ ...req.params, name }, { signal: extra.signal })
+          return await scope.getPrompt({ ...req.params, name, _meta: await this.routedMeta(req.params._meta, caller) }, { signal: extra.signal })
         } catch (err) { throw mcpErrorOf(err) } finally { served.peer = scope.endpoint ?? '' }
       })
     })
@@ -498,6 +511,13 @@ export class FrontSession {
       if (counted) core.callFinished(qualified, peer, outcome, (performance.now() - started) / 1000)
     }
   }
+}
+
+/** A request's `_meta` without the identity assertion: it is for the peer, never for the upstream or the next hop. */
+function withoutIdentity (meta: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...meta }
+  delete out[IDENTITY_META]
+  return out
 }
 
 /**

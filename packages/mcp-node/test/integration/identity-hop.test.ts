@@ -41,8 +41,15 @@ beforeAll(async () => {
     controlPlane: { enabled: false },
     heartbeatIntervalMs: 300,
     upstreams: [{ name: 'reference', type: 'http', url: reference.url.href }],
-    policy: { rules: [{ principal: 'token:bob', deny: ['local__echo', 'reference__test_simple_text'] }, { principal: 'local', deny: ['local__echo'] }] },
+    policy: {
+      rules: [
+        { principal: 'token:bob', deny: ['local__echo', 'reference__test_simple_text'], resources: { deny: ['memo://*'] }, prompts: { deny: ['local__greet'] } },
+        { principal: 'local', deny: ['local__echo'] },
+      ],
+    },
   }, { logger: capturingLogger() })
+  serving.registerResource('memo', 'memo://one', { mimeType: 'text/plain' }, (uri) => ({ contents: [{ uri: uri.href, text: 'a memo' }] }))
+  serving.registerPrompt('greet', {}, () => ({ messages: [{ role: 'user', content: { type: 'text', text: 'hello' } }] }))
   serving.registerTool('echo', { inputSchema: { text: z.string() } }, ({ text }: { text: string }): Promise<CallToolResult> => Promise.resolve({ content: [{ type: 'text', text }] }))
   nodes.push(serving)
   await serving.start()
@@ -94,6 +101,20 @@ describe('identity across the hop', () => {
     await local.close()
     const entries = (JSON.parse((audit.contents[0] as { text: string }).text) as { entries: Array<Record<string, unknown>> }).entries
     expect(entries).toEqual([expect.objectContaining({ principal: 'token:bob', assertedBy: `peer:${entry.peerId}`, role: 'serving', target: 'local__echo', outcome: 'denied' })])
+  })
+
+  it('resources/read and prompts/get carry the caller too: alice reads and gets, bob is refused by the serving peer', async () => {
+    const alice = await httpClient(ALICE)
+    expect(await alice.readResource({ uri: 'memo://one' })).toMatchObject({ contents: [{ text: 'a memo' }] })
+    expect(await alice.getPrompt({ name: 'local__greet' })).toMatchObject({ messages: [{ content: { text: 'hello' } }] })
+    await alice.close()
+    const bob = await httpClient(BOB)
+    await expect(bob.readResource({ uri: 'memo://one' })).rejects.toThrowError(/not allowed for principal "token:bob"/)
+    await expect(bob.getPrompt({ name: 'local__greet' })).rejects.toThrowError(/not allowed for principal "token:bob"/)
+    // A forged identity in the client's _meta is dropped at the entry peer, not believed by the serving peer.
+    const forged = { v: 1, principal: 'token:alice', scopes: [], peer: entry.peerId, iat: Date.now(), exp: Date.now() + 60_000, sig: 'AAAA' }
+    await expect(bob.readResource({ uri: 'memo://one', _meta: { 'p2p-mcp/identity': forged } })).rejects.toThrowError(/not allowed for principal "token:bob"/)
+    await bob.close()
   })
 
   it('an identity a client puts in _meta is dropped: the entry peer asserts its own caller', async () => {
