@@ -69,6 +69,8 @@ export function sharedKeyHash (key: string): string {
 export class CallLimiter {
   private readonly keys = new Map<string, KeyState>()
   private readonly remote = new Map<string, Map<string, Remote>>()
+  /** The key hashes each peer's last report named (so a new report replaces it without a full scan). */
+  private readonly reported = new Map<string, string[]>()
   private readonly maxKeys: number
   private readonly halfLifeMs: number
   private readonly staleMs: number
@@ -146,17 +148,24 @@ export class CallLimiter {
 
   /** Another peer's usage (from gossip), as of `at` on this peer's clock. Replaces that peer's previous report. */
   observe (peer: string, usage: readonly SharedUsage[], at = this.now()): void {
-    for (const byPeer of this.remote.values()) byPeer.delete(peer)
+    for (const hash of this.reported.get(peer) ?? []) {
+      const byPeer = this.remote.get(hash)
+      byPeer?.delete(peer)
+      if (byPeer?.size === 0) this.remote.delete(hash)
+    }
+    const hashes: string[] = []
     for (const [hash, demand, inFlight] of usage) {
       let byPeer = this.remote.get(hash)
       if (byPeer === undefined) {
         if (this.remote.size >= this.maxKeys) continue
         this.remote.set(hash, byPeer = new Map<string, Remote>())
       }
-      if (byPeer.size >= MAX_REMOTE_PEERS_PER_KEY) continue
+      if (byPeer.size >= MAX_REMOTE_PEERS_PER_KEY && !byPeer.has(peer)) continue
       byPeer.set(peer, { demand, inFlight, at })
+      hashes.push(hash)
     }
-    for (const [hash, byPeer] of this.remote) if (byPeer.size === 0) this.remote.delete(hash)
+    if (hashes.length === 0) this.reported.delete(peer)
+    else this.reported.set(peer, hashes)
   }
 
   /** The other peers' fresh demand (decayed to now) and calls in flight for a shared key. */
@@ -165,8 +174,9 @@ export class CallLimiter {
     let demand = 0
     let inFlight = 0
     if (byPeer === undefined) return { demand, inFlight }
-    for (const r of byPeer.values()) {
-      if (now - r.at > this.staleMs) continue
+    for (const [peer, r] of byPeer) {
+      // A peer that stopped reporting (it left or stalled) stops counting, and is forgotten here.
+      if (now - r.at > this.staleMs) { byPeer.delete(peer); continue }
       demand += r.demand * 2 ** (-(now - r.at) / this.halfLifeMs)
       inFlight += r.inFlight
     }

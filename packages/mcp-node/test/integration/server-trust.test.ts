@@ -221,6 +221,13 @@ describe('server-name trust', { timeout: 240_000 }, () => {
     await node.start()
     await node.waitForTool('calc__add', { timeoutMs: 60_000 })
     const at = ['--url', node.httpUrl!.href, '--token', token]
+    // The admins come with the seeded policy: an admin command before it commits is refused.
+    const local = await node.connectClient()
+    await until('the policy (with its admins) seeded', async () => {
+      const s = (await local.callTool({ name: 'mesh__control_status', arguments: {} })).structuredContent as { policyVersion: number }
+      return s.policyVersion > 0 ? true : undefined
+    }, 60_000)
+    await local.close()
     const get = await runCli(['trust', 'get', ...at], 60_000)
     expect(get.code, get.stderr).toBe(0)
     expect((JSON.parse(get.stdout) as TrustView).pins.calc?.hash).toMatch(/^[0-9a-f]{64}$/)
