@@ -117,7 +117,9 @@ describe('limits and faults', () => {
   it('closes an idle session, but not one with a request in flight', async () => {
     const [a, b] = await net.nodes(2) as [TestNode, TestNode]
     const errors: Error[] = []
-    const idleTimeoutMs = 300
+    // Long enough for the busy session's call to follow its initialize on a loaded machine
+    // (300 ms failed there: the session timed out before its first request).
+    const idleTimeoutMs = 1_000
     const unserve = await serveMcp(b, () => makeServer(undefined), { idleTimeoutMs, onerror: (err) => { errors.push(err) } })
 
     const busy = await connectClient(a, b)
