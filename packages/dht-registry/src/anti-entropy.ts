@@ -58,7 +58,8 @@ export function setDigest (entries: Iterable<[string, number]>): string {
   return `${lines.length}-${hash53(joined, 1).toString(16)}-${hash53(joined, 2).toString(16)}`
 }
 
-function parseJson (bytes: Uint8Array, what: string): Record<string, unknown> {
+/** Decodes one sync request or response header: a JSON object of version 1, or `MalformedRecordError`. */
+export function parseSyncMessage (bytes: Uint8Array, what: string): Record<string, unknown> {
   let value: unknown
   try {
     value = JSON.parse(decoder.decode(bytes))
@@ -76,7 +77,7 @@ export async function serveSync (stream: Stream, source: SyncSource, limits: Syn
   const lp = lpStream(stream, { maxDataLength: MAX_SYNC_REQUEST_BYTES })
   const signal = AbortSignal.timeout(limits.timeoutMs)
   try {
-    const req = parseJson((await lp.read({ signal })).subarray(), 'sync request')
+    const req = parseSyncMessage((await lp.read({ signal })).subarray(), 'sync request')
     if (req.digest === source.digest()) {
       await lp.write(encoder.encode(JSON.stringify({ v: RECORD_VERSION, same: true })), { signal })
     } else {
@@ -110,7 +111,7 @@ export async function pullSync (
     await lp.write(encoder.encode(JSON.stringify({ v: RECORD_VERSION, digest: source.digest() })), { signal })
     const header = await lp.read({ signal })
     let bytes = header.byteLength
-    const res = parseJson(header.subarray(), 'sync response')
+    const res = parseSyncMessage(header.subarray(), 'sync response')
     if (res.same === true) {
       await stream.close({ signal })
       return { same: true, received: 0, accepted: 0, bytes }

@@ -38,7 +38,7 @@ function judge (allowed: readonly string[], err: unknown, started: number, what:
   if (err === undefined) return 'ok'
   const name = err instanceof Error ? err.name : typeof err
   if (!allowed.includes(name)) {
-    throw new FuzzContractError(`${what}: threw ${name} (${err instanceof Error ? err.message : String(err)}), not one of ${allowed.join(', ')}`, { cause: err })
+    throw new FuzzContractError(`${what}: threw ${name} (${err instanceof Error ? err.message : JSON.stringify(err)}), not one of ${allowed.join(', ')}`, { cause: err })
   }
   return name
 }
