@@ -17,6 +17,11 @@ export interface ReplicatedPolicy {
 }
 
 const MAX_ADMINS = 64
+
+/** A policy snapshot, as another replica may send it. */
+const PolicySnapshotSchema: z.ZodType<ReplicatedPolicy> = z.object({
+  version: z.number().int().min(0), policy: PolicySchema, admins: z.array(z.string()).max(MAX_ADMINS), updatedAtMs: z.number(), updatedBy: z.string(),
+})
 const admins = z.array(z.string().min(1).max(256)).max(MAX_ADMINS)
 
 const PolicyCommandSchema = z.discriminatedUnion('op', [
@@ -99,6 +104,6 @@ export class PolicyModule implements ReplicatedModule {
   snapshot (): Uint8Array { return toJsonBytes(this.state) }
 
   restore (data: Uint8Array): void {
-    this.set(fromJsonBytes<ReplicatedPolicy>(data) ?? PolicyModule.empty())
+    this.set(fromJsonBytes(data, PolicySnapshotSchema, 'policy') ?? PolicyModule.empty())
   }
 }
