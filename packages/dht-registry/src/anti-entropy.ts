@@ -58,6 +58,11 @@ export function setDigest (entries: Iterable<[string, number]>): string {
   return `${lines.length}-${hash53(joined, 1).toString(16)}-${hash53(joined, 2).toString(16)}`
 }
 
+/** A peer-sent JSON value for an error message: String() of an object whose toString is data (`{"toString":1}`) throws. */
+function shown (value: unknown): string {
+  return typeof value === 'object' && value !== null ? (Array.isArray(value) ? 'an array' : 'an object') : String(value)
+}
+
 /** Decodes one sync request or response header: a JSON object of version 1, or `MalformedRecordError`. */
 export function parseSyncMessage (bytes: Uint8Array, what: string): Record<string, unknown> {
   let value: unknown
@@ -68,7 +73,7 @@ export function parseSyncMessage (bytes: Uint8Array, what: string): Record<strin
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new MalformedRecordError(`${what} is not a JSON object`)
   const v = (value as Record<string, unknown>).v
-  if (v !== RECORD_VERSION) throw new MalformedRecordError(`${what} has version ${String(v)}, not ${RECORD_VERSION}`)
+  if (v !== RECORD_VERSION) throw new MalformedRecordError(`${what} has version ${shown(v)}, not ${RECORD_VERSION}`)
   return value as Record<string, unknown>
 }
 
@@ -118,7 +123,7 @@ export async function pullSync (
     }
     const count = res.count
     if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0 || count > limits.maxRecords) {
-      throw new MalformedRecordError(`sync response count ${String(count)} is not an integer in 0..${limits.maxRecords}`)
+      throw new MalformedRecordError(`sync response count ${shown(count)} is not an integer in 0..${limits.maxRecords}`)
     }
     const records: Uint8Array[] = []
     for (let i = 0; i < count; i++) {

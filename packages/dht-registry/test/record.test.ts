@@ -15,6 +15,8 @@ const TYPED = new Set(['MalformedRecordError', 'UnsupportedVersionError', 'Inval
   'PeerIdMismatchError', 'RecordExpiredError', 'RecordTooLargeError'])
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
+/** JSON whose toString and valueOf are data: String() of it throws. */
+const evil = fc.dictionary(fc.constantFrom('toString', 'valueOf', 'constructor', '__proto__', 'x'), fc.jsonValue({ maxDepth: 1 }), { minKeys: 1 })
 
 function envelopeOf (bytes: Uint8Array): Record<string, unknown> & { descriptor: Record<string, unknown> } {
   return JSON.parse(decoder.decode(bytes)) as Record<string, unknown> & { descriptor: Record<string, unknown> }
@@ -85,21 +87,21 @@ describe('records', () => {
     await expect(decodeRecord(encoder.encode(JSON.stringify({ ...good, descriptor: { ...good.descriptor, v: 9 } })))).rejects.toThrow(UnsupportedVersionError)
   })
 
-  it('decoder fuzz: registry record — arbitrary bytes only ever produce typed errors', async () => {
-    const tally = outcomeTally('registry record: bytes')
+  it('decoder fuzz: registry record (bytes) — arbitrary bytes only ever produce typed errors', async () => {
+    const tally = outcomeTally('registry record (bytes)')
     await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 2048 }), async (bytes) => {
       tally.add(await typedOutcomeAsync('decodeRecord', [...TYPED], async () => decodeRecord(bytes)))
     }), { numRuns })
     tally.print()
   })
 
-  it('decoder fuzz: registry record — arbitrary JSON envelopes only ever produce typed errors', async () => {
-    const tally = outcomeTally('registry record: JSON envelopes')
+  it('decoder fuzz: registry record (JSON envelopes) — arbitrary JSON envelopes only ever produce typed errors', async () => {
+    const tally = outcomeTally('registry record (JSON envelopes)')
     const { key, id } = await keyAndId()
     const good = envelopeOf(await encodeRecord(descriptorFor(id), key))
     const envelope = fc.record({
-      v: fc.oneof(fc.constant(1), fc.jsonValue()),
-      descriptor: fc.oneof(fc.constant(good.descriptor), fc.jsonValue(), fc.dictionary(fc.constantFrom(...Object.keys(good.descriptor)), fc.jsonValue())),
+      v: fc.oneof(fc.constant(1), fc.jsonValue(), evil),
+      descriptor: fc.oneof(fc.constant(good.descriptor), fc.jsonValue(), evil, fc.dictionary(fc.constantFrom(...Object.keys(good.descriptor)), fc.jsonValue())),
       publicKey: fc.oneof(fc.constant(good.publicKey), fc.string(), fc.jsonValue()),
       signature: fc.oneof(fc.constant(good.signature), fc.base64String(), fc.jsonValue()),
     }, { requiredKeys: [] })
@@ -111,8 +113,8 @@ describe('records', () => {
     tally.print()
   })
 
-  it('decoder fuzz: registry record — a signed record with bytes changed is refused or decodes to the same descriptor', async () => {
-    const tally = outcomeTally('registry record: mutated')
+  it('decoder fuzz: registry record (mutated) — a signed record with bytes changed is refused or decodes to the same descriptor', async () => {
+    const tally = outcomeTally('registry record (mutated)')
     const { key, id } = await keyAndId()
     const d = descriptorFor(id)
     const bytes = await encodeRecord(d, key)
@@ -148,11 +150,15 @@ describe('records', () => {
     tally.print()
   })
 
+  it('a sync message whose version is an object with a toString key is a MalformedRecordError (found by probing the decoders: String() of it threw TypeError)', () => {
+    expect(() => parseSyncMessage(encoder.encode('{"v":{"toString":1,"valueOf":2}}'), 'sync request')).toThrow(MalformedRecordError)
+  })
+
   it('decoder fuzz: registry-sync message — requests and response headers give an object or MalformedRecordError', () => {
     const tally = outcomeTally('registry-sync message')
     const message = fc.oneof(
       fc.uint8Array({ maxLength: 300 }),
-      fc.record({ v: fc.oneof(fc.constant(1), fc.jsonValue()), digest: fc.oneof(fc.string(), fc.jsonValue()), same: fc.jsonValue(), count: fc.oneof(fc.integer(), fc.jsonValue()) }, { requiredKeys: [] })
+      fc.record({ v: fc.oneof(fc.constant(1), fc.jsonValue(), evil), digest: fc.oneof(fc.string(), fc.jsonValue()), same: fc.jsonValue(), count: fc.oneof(fc.integer(), fc.jsonValue(), evil) }, { requiredKeys: [] })
         .map((m) => encoder.encode(JSON.stringify(m))),
       fc.jsonValue().map((v) => encoder.encode(JSON.stringify(v) ?? 'null')),
     )

@@ -62,8 +62,15 @@ describe('event format', () => {
     await expect(checkGossipMessage(gossip(block.bytes, 'someone-else'), limits)).rejects.toMatchObject({ name: 'InvalidMeshEventError' })
   })
 
+  it('a map whose toString is data is refused with InvalidMeshEventError (found by the decoder fuzz, seed 5: String() of it threw TypeError)', async () => {
+    const good = await signed()
+    await expect(openEvent({ ...good, v: { toString: 0 } })).rejects.toMatchObject({ name: 'InvalidMeshEventError', message: expect.stringMatching(/format version a map/) as unknown })
+    const block = await encodeEvent({ ...good, v: { toString: 0 } }, [], 1)
+    await expect(checkGossipMessage(gossip(block.bytes), limits)).rejects.toMatchObject({ name: 'InvalidMeshEventError' })
+  })
+
   it('decoder fuzz: mesh event — the gossip validator and the decoder throw only InvalidMeshEventError on arbitrary input', async () => {
-    const tally = outcomeTally('mesh event (gossip)')
+    const tally = outcomeTally('mesh event')
     const good = await signed({ a: [1, 2, 3] })
     const goodBlock = (await encodeEvent(good, [], 1)).bytes
     const mutate = fc.tuple(fc.nat(goodBlock.length - 1), fc.integer({ min: 0, max: 255 })).map(([i, b]) => { const c = goodBlock.slice(); c[i] = b; return c })
