@@ -3,9 +3,9 @@
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { pino } from 'pino'
+import { cliSessions } from './cli-client.js'
 import { loadConfigFile } from './config.js'
 import type { McpNodeConfig } from './config.js'
 import { WORKFLOW_USAGE, workflowCommand } from './scheduler/workflow-cli.js'
@@ -31,11 +31,24 @@ options:
       --json            print JSON (default for status, peers, call)
   -h, --help`
 
+/** Why the run ends early: thrown by `fail`, reported by `main().catch` once the run's sessions are ended. */
+class CliExit extends Error {
+  override name = 'CliExit'
+  readonly exitCode: number
+
+  constructor (exitCode: number, message: string) {
+    super(message)
+    this.exitCode = exitCode
+  }
+}
+
 /** Exit codes: 0 done, 1 failed, 2 bad usage or configuration. */
 function fail (code: number, message: string): never {
-  process.stderr.write(`p2p-mcp: ${message}\n`)
-  process.exit(code)
+  throw new CliExit(code, message)
 }
+
+/** HTTP sessions this run opened: each is ended (DELETE) on every exit path. */
+const sessions = cliSessions()
 
 async function config (path: string | undefined): Promise<McpNodeConfig> {
   if (path === undefined) fail(2, 'a config file is needed: -c <config.yaml|json>')
@@ -86,13 +99,11 @@ async function client (values: { config?: string, url?: string, token?: string }
     url = `http://${cfg.http.host.includes(':') ? `[${cfg.http.host}]` : cfg.http.host}:${cfg.http.port}/mcp`
   }
   const token = values.token ?? process.env.P2P_MCP_TOKEN
-  const c = new Client({ name: 'p2p-mcp-cli', version: '0.1.0' })
   try {
-    await c.connect(new StreamableHTTPClientTransport(new URL(url), token === undefined ? undefined : { requestInit: { headers: { authorization: `Bearer ${token}` } } }))
+    return await sessions.connect(new URL(url), token)
   } catch (err) {
     fail(1, `cannot reach ${url}: ${errorMessage(err)}`)
   }
-  return c
 }
 
 function print (value: unknown): void {
@@ -188,4 +199,12 @@ async function main (): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => { fail(1, (err as Error).stack ?? String(err)) })
+main().then(
+  async () => { await sessions.closeAll() },
+  async (err: unknown) => {
+    await sessions.closeAll()
+    const exit = err instanceof CliExit ? err : new CliExit(1, (err as Error).stack ?? String(err))
+    process.stderr.write(`p2p-mcp: ${exit.message}\n`)
+    process.exit(exit.exitCode)
+  },
+)

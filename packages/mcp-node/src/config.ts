@@ -8,6 +8,7 @@ import {
   DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_LISTEN, DEFAULT_MAX_HTTP_SESSIONS, DEFAULT_PAGE_SIZE,
   DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SSE_KEEPALIVE_MS, MAX_CONFIG_BYTES,
 } from './constants.js'
+import { HTTP_ADMISSION_DEFAULTS } from './constants.js'
 import { ConfigError, errorMessage } from './errors.js'
 import { ControlPlaneConfigSchema, DEFAULT_CONTROL_PLANE_CONFIG } from './control-plane/config-schema.js'
 import { DEFAULT_EVENTS_CONFIG, EventsConfigSchema } from './events/config-schema.js'
@@ -86,6 +87,16 @@ const HttpSchema = z.strictObject({
   allowedHosts: z.array(nonEmpty).optional(),
   sseKeepAliveMs: ms.default(DEFAULT_SSE_KEEPALIVE_MS),
   maxSessions: z.number().int().min(1).default(DEFAULT_MAX_HTTP_SESSIONS),
+  /** Admission limits of the HTTP front door (decision 0170); see packages/mcp-node/README.md, Configuration. */
+  maxSessionsPerPrincipal: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxSessionsPerPrincipal),
+  idleTimeoutMs: z.number().int().min(0).max(86_400_000).default(HTTP_ADMISSION_DEFAULTS.idleTimeoutMs),
+  unusedIdleTimeoutMs: z.number().int().min(0).max(86_400_000).default(HTTP_ADMISSION_DEFAULTS.unusedIdleTimeoutMs),
+  maxInFlightPerPrincipal: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxInFlightPerPrincipal),
+  maxStreamsPerPrincipal: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxStreamsPerPrincipal),
+  maxPendingRequests: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxPendingRequests),
+  maxPendingBytes: z.number().int().min(1).default(HTTP_ADMISSION_DEFAULTS.maxPendingBytes),
+  headersTimeoutMs: ms.default(HTTP_ADMISSION_DEFAULTS.headersTimeoutMs),
+  bodyTimeoutMs: ms.default(HTTP_ADMISSION_DEFAULTS.bodyTimeoutMs),
 })
 
 const patterns = z.array(nonEmpty).default(['*'])

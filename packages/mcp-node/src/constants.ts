@@ -30,6 +30,18 @@ export const DEFAULT_HEALTH_INTERVAL_MS = 2_000
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 export const DEFAULT_MAX_HTTP_SESSIONS = 1024
 export const DEFAULT_HTTP_IDLE_TIMEOUT_MS = 30 * 60_000
+/** The HTTP front door's admission limits (decision 0170): the same defaults as @p2p-mcp/transport's handler. */
+export const HTTP_ADMISSION_DEFAULTS = {
+  maxSessionsPerPrincipal: 256,
+  idleTimeoutMs: DEFAULT_HTTP_IDLE_TIMEOUT_MS,
+  unusedIdleTimeoutMs: 60_000,
+  maxInFlightPerPrincipal: 256,
+  maxStreamsPerPrincipal: 256,
+  maxPendingRequests: 1024,
+  maxPendingBytes: 64 * 1024 * 1024,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 30_000,
+} as const
 /** Largest config file read. */
 export const MAX_CONFIG_BYTES = 1024 * 1024
 /** Deepest nesting of a `tools/call`'s arguments accepted at the front door (objects and arrays). */

@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createMcpHttpHandler, defaultAllowedHosts } from '@p2p-mcp/transport/node'
+import { createMcpHttpHandler, createMcpHttpServer, defaultAllowedHosts, type AdmissionStats } from '@p2p-mcp/transport/node'
 import type { McpNodeConfig } from './config.js'
-import { DEFAULT_HTTP_IDLE_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, POLICY_DENIED_CODE } from './constants.js'
+import { DEFAULT_MAX_BODY_BYTES, POLICY_DENIED_CODE } from './constants.js'
 import type { Logger } from './logger.js'
 import { createModernFrontDoor } from './modern.js'
 import type { RelayOutcome, RelayRequest } from './modern-relay.js'
@@ -27,6 +27,8 @@ export interface HttpHost {
 export interface HttpFrontDoor {
   readonly url: URL
   readonly sessionCount: number
+  /** What admission holds (sessions, bodies being read, requests in flight, streams) and refusals by limit. */
+  stats: () => AdmissionStats & { open: number }
   /** Refuses new sessions (503), keeps serving the open ones. */
   stopAccepting: () => void
   close: () => Promise<void>
@@ -96,7 +98,8 @@ export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig[
     if (path === '/healthz' && req.method === 'GET') {
       const h = host.health()
       res.writeHead(h.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' })
-      res.end(JSON.stringify(h))
+      // With tokens configured, the details (peer id, upstream errors, bootstrap addresses) need one (decision 0172).
+      res.end(JSON.stringify(auth.authenticated ? h : { status: h.status }))
       return
     }
     if (path === '/metrics' && req.method === 'GET') {
@@ -112,7 +115,7 @@ export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig[
   }
 
   // The handler needs the bound port (for its Host allow-list): it is attached once listening.
-  const http: HttpServer = createServer()
+  const http: HttpServer = createMcpHttpServer({ headersTimeoutMs: config.headersTimeoutMs, bodyTimeoutMs: config.bodyTimeoutMs })
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject)
     http.listen(config.port, config.host, () => { http.off('error', reject); resolve() })
@@ -169,7 +172,14 @@ export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig[
     },
     fallback,
     maxSessions: config.maxSessions,
-    idleTimeoutMs: DEFAULT_HTTP_IDLE_TIMEOUT_MS,
+    maxSessionsPerPrincipal: config.maxSessionsPerPrincipal,
+    idleTimeoutMs: config.idleTimeoutMs,
+    unusedIdleTimeoutMs: config.unusedIdleTimeoutMs,
+    maxInFlightPerPrincipal: config.maxInFlightPerPrincipal,
+    maxStreamsPerPrincipal: config.maxStreamsPerPrincipal,
+    maxPendingRequests: config.maxPendingRequests,
+    maxPendingBytes: config.maxPendingBytes,
+    bodyTimeoutMs: config.bodyTimeoutMs,
     maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
     keepAliveMs: config.sseKeepAliveMs,
     logger: log,
@@ -180,6 +190,7 @@ export async function startHttpFrontDoor (host: HttpHost, config: McpNodeConfig[
   return {
     url: new URL(`http://${hostPort}/mcp`),
     get sessionCount () { return door.sessionCount },
+    stats: () => door.stats(),
     stopAccepting () { door.stopAccepting() },
     async close () {
       if (closed) return

@@ -8,6 +8,8 @@ export interface MetricsSource {
   upstreams: () => Array<{ name: string, up: boolean, restarts: number }>
   pools: () => Array<{ server: string, endpoints: Array<{ id: string, state: string, breaker: string, inFlight: number }>, retries: number, budgetExhausted: number }>
   registry: () => Record<string, number>
+  /** The HTTP front door's admission (undefined while it is closed). */
+  httpAdmission?: () => { sessions: number, pendingRequests: number, pendingBytes: number, inFlight: number, streams: number, principals: number, refused: Partial<Record<string, number>> } | undefined
 }
 
 /** Prometheus metrics of one node, in a registry of its own (no global state). */
@@ -60,6 +62,19 @@ export class NodeMetrics {
     new Gauge({
       name: 'p2p_mcp_pool_retries', help: 'Retries made by the pool of a server', labelNames: ['server'], registers,
       collect () { this.reset(); for (const p of source.pools()) this.set({ server: p.server }, p.retries) },
+    })
+    new Gauge({
+      name: 'p2p_mcp_http_admission', help: 'HTTP front door: sessions admitted (open or initialising), bodies being read (requests, bytes), requests in flight, streams, principals holding any', labelNames: ['held'], registers,
+      collect () {
+        this.reset()
+        const a = source.httpAdmission?.()
+        if (a === undefined) return
+        for (const held of ['sessions', 'pendingRequests', 'pendingBytes', 'inFlight', 'streams', 'principals'] as const) this.set({ held }, a[held])
+      },
+    })
+    new Gauge({
+      name: 'p2p_mcp_http_refused', help: 'HTTP requests refused with 503 since start, by admission limit', labelNames: ['limit'], registers,
+      collect () { this.reset(); for (const [limit, n] of Object.entries(source.httpAdmission?.()?.refused ?? {})) this.set({ limit }, n ?? 0) },
     })
     new Gauge({
       name: 'p2p_mcp_registry', help: 'Registry counters: providers, gossip accepted/rejected, heartbeats, DHT gets/puts', labelNames: ['counter'], registers,

@@ -14,6 +14,8 @@ import type { FrontSession, SessionView } from './session.js'
 export const DEFAULT_INPUT_WAIT_MS = 10 * 60_000
 /** Interactive calls waiting for a client round at once; more are refused. */
 export const DEFAULT_MAX_WAITING_CALLS = 1024
+/** Interactive calls of one principal waiting for a client round at once (each holds a session here for up to `DEFAULT_INPUT_WAIT_MS`). */
+export const DEFAULT_MAX_WAITING_CALLS_PER_PRINCIPAL = 64
 
 /** What the 2026-07-28 leg needs from the node. */
 export interface ModernHost {
@@ -41,6 +43,7 @@ interface InputRequest { method: string, params?: Record<string, unknown> }
 class RelayedCall {
   readonly id = randomUUID()
   readonly client: Client
+  readonly principal: string
   private readonly session: FrontSession
   private readonly asked = new Map<string, { request: InputRequest, resolve: (r: Result) => void, reject: (e: Error) => void, sent: boolean }>()
   private wake: (() => void) | undefined
@@ -50,8 +53,9 @@ class RelayedCall {
   progress: ((p: { progress: number, total?: number, message?: string }) => void) | undefined
   timer: NodeJS.Timeout | undefined
 
-  constructor (session: FrontSession, capabilities: ClientCapabilities) {
+  constructor (session: FrontSession, capabilities: ClientCapabilities, principal: string) {
     this.session = session
+    this.principal = principal
     this.client = new Client({ name: 'p2p-mcp-2026-relay', version: '0.1.0' }, { capabilities })
     for (const { schema, method, capability } of INPUT_METHODS) {
       if (capabilities[capability] === undefined) continue
@@ -149,20 +153,31 @@ function forwardedParams (params: unknown): Record<string, unknown> {
  * envelope, and marks list results `ttlMs: 0, cacheScope: 'private'` (the mesh does not promise
  * what its sources may change).
  */
-export function createModernFrontDoor (host: ModernHost, options: { inputWaitMs?: number, maxWaitingCalls?: number } = {}): {
+export function createModernFrontDoor (host: ModernHost, options: { inputWaitMs?: number, maxWaitingCalls?: number, maxWaitingCallsPerPrincipal?: number } = {}): {
   leg: (view: SessionView) => ModernLeg
   close: () => Promise<void>
 } {
   const inputWaitMs = options.inputWaitMs ?? DEFAULT_INPUT_WAIT_MS
   const maxWaiting = options.maxWaitingCalls ?? DEFAULT_MAX_WAITING_CALLS
+  const maxWaitingPerPrincipal = options.maxWaitingCallsPerPrincipal ?? DEFAULT_MAX_WAITING_CALLS_PER_PRINCIPAL
   const waiting = new Map<string, RelayedCall>()
+  /** Parked calls per principal: one client must not hold every parking place (issue 17). */
+  const parkedBy = new Map<string, number>()
   const handlers = new Map<string, McpHttpHandler>()
 
+  const unpark = (call: RelayedCall): void => {
+    if (!waiting.delete(call.id)) return
+    const n = (parkedBy.get(call.principal) ?? 1) - 1
+    if (n === 0) parkedBy.delete(call.principal)
+    else parkedBy.set(call.principal, n)
+  }
   const park = (call: RelayedCall): void => {
     if (call.timer !== undefined) clearTimeout(call.timer)
-    call.timer = setTimeout(() => { waiting.delete(call.id); void call.close() }, inputWaitMs)
+    call.timer = setTimeout(() => { unpark(call); void call.close() }, inputWaitMs)
     call.timer.unref()
+    if (waiting.has(call.id)) return
     waiting.set(call.id, call)
+    parkedBy.set(call.principal, (parkedBy.get(call.principal) ?? 0) + 1)
   }
 
   const round = async (call: RelayedCall, ctx: ServerContext): Promise<Result> => {
@@ -175,7 +190,7 @@ export function createModernFrontDoor (host: ModernHost, options: { inputWaitMs?
       park(call)
       return inputRequired({ inputRequests: next.ask as never, requestState: call.id })
     }
-    waiting.delete(call.id)
+    unpark(call)
     await call.close()
     if ('failed' in next) throw toProtocolError(next.failed)
     return next.done
@@ -186,14 +201,17 @@ export function createModernFrontDoor (host: ModernHost, options: { inputWaitMs?
     if (typeof state === 'string') {
       const call = waiting.get(state)
       if (call === undefined) throw new ProtocolError(-32602, 'Invalid or expired requestState: this interactive call is not waiting on this peer (it ended, timed out, or was started on another peer)')
-      waiting.delete(state)
+      unpark(call)
       call.answer((ctx.mcpReq.inputResponses ?? {}))
       return await round(call, ctx)
     }
     const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined
     const caps = (envelope?.['io.modelcontextprotocol/clientCapabilities'] ?? {}) as ClientCapabilities
     if (waiting.size >= maxWaiting) throw new ProtocolError(-32603, `Too many interactive calls waiting for input (${maxWaiting}); try again later`)
-    const call = new RelayedCall(host.openSession({ principal, view }), caps)
+    if ((parkedBy.get(principal) ?? 0) >= maxWaitingPerPrincipal) {
+      throw new ProtocolError(-32603, `Too many interactive calls of principal ${JSON.stringify(principal)} waiting for input: maxWaitingCallsPerPrincipal ${maxWaitingPerPrincipal} reached; answer or abandon those first (each waits ${inputWaitMs / 1000} s at most)`)
+    }
+    const call = new RelayedCall(host.openSession({ principal, view }), caps, principal)
     try {
       await call.open()
     } catch (err) {
@@ -230,6 +248,7 @@ export function createModernFrontDoor (host: ModernHost, options: { inputWaitMs?
     async close () {
       const calls = [...waiting.values()]
       waiting.clear()
+      parkedBy.clear()
       await Promise.allSettled([...calls.map(async (c) => { await c.close() }), ...[...handlers.values()].map(async (h) => { await h.close() })])
       handlers.clear()
     },

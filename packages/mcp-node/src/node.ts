@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
@@ -12,8 +12,7 @@ import type {
 } from '@modelcontextprotocol/sdk/server/mcp.js'
 import type { AnySchema, ZodRawShapeCompat } from '@modelcontextprotocol/sdk/server/zod-compat.js'
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js'
-import { dialMcp, OrderedTransport, serveMcp, type Unserve } from '@p2p-mcp/transport'
-import { serve, type MemoryServed, type Served } from '@p2p-mcp/transport/node'
+import { dialMcp, OrderedTransport } from '@p2p-mcp/transport'
 import { FsDatastore } from 'datastore-fs'
 import { TypedEventEmitter } from 'main-event'
 import { Bootstrapper, peerOf } from './bootstrap.js'
@@ -22,16 +21,14 @@ import { parseConfig, type McpNodeConfig, type McpNodeConfigInput } from './conf
 import { DEFAULT_SHUTDOWN_GRACE_MS, MESH_SERVER } from './constants.js'
 import { ConfigError, DuplicateUpstreamError, NodeNotStartedError } from './errors.js'
 import { nodeHealth, type NodeHealth } from './health.js'
-import { startHttpFrontDoor, type HttpFrontDoor } from './http.js'
+import { FrontDoors } from './front-doors.js'
 import { DATASTORE_DIR, isLoopbackAddr, loadOrCreateKey } from './identity.js'
 import { createPeerLibp2p, type PeerServices } from './libp2p.js'
 import { LocalServer } from './local-server.js'
 import { modernRelay } from './modern-relay.js'
 import { childOf, noopLogger, type Logger } from './logger.js'
-import { waitForMesh } from './mesh-ready.js'
 import { meshPeers, meshStatus, meshStatusOf, meshToolsServed } from './mesh-status.js'
 import { MeshTools } from './mesh-tools.js'
-import { meshName } from './naming.js'
 import { NodeMetrics } from './metrics.js'
 import type { NodeComponents, NodeModule, NodeModuleFactory } from './module.js'
 import { LayeredPolicy } from './control-plane/layered-policy.js'
@@ -86,10 +83,7 @@ interface Running {
   publisher: Publisher
   bootstrap: Bootstrapper
   modules: NodeModule[]
-  selfServe?: MemoryServed
-  unserve?: Unserve
-  http?: HttpFrontDoor
-  stdio?: Served
+  doors?: FrontDoors
   datastore?: FsDatastore
 }
 
@@ -131,6 +125,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
         return { server, endpoints: s.endpoints.map((e) => ({ id: e.id, state: e.state, breaker: e.breaker, inFlight: e.inFlight })), retries: s.retries, budgetExhausted: s.budgetExhausted }
       }),
       registry: () => ({ ...(this.running?.libp2p.services.registry.stats() ?? {}) }),
+      httpAdmission: () => this.running?.doors?.httpAdmission(),
     })
     this.checkTrust()
     for (const u of this.config.upstreams) this.addUpstreamNow(u)
@@ -161,7 +156,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
 
   /** The whole-mesh Streamable HTTP endpoint, when the HTTP front door is enabled and started. */
   get httpUrl (): URL | undefined {
-    return this.running?.http?.url
+    return this.running?.doors?.httpUrl
   }
 
   private checkTrust (): void {
@@ -329,38 +324,24 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     const relay = modernRelay(allowPeers === undefined ? {} : { allowPeers })(components)
     await relay.start?.()
     running.modules.push(relay)
-    running.selfServe = await serve(() => router.openSession({ principal: selfId, door: 'memory', view: { kind: 'auto' }, enforcePolicy: false }).server, { type: 'memory' })
-    running.unserve = await serveMcp(libp2p, (info) => router.openSession({
-      principal: info.remotePeer.toString(), door: 'libp2p', view: { kind: 'auto' }, enforcePolicy: true,
-    }).server, {
-      ...(allowPeers === undefined ? {} : { authorize: (peer: PeerId) => allowPeers.has(peer.toString()) }),
-      logger: childOf(this.log, { component: 'libp2p-door' }),
+    const doors = new FrontDoors({
+      config: c, components, allowPeers, readiness: this, logger: this.log,
+      http: {
+        hasServer: (name) => this.catalog.groups.has(name),
+        relay: relay.relay,
+        health: () => this.health(),
+        metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
+      },
     })
+    running.doors = doors
+    await doors.openPeerDoors()
 
     await Promise.all([...this.upstreams.values()].map(async (u) => { await u.start() }))
     this.started = true
     // Gossip announces at once; the DHT part may take its time (and times out alone in a one-peer mesh).
     void running.publisher.publish()
     bootstrap.start(libp2p, this.log)
-
-    if (c.http.enabled) {
-      running.http = await startHttpFrontDoor({
-        openSession: ({ principal, view }) => router.openSession({ principal, door: 'http', view, enforcePolicy: true }),
-        hasServer: (name) => this.catalog.groups.has(name),
-        allowed: (principal, server, tool) => router.policy.check(principal, meshName(server, tool)),
-        relay: relay.relay,
-        health: () => this.health(),
-        metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
-        log: childOf(this.log, { component: 'http' }),
-      }, c.http)
-    }
-    if (c.stdio) {
-      // A desktop client lists tools once at connect: join the mesh and load it first (bounded).
-      if (c.stdioWaitMs > 0 && c.bootstrap.length > 0 && await waitForMesh(this, { timeoutMs: c.stdioWaitMs, heartbeatIntervalMs: c.heartbeatIntervalMs }) === 'timeout') {
-        this.log.warn('serving stdio before the mesh was joined and loaded (stdioWaitMs %d elapsed): the first tools/list may miss tools', c.stdioWaitMs)
-      }
-      running.stdio = await serve(() => router.openSession({ principal: 'local', door: 'stdio', view: { kind: 'mesh' }, enforcePolicy: true }).server, { type: 'stdio' })
-    }
+    await doors.openClientDoors()
     router.scheduleUpdate()
     this.log.info({ peerId: selfId, addrs: this.multiaddrs, http: this.httpUrl?.href }, 'mesh peer started')
   }
@@ -385,7 +366,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
       r.bootstrap.stop()
       r.router.stopFollowing()
       await r.publisher.stop()
-      r.http?.stopAccepting()
+      r.doors?.stopAccepting()
       if (r.router.calls.inFlight > 0) {
         await r.router.calls.idle(graceMs)
         // A call counts as finished in its handler, a few microtasks before the SDK hands its
@@ -394,11 +375,9 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
         await new Promise<void>((resolve) => { setImmediate(resolve) })
       }
       r.router.drain()
-      await r.http?.close()
-      await r.stdio?.close()
-      await r.unserve?.()
+      await r.doors?.close()
       await r.router.close()
-      await r.selfServe?.close()
+      await r.doors?.closeSelf()
     }
     await Promise.allSettled([...this.upstreams.values()].map(async (u) => { await u.stop() }))
     if (r !== undefined) {
@@ -412,7 +391,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
 
   private async connectTo (peer: string, addrs: string[], signal: AbortSignal): Promise<Transport> {
     const r = this.running!
-    if (peer === r.components.peerId) return new OrderedTransport(await r.selfServe!.connect())
+    if (peer === r.components.peerId) return await r.doors!.connectSelf()
     const suffix = `/p2p/${peer}`
     const targets: Multiaddr[] = addrs.map((a) => multiaddr(a.endsWith(suffix) ? a : `${a}${suffix}`))
     return new OrderedTransport(await dialMcp(r.libp2p, targets.length > 0 ? targets : peerIdFromString(peer), { signal }))

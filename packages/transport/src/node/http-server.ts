@@ -1,6 +1,6 @@
-import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { intOption } from '../options.js'
+import { createMcpHttpServer } from './admission.js'
 import { createMcpHttpHandler, defaultAllowedHosts } from './http-handler.js'
 import type { HttpServeSpec, ServeSessionFactory, Served } from './types.js'
 import { check } from './validate.js'
@@ -16,7 +16,7 @@ export async function serveHttp (factory: ServeSessionFactory, spec: HttpServeSp
     'allowedHosts', spec.allowedHosts, 'an array of host[:port] strings')
 
   // The handler needs the bound port (for its Host allow-list): it is attached once listening.
-  const http = createServer()
+  const http = createMcpHttpServer({ ...(spec.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: spec.headersTimeoutMs }), ...(spec.bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs: spec.bodyTimeoutMs }) })
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject)
     http.listen(port, host, () => { http.off('error', reject); resolve() })

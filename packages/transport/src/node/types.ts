@@ -63,12 +63,41 @@ export type TokenVerifier = (token: string, request: IncomingMessage) => AuthInf
 export interface HttpSessionOptions {
   /** When set, every request needs `Authorization: Bearer <token>` that this accepts; a session stays bound to its `clientId`. @default none */
   verifyToken?: TokenVerifier
-  /** Concurrent sessions; more get 503. @default 1024 */
+  /** Concurrent sessions, counted from the moment an `initialize` is admitted; more get 503 with `Retry-After`. @default 1024 */
   maxSessions?: number
-  /** Sessions with no request for this long are closed (`0` disables). @default 1800000 (30 minutes) */
+  /** Concurrent sessions of one principal (see `principalOf`); more get 503 with `Retry-After`. @default 256 */
+  maxSessionsPerPrincipal?: number
+  /**
+   * Sessions with nothing in flight, no open stream and no request for this long are closed
+   * (`0` disables). @default 1800000 (30 minutes)
+   */
   idleTimeoutMs?: number
+  /**
+   * The idle limit of a session that has made no request but `initialize` and `ping` (a client
+   * that connected and went away): closed sooner, so that abandoned sessions do not hold the
+   * table (`0`: only `idleTimeoutMs` applies). @default 60000
+   */
+  unusedIdleTimeoutMs?: number
   /** Largest request body accepted (413 beyond). @default 4194304 (4 MiB) */
   maxBodyBytes?: number
+  /** Time to read a request body; past it the request gets 408 and its connection is closed (slow bodies). @default 30000 */
+  bodyTimeoutMs?: number
+  /** Request bodies being read at once, over all principals; more get 503 with `Retry-After`. @default 1024 */
+  maxPendingRequests?: number
+  /** Bytes of request bodies being read at once, over all principals; a body that would pass it gets 503. @default 67108864 (64 MiB) */
+  maxPendingBytes?: number
+  /**
+   * POST and DELETE requests of one principal being read or answered at once, over all its
+   * sessions and its stateless 2026-07-28 requests; more get 503 with `Retry-After`. @default 256
+   */
+  maxInFlightPerPrincipal?: number
+  /** Long-lived streams of one principal at once (GET event streams, 2026-07-28 `subscriptions/listen`); more get 503. @default 256 */
+  maxStreamsPerPrincipal?: number
+  /**
+   * The key per-principal quotas count by: an opaque string.
+   * @default the verified token's `clientId`, else `address:<remote address>`
+   */
+  principalOf?: (request: IncomingMessage, authInfo: AuthInfo | undefined) => string
   /** An SSE comment this often on every open event stream, so idle proxies keep it (`0` disables). @default 15000 */
   keepAliveMs?: number
   /** The `retry:` an SSE priming event suggests before a client reconnects (SEP-1699). @default 1000 */
@@ -88,6 +117,8 @@ export interface HttpServeSpec extends HttpSessionOptions {
   port?: number
   /** @default '/mcp' */
   path?: string
+  /** Time to receive a request's headers (slowloris); the server's `requestTimeout` is this plus `bodyTimeoutMs`. @default 10000 */
+  headersTimeoutMs?: number
   /**
    * Host header values accepted (DNS-rebinding protection). Requests naming another
    * host, or carrying an Origin of another host, get 403.
