@@ -5,8 +5,9 @@ import { isBrokenCircuitError } from 'cockatiel'
  * - 'caller': the caller's own error (invalid params, unknown method, a call on a closed
  *   pool, a request this process could not encode or send: too large for a frame, nested
  *   too deep for `JSON.stringify`): not retried, not held against the replica;
- * - 'refused': the request never left and the replica is not at fault (open breaker,
- *   full bulkhead): safe to send elsewhere;
+ * - 'refused': the request was not run and the replica is not at fault (open breaker,
+ *   full bulkhead, or the replica refused the session or request because one of its limits
+ *   is reached: see `isLimitRefusal`): safe to send elsewhere;
  * - 'unreachable': the request never left because the session could not be opened:
  *   safe to send elsewhere, and held against the replica;
  * - 'replica': the replica failed after the request may have reached it (connection
@@ -24,11 +25,33 @@ export function classify (error: unknown): FailureKind {
     const e = error as { name?: unknown, code?: unknown }
     if (e.name === 'BulkheadFullError') return 'refused'
     if (e.name === 'PoolClosedError' || e.name === 'InvalidParametersError') return 'caller'
+    if (isLimitRefusal(error)) return 'refused'
     if (e.name === 'ConnectError') return 'unreachable'
     if (e.name === 'McpError' && typeof e.code === 'number' && CALLER_CODES.has(e.code)) return 'caller'
     if (isLocalEncodeError(error)) return 'caller'
   }
   return 'replica'
+}
+
+/** JSON-RPC code with which a serving peer refuses a session or request over one of its limits (`@p2p-mcp/transport`'s LIMIT_REFUSED_CODE). */
+export const LIMIT_REFUSED_CODE = -32029
+
+/**
+ * A replica refused a new session or a request because one of its limits is reached (its
+ * session table, its requests in flight per session): JSON-RPC error -32029, or libp2p's
+ * `TooManyOutboundProtocolStreamsError` raised here, or a `ConnectError` caused by either. Nothing ran and the replica is healthy, so it is not held
+ * against it; the call may go elsewhere.
+ */
+export function isLimitRefusal (error: unknown): boolean {
+  for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 4; depth++) {
+    const x = e as { name?: unknown, code?: unknown, cause?: unknown }
+    if (x.name === 'McpError' && x.code === LIMIT_REFUSED_CODE) return true
+    // libp2p's own per-connection stream limit, hit in this process before anything was sent.
+    if (x.name === 'TooManyOutboundProtocolStreamsError') return true
+    if (x.name !== 'ConnectError') return false
+    e = x.cause
+  }
+  return false
 }
 
 /**

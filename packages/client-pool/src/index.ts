@@ -33,7 +33,7 @@ export {
   UnknownEndpointError,
 } from './errors.js'
 export type { CallFailureReason } from './errors.js'
-export { isLocalEncodeError } from './classify.js'
+export { isLimitRefusal, isLocalEncodeError, LIMIT_REFUSED_CODE } from './classify.js'
 export type {
   BalancerName,
   BreakerEventDetail,

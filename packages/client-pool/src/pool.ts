@@ -323,6 +323,7 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
     call.attempts++
     call.tried.push(ep)
     call.current = ep.id
+    call.options?.onAttempt?.(ep.id)
     const probe = ep.breakerTesting()
     if (probe) ep.probing = true
     ep.inFlight++

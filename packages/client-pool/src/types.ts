@@ -291,6 +291,12 @@ export interface CallOptions {
    * `handlers.progress`), else the scope's, else the pool's `extendTimeoutOnProgress`
    */
   extendTimeoutOnProgress?: boolean
+  /**
+   * Told the endpoint of each attempt as it is placed: the last one named is the endpoint
+   * that answered or failed. For a scope that does not stick (`sticky: false`), where
+   * `scope.endpoint` does not say which replica took a call.
+   */
+  onAttempt?: (endpointId: string) => void
 }
 
 /** Options of `subscribeResource` / `unsubscribeResource`. */

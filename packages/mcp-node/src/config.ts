@@ -5,7 +5,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import {
-  DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_LISTEN, DEFAULT_MAX_HTTP_SESSIONS, DEFAULT_PAGE_SIZE,
+  DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_LIBP2P_MAX_SESSIONS, DEFAULT_LIBP2P_MAX_SESSIONS_PER_PEER, DEFAULT_LISTEN,
+  DEFAULT_MAX_HTTP_SESSIONS, DEFAULT_PAGE_SIZE,
   DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SSE_KEEPALIVE_MS, MAX_CONFIG_BYTES,
 } from './constants.js'
 import { HTTP_ADMISSION_DEFAULTS } from './constants.js'
@@ -101,6 +102,15 @@ const HttpSchema = z.strictObject({
 
 const patterns = z.array(nonEmpty).default(['*'])
 
+/**
+ * The libp2p front door's session table (decisions 0155, 0156): other peers' route sessions and
+ * MCP clients on libp2p.
+ */
+const Libp2pDoorSchema = z.strictObject({
+  maxSessions: z.number().int().min(1).max(1_000_000).default(DEFAULT_LIBP2P_MAX_SESSIONS),
+  maxSessionsPerPeer: z.number().int().min(1).max(1_000_000).default(DEFAULT_LIBP2P_MAX_SESSIONS_PER_PEER),
+})
+
 /** Which built-in `mesh__*` tools each front door lists (`*` and `?` patterns); the policy filters them further. */
 export const MeshToolsSchema = z.strictObject({
   stdio: patterns,
@@ -121,6 +131,7 @@ export const McpNodeConfigSchema = z.strictObject({
   psk: nonEmpty.optional(),
   allowPeers: z.array(peerIdString).optional(),
   http: HttpSchema.default(() => HttpSchema.parse({})),
+  libp2pDoor: Libp2pDoorSchema.default(() => Libp2pDoorSchema.parse({})),
   stdio: z.boolean().default(false),
   /** With `stdio`: how long the peer waits, before it answers its client, to join the mesh and load its tools. */
   stdioWaitMs: z.number().int().min(0).max(600_000).default(15_000),

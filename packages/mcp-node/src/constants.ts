@@ -29,6 +29,14 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000
 export const DEFAULT_HEALTH_INTERVAL_MS = 2_000
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 export const DEFAULT_MAX_HTTP_SESSIONS = 1024
+/** Sessions the libp2p door serves in total (other peers' route sessions and libp2p MCP clients). */
+export const DEFAULT_LIBP2P_MAX_SESSIONS = 1024
+/**
+ * Sessions the libp2p door serves to one peer. Downstream sessions without sampling,
+ * elicitation, roots or subscriptions share one route session per replica (decision 0155), so
+ * this bounds an entry peer's sessions that need their own.
+ */
+export const DEFAULT_LIBP2P_MAX_SESSIONS_PER_PEER = 256
 export const DEFAULT_HTTP_IDLE_TIMEOUT_MS = 30 * 60_000
 /** The HTTP front door's admission limits (decision 0170): the same defaults as @p2p-mcp/transport's handler. */
 export const HTTP_ADMISSION_DEFAULTS = {

@@ -6,6 +6,7 @@ import type { McpNodeConfig } from './config.js'
 import { startHttpFrontDoor, type HttpFrontDoor, type HttpHost } from './http.js'
 import { childOf, type Logger } from './logger.js'
 import { waitForMesh, type MeshReadiness } from './mesh-ready.js'
+import { libp2pDoorError, type NodeMetrics } from './metrics.js'
 import type { NodeComponents } from './module.js'
 import { meshName } from './naming.js'
 
@@ -20,6 +21,8 @@ export interface FrontDoorsInit {
   /** The peer, as the stdio wait reads it (joined and loaded). */
   readiness: MeshReadiness
   logger: Logger
+  /** Counts the libp2p door's refusals and errors. */
+  metrics: NodeMetrics
 }
 
 /**
@@ -55,11 +58,16 @@ export class FrontDoors {
     const { router, libp2p, peerId } = this.init.components
     const allowPeers = this.init.allowPeers
     this.selfServe = await serve(() => router.openSession({ principal: peerId, door: 'memory', view: { kind: 'auto' }, enforcePolicy: false }).server, { type: 'memory' })
+    const c = this.init.config
+    const libp2pLog = childOf(this.init.logger, { component: 'libp2p-door' })
     this.unserve = await serveMcp(libp2p, (info) => router.openSession({
       principal: info.remotePeer.toString(), door: 'libp2p', view: { kind: 'auto' }, enforcePolicy: true,
     }).server, {
       ...(allowPeers === undefined ? {} : { authorize: (peer: PeerId) => allowPeers.has(peer.toString()) }),
-      logger: childOf(this.init.logger, { component: 'libp2p-door' }),
+      maxSessions: c.libp2pDoor.maxSessions,
+      maxSessionsPerPeer: c.libp2pDoor.maxSessionsPerPeer,
+      onerror: (err, info) => { libp2pDoorError(err, info?.sessionId, this.init.metrics, libp2pLog) },
+      logger: libp2pLog,
     })
   }
 

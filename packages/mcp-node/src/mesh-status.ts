@@ -42,7 +42,7 @@ export function meshStatusOf (c: NodeComponents): Record<string, unknown> {
     servers: [...catalog.groups.values()].map((g) => ({
       name: g.name, version: g.version, fingerprint: g.fingerprint.slice(0, 16), replicas: g.providers, loaded: g.loaded, tools: g.tools.length,
       conflictingDefinitions: g.conflicting.length,
-      pool: c.router.existingPool(g.name)?.stats().endpoints.map((e) => ({ peer: e.id, state: e.state, breaker: e.breaker, inFlight: e.inFlight, ewmaLatencyMs: e.ewmaLatencyMs, requests: e.requests, failures: e.failures })),
+      pool: c.router.existingPool(g.name)?.stats().endpoints.map((e) => ({ peer: e.id, state: e.state, breaker: e.breaker, inFlight: e.inFlight, ewmaLatencyMs: e.ewmaLatencyMs, requests: e.requests, failures: e.failures, sessions: e.sessions })),
     })),
     tools: meshToolsServed(c),
     upstreams: [...c.hosted()].map((u) => ({ name: u.name, status: u.status, restarts: u.restarts, tools: u.tools.length, inFlight: u.inFlight })),

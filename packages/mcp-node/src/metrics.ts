@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Logger } from './logger.js'
 
 /** What the metrics read at scrape time. */
 export interface MetricsSource {
@@ -17,6 +18,8 @@ export class NodeMetrics {
   readonly registry = new Registry()
   readonly calls: Counter<'tool' | 'peer' | 'outcome'>
   readonly latency: Histogram<'tool' | 'peer'>
+  /** Sessions and requests the libp2p door refused, evicted or reset at one of its limits (decisions 0156, 0157). */
+  readonly limits: Counter<'error'>
 
   constructor (source: MetricsSource) {
     const registers = [this.registry]
@@ -25,6 +28,10 @@ export class NodeMetrics {
     this.latency = new Histogram({
       name: 'p2p_mcp_tool_call_duration_seconds', help: 'tools/call latency as this peer saw it, by tool and serving peer', labelNames: ['tool', 'peer'], registers,
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    })
+    this.limits = new Counter({
+      name: 'p2p_mcp_libp2p_limit_events_total', registers, labelNames: ['error'],
+      help: 'libp2p door limits hit, by error: SessionLimitError (session refused), SessionEvictedError (idle session closed for another peer), InFlightLimitError (request refused), SendQueueFullError (stream of a non-reading remote reset)',
     })
     new Gauge({ name: 'p2p_mcp_peers', help: 'Connected libp2p peers', registers, collect () { this.set(source.peers()) } })
     new Gauge({ name: 'p2p_mcp_mesh_tools', help: 'Tools this peer serves from the mesh', registers, collect () { this.set(source.meshTools()) } })
@@ -86,4 +93,17 @@ export class NodeMetrics {
     this.calls.inc({ tool, peer, outcome })
     this.latency.observe({ tool, peer }, seconds)
   }
+}
+
+const LIMIT_ERRORS = new Set(['SessionLimitError', 'SessionEvictedError', 'InFlightLimitError', 'SendQueueFullError'])
+
+/**
+ * A session-level error of the libp2p door: a limit hit is counted, and logged at warn (a
+ * refused request, which a flood repeats, at debug); other errors are the transport's to log.
+ */
+export function libp2pDoorError (err: Error, sessionId: string | undefined, metrics: NodeMetrics, log: Logger): void {
+  if (!LIMIT_ERRORS.has(err.name)) return
+  metrics.limits.inc({ error: err.name })
+  if (err.name === 'InFlightLimitError') log.debug({ session: sessionId }, '%s', err.message)
+  else log.warn({ session: sessionId, error: err.name }, '%s', err.message)
 }

@@ -325,7 +325,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     await relay.start?.()
     running.modules.push(relay)
     const doors = new FrontDoors({
-      config: c, components, allowPeers, readiness: this, logger: this.log,
+      config: c, components, allowPeers, readiness: this, logger: this.log, metrics: this.metrics,
       http: {
         hasServer: (name) => this.catalog.groups.has(name),
         relay: relay.relay,

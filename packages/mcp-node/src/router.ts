@@ -1,5 +1,5 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
-import { createClientPool, type ClientPool } from '@p2p-mcp/client-pool'
+import { createClientPool, type ClientPool, type ClientPoolScope } from '@p2p-mcp/client-pool'
 import type { ProviderMatch } from '@p2p-mcp/dht-registry'
 import { CallAccounting } from './calls.js'
 import { groupProviders, loadGroup, type CatalogChange, type MeshCatalog } from './catalog.js'
@@ -48,6 +48,8 @@ export class MeshRouter implements SessionHost {
   private readonly init: MeshRouterInit
   private readonly sessions = new Set<FrontSession>()
   private readonly pools = new Map<string, ClientPool>()
+  /** Per server: the route sessions shared by downstream sessions that need none of their own (decision 0155). */
+  private readonly shared = new Map<string, ClientPoolScope>()
   private isDraining = false
   private stopped = false
   private updateQueued = false
@@ -137,6 +139,30 @@ export class MeshRouter implements SessionHost {
   /** The pool of a server of the mesh (sessions call through its scopes). */
   pool (server: string): ClientPool | undefined {
     return this.catalog.groups.has(server) ? this.poolFor(server) : this.pools.get(server)
+  }
+
+  /**
+   * The shared route sessions of `server`: one per replica, balanced per call (no stickiness:
+   * the sessions sharing them hold nothing a replica must keep). A logging message arriving
+   * on one goes to every session with a call in flight on that server, as a hosted upstream's
+   * does (decision 0062).
+   */
+  sharedScope (server: string): ClientPoolScope | undefined {
+    const existing = this.shared.get(server)
+    if (existing !== undefined) return existing
+    const pool = this.pool(server)
+    if (pool === undefined) return undefined
+    const scope = pool.scope({
+      sticky: false,
+      handlers: {
+        notification: (n) => {
+          if (n.method !== 'notifications/message') return
+          for (const s of this.sessions) s.relayLog(server, n)
+        },
+      },
+    })
+    this.shared.set(server, scope)
+    return scope
   }
 
   /** The pool of a server, only when one exists already. */

@@ -42,6 +42,11 @@ export interface SessionHost {
   hosted: (server: string) => LocalUpstream | undefined
   /** The pool of a server of the mesh. */
   pool: (server: string) => ClientPool | undefined
+  /**
+   * The route sessions of a server that every downstream session without server-to-client
+   * capabilities or subscriptions shares (decision 0155); undefined when no peer serves it.
+   */
+  sharedScope: (server: string) => ClientPoolScope | undefined
   timeoutOf: (tool: string) => number
   callStarted: () => void
   callFinished: (tool: string, peer: string, outcome: string, seconds: number) => void
@@ -153,9 +158,37 @@ export class FrontSession {
     return !this.init.enforcePolicy || this.core.policy.check(this.init.principal, tool).allowed
   }
 
-  private scope (server: string): ClientPoolScope {
+  /**
+   * True when this session must have route sessions of its own (decision 0155): its client
+   * takes server-to-client requests (sampling, elicitation, roots), which must find their way
+   * back to it alone.
+   */
+  private needsOwnRoutes (): boolean {
+    const caps = this.server.getClientCapabilities()
+    return caps?.sampling !== undefined || caps?.elicitation !== undefined || caps?.roots !== undefined
+  }
+
+  /** Passes a logging message of a shared route session on, if this session has a call in flight on `server`. */
+  relayLog (server: string, n: ServerNotification): void {
+    if (this.closed || !this.active.has(server) || n.method !== 'notifications/message') return
+    if (!levelPasses(n.params.level, this.logLevel)) return
+    const id = this.active.get(server)?.[0]
+    this.server.notification(n, id === undefined ? undefined : { relatedRequestId: id }).catch(() => {})
+  }
+
+  /**
+   * The route sessions this session calls `server` through: its own when it needs them
+   * (`own`: it subscribes to a resource, whose updates must come back to it alone), else the
+   * ones every such session of this peer shares.
+   */
+  private scope (server: string, own = false): ClientPoolScope {
     let scope = this.scopes.get(server)
     if (scope !== undefined) return scope
+    if (!own && !this.needsOwnRoutes()) {
+      const shared = this.core.sharedScope(server)
+      if (shared === undefined) throw new McpError(ErrorCode.InvalidParams, `no peer of the mesh serves ${JSON.stringify(server)} right now`)
+      return shared
+    }
     const pool = this.core.pool(server)
     if (pool === undefined) throw new McpError(ErrorCode.InvalidParams, `no peer of the mesh serves ${JSON.stringify(server)} right now`)
     const down: ClientCapabilities = this.server.getClientCapabilities() ?? {}
@@ -264,8 +297,8 @@ export class FrontSession {
       const server = r.kind === 'server' ? r.server : this.core.catalog.serverOfUri(uri)
       if (server === undefined) throw new McpError(ErrorCode.InvalidParams, `no server of the mesh has resource ${uri}`)
       try {
-        const scope = this.scope(server)
-        return subscribe ? await scope.subscribeResource({ uri }, { signal }) : await scope.unsubscribeResource({ uri }, { signal })
+        if (!subscribe) return await this.scopes.get(server)?.unsubscribeResource({ uri }, { signal }) ?? {}
+        return await this.scope(server, true).subscribeResource({ uri }, { signal })
       } catch (err) { throw mcpErrorOf(err) }
     }
     s.setRequestHandler(SubscribeRequestSchema, async (req, extra) => await subscription(req.params.uri, true, extra.signal))
@@ -387,16 +420,12 @@ export class FrontSession {
           }
           return await this.upstream(server).callTool(upstreamParams, ctx, { signal: extra.signal, timeoutMs, onprogress: onprogress ?? (() => {}) })
         }
-        const scope = this.scope(server)
-        try {
-          return await scope.callTool(upstreamParams, {
-            // Always listen: progress from the far side extends the per-tool timeout at every hop,
-            // even when the downstream client did not ask for progress itself.
-            signal: extra.signal, timeoutMs, ...(safe ? { idempotent: true } : {}), onProgress: onprogress ?? ignoreProgress,
-          }) as CallToolResult
-        } finally {
-          peer = scope.endpoint ?? peer
-        }
+        return await this.scope(server).callTool(upstreamParams, {
+          // Always listen: progress from the far side extends the per-tool timeout at every hop,
+          // even when the downstream client did not ask for progress itself.
+          signal: extra.signal, timeoutMs, ...(safe ? { idempotent: true } : {}), onProgress: onprogress ?? ignoreProgress,
+          onAttempt: (id) => { peer = id },
+        }) as CallToolResult
       })
       if (result.isError === true) outcome = 'tool_error'
       await forwarded

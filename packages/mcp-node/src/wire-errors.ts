@@ -1,6 +1,6 @@
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js'
-import { isLocalEncodeError } from '@p2p-mcp/client-pool'
+import { isLimitRefusal, isLocalEncodeError } from '@p2p-mcp/client-pool'
 import { MAX_ARGUMENT_BYTES, MAX_ARGUMENT_DEPTH } from './constants.js'
 import { errorMessage } from './errors.js'
 
@@ -25,6 +25,9 @@ export function mcpErrorOf (err: unknown): McpError {
   const e = err as { name?: string, message?: string, code?: unknown, cause?: unknown, data?: unknown, issues?: unknown }
   if (err instanceof McpError) return wireError(err.code, err.message, err.data)
   if (e?.cause instanceof McpError && e.name === 'CallFailedError') return wireError(e.cause.code, e.cause.message, e.cause.data)
+  // A replica at one of its limits refused the session or request (nothing ran): the client gets that refusal, typed.
+  const refusal = limitRefusalIn(err)
+  if (refusal !== undefined) return wireError(refusal.code, refusal.message, refusal.data)
   if (typeof e?.name === 'string' && e.name.endsWith('ZodError') && Array.isArray(e.issues)) {
     const issue = e.issues[0] as { path?: unknown[], message?: string } | undefined
     const field = issue?.path?.map(String).join('.') ?? ''
@@ -32,6 +35,14 @@ export function mcpErrorOf (err: unknown): McpError {
   }
   if (isLocalEncodeError(err)) return wireError(ErrorCode.InvalidParams, `this peer cannot forward the request: ${e.message ?? ''}`)
   return wireError(ErrorCode.InternalError, `${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`)
+}
+
+/** The replica's -32029 refusal somewhere in an error's cause chain. */
+function limitRefusalIn (err: unknown): McpError | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; depth++, e = e.cause) {
+    if (e instanceof McpError && isLimitRefusal(e)) return e
+  }
+  return undefined
 }
 
 /**

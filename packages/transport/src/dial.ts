@@ -18,6 +18,8 @@ export async function dialMcp (libp2p: Pick<Libp2p, 'dial'>, peer: McpDialTarget
   const maxFrameBytes = maxFrameBytesOption(options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES)
   const idleTimeoutMs = intOption('idleTimeoutMs', options.idleTimeoutMs, 0, 0)
   const maxOutboundStreams = intOption('maxOutboundStreams', options.maxOutboundStreams, DEFAULT_MAX_OUTBOUND_STREAMS, 1)
+  // What a dialer queues is its own requests: bounded by its callers (a pool's bulkhead), not by default here.
+  const maxQueuedBytes = intOption('maxQueuedBytes', options.maxQueuedBytes, 0, 0)
   const target = toDialTarget(peer)
   const connection = await libp2p.dial(target, { signal: options.signal })
   const stream = await connection.newStream(MCP_PROTOCOL, { signal: options.signal, maxOutboundStreams })
@@ -25,6 +27,7 @@ export async function dialMcp (libp2p: Pick<Libp2p, 'dial'>, peer: McpDialTarget
   return new StreamTransport(stream, {
     maxFrameBytes,
     idleTimeoutMs,
+    maxQueuedBytes,
     remotePeer,
     logger: options.logger?.child?.({ remotePeer: remotePeer.toString() }) ?? options.logger,
   })

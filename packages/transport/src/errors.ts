@@ -55,13 +55,66 @@ export class PeerRefusedError extends Error {
   }
 }
 
-/** A new session would exceed `maxSessions` or `maxSessionsPerPeer`; its stream was reset. */
+/**
+ * A new session would exceed `maxSessions` or `maxSessionsPerPeer`: its `initialize` is
+ * answered with JSON-RPC error `LIMIT_REFUSED_CODE` (`data.name` = this name), then the stream closes.
+ */
 export class SessionLimitError extends Error {
   override name = 'SessionLimitError'
   readonly code = 'ERR_SESSION_LIMIT'
+  readonly limit: 'maxSessions' | 'maxSessionsPerPeer'
+  readonly value: number
 
   constructor (peer: string, limit: 'maxSessions' | 'maxSessionsPerPeer', value: number) {
     super(`MCP session from ${peer} refused: ${limit} ${value} reached (raise { ${limit} } or close idle sessions)`)
+    this.limit = limit
+    this.value = value
+  }
+}
+
+/**
+ * The session table was full and this idle session was closed to admit a session of another
+ * peer: it had done no work, or its peer held the most sessions (decision 0156).
+ */
+export class SessionEvictedError extends Error {
+  override name = 'SessionEvictedError'
+  readonly code = 'ERR_SESSION_EVICTED'
+
+  constructor (sessionId: string, peer: string, newcomer: string, maxSessions: number, why: 'unused' | 'largest holder') {
+    super(`MCP session ${sessionId} of ${peer} was closed to admit one of ${newcomer}: maxSessions ${maxSessions} reached and it was idle and ` +
+      `${why === 'unused' ? 'had done no work' : 'of the peer holding the most sessions'} (raise { maxSessions }, or open fewer sessions per peer)`)
+  }
+}
+
+/** A request arrived while `maxInFlight` requests of its session were unanswered: answered with `LIMIT_REFUSED_CODE`, not run. */
+export class InFlightLimitError extends Error {
+  override name = 'InFlightLimitError'
+  readonly code = 'ERR_IN_FLIGHT_LIMIT'
+  readonly limit = 'maxInFlight'
+  readonly value: number
+
+  constructor (sessionId: string | undefined, maxInFlight: number) {
+    super(`request refused on MCP session ${sessionId ?? '(client side)'}: maxInFlight ${maxInFlight} requests already in flight ` +
+      '(wait for answers before sending more, or raise { maxInFlight })')
+    this.value = maxInFlight
+  }
+}
+
+/**
+ * More than `maxQueuedBytes` waited to be sent to a remote that does not read: the stream was
+ * reset (decision 0157).
+ */
+export class SendQueueFullError extends Error {
+  override name = 'SendQueueFullError'
+  readonly code = 'ERR_SEND_QUEUE_FULL'
+  readonly queuedBytes: number
+  readonly maxQueuedBytes: number
+
+  constructor (sessionId: string | undefined, queuedBytes: number, maxQueuedBytes: number) {
+    super(`MCP session ${sessionId ?? '(client side)'} reset: ${queuedBytes} bytes queued for a remote that is not reading exceed ` +
+      `maxQueuedBytes ${maxQueuedBytes} (the remote must read its responses; raise { maxQueuedBytes } for larger bursts)`)
+    this.queuedBytes = queuedBytes
+    this.maxQueuedBytes = maxQueuedBytes
   }
 }
 

@@ -9,14 +9,14 @@
  * The root entry is portable; `@p2p-mcp/transport/node` adds one `connect()` / `serve()`
  * for stdio, Streamable HTTP, libp2p and in-memory transports.
  */
-export { MCP_PROTOCOL, DEFAULT_MAX_FRAME_BYTES } from './constants.js'
+export { MCP_PROTOCOL, DEFAULT_MAX_FRAME_BYTES, LIMIT_REFUSED_CODE } from './constants.js'
 export { dialMcp } from './dial.js'
 export type { McpDialTarget } from './dial.js'
 export { serveMcp } from './serve.js'
 export { OrderedTransport } from './ordered-transport.js'
 export {
-  FrameTooLargeError, IdleTimeoutError, InvalidFrameError, InvalidMessageError, InvalidParametersError,
-  PeerRefusedError, SessionLimitError, TransportClosedError,
+  FrameTooLargeError, IdleTimeoutError, InFlightLimitError, InvalidFrameError, InvalidMessageError, InvalidParametersError,
+  PeerRefusedError, SendQueueFullError, SessionEvictedError, SessionLimitError, TransportClosedError,
 } from './errors.js'
 export type {
   DialMcpOptions, FrameOptions, Logger, McpServerFactory, McpServerLike, McpSessionInfo, McpTransport,

@@ -1,8 +1,11 @@
 import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js'
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js'
 import type { PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
-import { DEFAULT_CLOSE_TIMEOUT_MS, MAX_TRACKED_SUBSCRIPTIONS, SEND_HIGH_WATER_MARK_BYTES } from './constants.js'
-import { FrameTooLargeError, IdleTimeoutError, InvalidFrameError, InvalidMessageError, TransportClosedError, errorMessage } from './errors.js'
+import { DEFAULT_CLOSE_TIMEOUT_MS, LIMIT_REFUSED_CODE, MAX_TRACKED_SUBSCRIPTIONS, SEND_HIGH_WATER_MARK_BYTES } from './constants.js'
+import {
+  FrameTooLargeError, IdleTimeoutError, InFlightLimitError, InvalidFrameError, InvalidMessageError, SendQueueFullError, TransportClosedError,
+  errorMessage,
+} from './errors.js'
 import { FrameDecoder, FrameEncoder } from './frame.js'
 import { checkJsonRpc } from './json-rpc.js'
 import type { Logger, McpTransport } from './types.js'
@@ -22,6 +25,10 @@ export interface StreamTransportInit {
   /** Passed with every incoming message (serving side), so that tool handlers see the peer. */
   authInfo?: AuthInfo
   logger?: Logger
+  /** Requests from the remote in flight at once; more are answered with `LIMIT_REFUSED_CODE` and not delivered (0: no bound). */
+  maxInFlight?: number
+  /** Bytes queued for the remote above which the stream is reset with `SendQueueFullError` (0: no bound). */
+  maxQueuedBytes?: number
 }
 
 /**
@@ -39,6 +46,8 @@ export class StreamTransport implements McpTransport {
   readonly #stream: Stream
   readonly #maxFrameBytes: number
   readonly #idleTimeoutMs: number
+  readonly #maxInFlight: number
+  readonly #maxQueuedBytes: number
   readonly #extra: MessageExtraInfo | undefined
   readonly #log: Logger
   readonly #decoder: FrameDecoder
@@ -58,20 +67,24 @@ export class StreamTransport implements McpTransport {
   #closed = false
   #abortedWith: Error | undefined // reported already: not reported again by the close event
 
-  // Idle bookkeeping, only when idleTimeoutMs > 0.
-  #lastActivity = 0
+  // Idle bookkeeping (requests in flight either way, subscriptions, last frame): always kept,
+  // for the idle timeout, the in-flight bound and the choice of a session to evict.
+  #lastActivity = Date.now()
   #idleTimer: ReturnType<typeof setTimeout> | undefined
   readonly #inboundRequests = new Set<RequestId>()
   readonly #outboundRequests = new Set<RequestId>()
   // Resources the remote subscribed to here: a session holding one is waiting for updates, not idle.
   readonly #pendingSubscribes = new Map<RequestId, string>()
   readonly #subscriptions = new Set<string>()
+  #used = false
 
   constructor (stream: Stream, init: StreamTransportInit) {
     this.#stream = stream
     this.remotePeer = init.remotePeer
     this.#maxFrameBytes = init.maxFrameBytes
     this.#idleTimeoutMs = init.idleTimeoutMs
+    this.#maxInFlight = init.maxInFlight ?? 0
+    this.#maxQueuedBytes = init.maxQueuedBytes ?? 0
     this.#extra = init.authInfo === undefined ? undefined : { authInfo: init.authInfo }
     this.#log = init.logger ?? noopLogger
     this.#decoder = new FrameDecoder(init.maxFrameBytes)
@@ -104,14 +117,52 @@ export class StreamTransport implements McpTransport {
       const bytes = text.length > this.#maxFrameBytes ? text.length : FrameEncoder.byteLength(text)
       if (bytes > this.#maxFrameBytes) throw new FrameTooLargeError(bytes, this.#maxFrameBytes, 'sent')
     }
-    if (this.#idleTimeoutMs > 0) this.#trackOutgoing(message)
+    this.#trackOutgoing(message)
+    this.#enqueue(text)
+    if (this.#drain !== undefined || this.#queuedChars > SEND_HIGH_WATER_MARK_BYTES || this.#stream.writableNeedsDrain) await this.#whenDrained()
+  }
+
+  /** True when nothing is in flight either way and the remote holds no subscription here. */
+  get idle (): boolean {
+    return this.#inboundRequests.size === 0 && this.#outboundRequests.size === 0 && this.#subscriptions.size === 0 && this.#pendingSubscribes.size === 0
+  }
+
+  /** True once the remote sent a request other than `initialize` and `ping`: the session did some work. */
+  get used (): boolean {
+    return this.#used
+  }
+
+  /** When the last frame went either way (ms since the epoch). */
+  get lastActivity (): number {
+    return this.#lastActivity
+  }
+
+  /** Closes the session after telling `onerror` why (an eviction, a refusal). */
+  async closeWith (reason: Error): Promise<void> {
+    if (this.#closing) return
+    this.onerror?.(reason)
+    await this.close()
+  }
+
+  /**
+   * Queues a frame; past `maxQueuedBytes` (ours plus the stream's write buffer) the remote is
+   * not reading: the stream is reset and the error thrown.
+   */
+  #enqueue (text: string): void {
     this.#queue.push(text)
     this.#queuedChars += text.length
+    if (this.#maxQueuedBytes > 0) {
+      const queued = this.#queuedChars + this.#stream.writeBufferLength
+      if (queued > this.#maxQueuedBytes) {
+        const err = new SendQueueFullError(this.sessionId, queued, this.#maxQueuedBytes)
+        this.#fail(err)
+        throw err
+      }
+    }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
       scheduleFlush(this.#flush)
     }
-    if (this.#drain !== undefined || this.#queuedChars > SEND_HIGH_WATER_MARK_BYTES || this.#stream.writableNeedsDrain) await this.#whenDrained()
   }
 
   async close (): Promise<void> {
@@ -142,7 +193,7 @@ export class StreamTransport implements McpTransport {
       return
     }
     try {
-      if (this.#idleTimeoutMs > 0) this.#lastActivity = Date.now()
+      this.#lastActivity = Date.now()
       if (!stream.send(this.#encoder.encode(frames))) this.#armDrain()
     } catch (err) {
       this.#fail(err as Error)
@@ -201,7 +252,7 @@ export class StreamTransport implements McpTransport {
 
   readonly #onMessage = (evt: StreamMessageEvent): void => {
     if (this.#closed) return
-    if (this.#idleTimeoutMs > 0) this.#lastActivity = Date.now()
+    this.#lastActivity = Date.now()
     const data = evt.data
     try {
       if (data instanceof Uint8Array) this.#decoder.push(data, this.#onFrame)
@@ -256,7 +307,11 @@ export class StreamTransport implements McpTransport {
       this.onerror?.(new InvalidMessageError(`frame of ${frame.length} bytes is not a JSON-RPC 2.0 message: ${message}`))
       return
     }
-    if (this.#idleTimeoutMs > 0) this.#trackIncoming(message)
+    if (this.#maxInFlight > 0 && 'method' in message && 'id' in message && this.#inboundRequests.size >= this.#maxInFlight) {
+      this.#refuse(message.id)
+      return
+    }
+    this.#trackIncoming(message)
     this.#inbox.push(message)
   }
 
@@ -301,9 +356,25 @@ export class StreamTransport implements McpTransport {
     this.onclose?.()
   }
 
+  /** Answers a request past `maxInFlight` at once, without running it. */
+  #refuse (id: RequestId): void {
+    const err = new InFlightLimitError(this.sessionId, this.#maxInFlight)
+    this.onerror?.(err)
+    if (this.#closing) return
+    const answer = { jsonrpc: '2.0', id, error: { code: LIMIT_REFUSED_CODE, message: err.message, data: { name: err.name, limit: err.limit, value: err.value } } }
+    try { this.#enqueue(JSON.stringify(answer)) } catch { /* the stream was reset: the remote does not read */ }
+  }
+
   #trackIncoming (message: JSONRPCMessage): void {
     if ('method' in message) {
-      if ('id' in message) this.#inboundRequests.add(message.id)
+      if ('id' in message) {
+        this.#inboundRequests.add(message.id)
+        if (message.method !== 'initialize' && message.method !== 'ping') this.#used = true
+      } else if (message.method === 'notifications/cancelled') {
+        // A cancelled request gets no answer (the SDK drops it): it is no longer in flight.
+        const id = (message.params as { requestId?: unknown } | undefined)?.requestId
+        if (typeof id === 'string' || typeof id === 'number') this.#inboundRequests.delete(id)
+      }
       const uri = (message.params as { uri?: unknown } | undefined)?.uri
       if (typeof uri === 'string') {
         if (message.method === 'resources/subscribe' && 'id' in message && this.#subscriptions.size < MAX_TRACKED_SUBSCRIPTIONS) this.#pendingSubscribes.set(message.id, uri)

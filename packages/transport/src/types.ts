@@ -37,6 +37,15 @@ export interface FrameOptions {
    * @default 0 when dialing, 300000 (5 minutes) when serving
    */
   idleTimeoutMs?: number
+  /**
+   * Bytes queued for the remote (frames not yet handed to the stream, counted as JSON
+   * characters, plus the stream's write buffer) above which the stream is reset with
+   * `SendQueueFullError`: a remote that does not read its responses cannot make this
+   * process buffer without bound. `0` disables the bound.
+   *
+   * @default 0 when dialing, 9437184 (2 × the default maxFrameBytes + 1 MiB) when serving
+   */
+  maxQueuedBytes?: number
 }
 
 export interface DialMcpOptions extends FrameOptions {
@@ -46,7 +55,7 @@ export interface DialMcpOptions extends FrameOptions {
    * Concurrent outbound MCP streams per libp2p connection, when this node does not
    * serve the protocol itself (then its `serveMcp` limit applies).
    *
-   * @default 256
+   * @default 320
    */
   maxOutboundStreams?: number
   /** @default no-op */
@@ -75,27 +84,48 @@ export interface ServeMcpOptions extends FrameOptions {
    */
   authorize?: (remotePeer: PeerId) => boolean | Promise<boolean>
   /**
-   * Concurrent sessions in total; more are reset with `SessionLimitError`.
+   * Concurrent sessions in total. When full, a peer holding fewer sessions than the largest
+   * holder takes that holder's longest-quiet idle session (closed with `SessionEvictedError`);
+   * otherwise the new session's `initialize` is answered with JSON-RPC error -32029
+   * (`LIMIT_REFUSED_CODE`, `data.name` `SessionLimitError`).
    *
    * @default 1024
    */
   maxSessions?: number
   /**
-   * Concurrent sessions per remote peer; more are reset with `SessionLimitError`.
+   * When the table is full, a session of another peer that has done no work (no request but
+   * `initialize` and `ping`, nothing in flight) and has been quiet this long is closed first
+   * (`SessionEvictedError`) to make room.
    *
-   * @default 128
+   * @default 5000
+   */
+  unusedGraceMs?: number
+  /**
+   * Concurrent sessions per remote peer; more are refused like `maxSessions` (`SessionLimitError`).
+   *
+   * @default 256
    */
   maxSessionsPerPeer?: number
   /**
-   * Concurrent inbound MCP streams per libp2p connection (libp2p's registrar limit).
+   * Requests from the remote in flight at once on one session; a request past it is answered
+   * at once with JSON-RPC error -32029 (`LIMIT_REFUSED_CODE`, `data.name` `InFlightLimitError`)
+   * and not run. `0` disables the bound.
    *
-   * @default 256
+   * @default 1024
+   */
+  maxInFlight?: number
+  /**
+   * Concurrent inbound MCP streams per libp2p connection (libp2p's registrar limit). Keep it
+   * above `maxSessionsPerPeer`: a stream over it is reset by libp2p, which the dialer cannot
+   * tell from a failure.
+   *
+   * @default 320, or `maxSessionsPerPeer` + 64 when that is more
    */
   maxInboundStreams?: number
   /**
    * Concurrent outbound MCP streams per libp2p connection for this node's own dials.
    *
-   * @default 256
+   * @default 320
    */
   maxOutboundStreams?: number
   /**
