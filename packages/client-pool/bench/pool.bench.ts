@@ -145,6 +145,8 @@ async function overhead (): Promise<void> {
   const bareEcho = new Client({ name: 'bench', version: '1.0.0' })
   await bareEcho.connect(new EchoTransport())
   const poolEcho = createClientPool({ endpoints: [{ id: 'echo', connect: () => new EchoTransport() }] })
+  // What the stall detector's per-attempt abort signal costs (docs/decisions/0151).
+  const poolEchoNoStall = createClientPool({ endpoints: [{ id: 'echo', connect: () => new EchoTransport() }], stallDetection: false })
   const params = { name: 'search', arguments: { q: 'x' } }
   const contenders: Array<[string, () => Promise<unknown>]> = [
     ['bare SDK Client', async () => await bare.callTool(params)],
@@ -152,6 +154,7 @@ async function overhead (): Promise<void> {
     ['pool, 3 endpoints (defaults)', async () => await pool3.callTool(params)],
     ['client side only: bare SDK Client, server-less transport', async () => await bareEcho.callTool(params)],
     ['client side only: pool, server-less transport', async () => await poolEcho.callTool(params)],
+    ['client side only: pool without stall detection, server-less transport', async () => await poolEchoNoStall.callTool(params)],
   ]
   for (const [, fn] of contenders) for (let i = 0; i < 2000; i++) await fn() // warm-up
   // Wall time and CPU time (user + system of this process, which runs client and server):
@@ -197,6 +200,7 @@ async function overhead (): Promise<void> {
   await bare.close()
   await bareEcho.close()
   await poolEcho.close()
+  await poolEchoNoStall.close()
   await pool.close()
   await pool3.close()
 }

@@ -44,6 +44,14 @@ export class ReplicaBreaker {
     return true
   }
 
+  /**
+   * The replica answered a health check after being down: an open breaker stops cooling and
+   * lets the next call through as its probe (docs/decisions/0150).
+   */
+  probeNow (): void {
+    if (this.value === CircuitState.Open) this.openedAt = -Infinity
+  }
+
   /** The replica answered. */
   success (): void {
     if (this.value === CircuitState.HalfOpen) {

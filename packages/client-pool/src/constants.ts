@@ -12,6 +12,11 @@ export const DEFAULT_BASE_EJECTION_MS = 30_000
 export const DEFAULT_MAX_EJECTION_MS = 300_000
 export const DEFAULT_MAX_EJECTED_PERCENT = 50
 
+/** A health probe unanswered this long, with nothing else heard from the replica, means it stalled (docs/decisions/0151). */
+export const DEFAULT_STALL_AFTER_MS = 2_000
+/** The stall detector looks at the endpoints every quarter of `afterMs`, but not more often than this. */
+export const STALL_SWEEP_MIN_MS = 50
+
 export const DEFAULT_HALF_OPEN_AFTER_MS = 10_000
 export const DEFAULT_BREAKER_THRESHOLD = 0.5
 export const DEFAULT_BREAKER_SIZE = 20

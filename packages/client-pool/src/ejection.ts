@@ -4,9 +4,10 @@ import type { Emit } from './types.js'
 
 /**
  * Passive outlier ejection: takes `ep` out of rotation for a time that grows with its recent
- * ejections (capped), unless too many endpoints are ejected already; it comes back by itself.
+ * ejections (capped), unless too many endpoints are ejected already; it comes back by itself
+ * (`onReturn`), or sooner when a health check finds it back (docs/decisions/0150).
  */
-export function ejectOutlier (ep: Endpoint, list: readonly Endpoint[], od: OutlierSettings, emit: Emit): void {
+export function ejectOutlier (ep: Endpoint, list: readonly Endpoint[], od: OutlierSettings, emit: Emit, onReturn: (ep: Endpoint) => void): void {
   if (ep.ejected || ep.draining) return
   let ejected = 0
   for (const e of list) if (e.ejected) ejected++
@@ -26,7 +27,8 @@ export function ejectOutlier (ep: Endpoint, list: readonly Endpoint[], od: Outli
     ep.ejectionTimer = undefined
     ep.ejected = false
     ep.consecutiveFailures = 0
-    emit('endpoint:restored', { id: ep.id })
+    emit('endpoint:restored', { id: ep.id, reason: 'ejection-ended' })
+    onReturn(ep)
   }, durationMs)
   ep.ejectionTimer.unref?.()
 }

@@ -3,6 +3,7 @@ import { ReplicaBreaker, type BreakerChange } from './breaker.js'
 import { SUCCESS_RATE_ALPHA } from './constants.js'
 import { BulkheadFullError } from './errors.js'
 import { PeakEwma } from './peak-ewma.js'
+import type { CallState } from './retry.js'
 import type { Session } from './session.js'
 import type { BreakerState, EndpointLoad, EndpointSpec, EndpointState } from './types.js'
 import type { IBreaker } from 'cockatiel'
@@ -28,6 +29,19 @@ export class Endpoint implements EndpointLoad {
   inFlight = 0
   healthy = true
   draining = false
+  /**
+   * A health probe went unanswered for `stallDetection.afterMs` and nothing else came back
+   * meanwhile: out of rotation until the replica answers again (docs/decisions/0151).
+   */
+  stalled = false
+  /** When the replica last answered anything (a call, a health probe); `performance.now()` ms. */
+  lastAnswerAt = 0
+  /** When the health probe now outstanding was sent; 0 when none is. */
+  probeSentAt = 0
+  /** Sticky scopes pinned to this endpoint (docs/decisions/0150). */
+  pinnedScopes = 0
+  /** Attempts sent to the replica and not yet settled (the stall detector abandons them). */
+  readonly attempts = new Set<CallState<unknown>>()
   ejected = false
   ejectedUntil = 0
   /** Ejections in a row, which lengthen the next one; decays while the endpoint behaves. */
@@ -54,8 +68,10 @@ export class Endpoint implements EndpointLoad {
   healthProbe: AbortController | undefined
   drainWaiters: Array<() => void> = []
   readonly latencyMs: () => number
-  private readonly ewma: PeakEwma
+  private ewma: PeakEwma
   private readonly now: () => number
+  private readonly ewmaDecayMs: number
+  private readonly ewmaMinSampleWeight: number
 
   constructor (spec: EndpointSpec, policies: EndpointPolicies, onBreakerChange: (state: BreakerChange) => void = () => {}) {
     this.id = spec.id
@@ -63,6 +79,8 @@ export class Endpoint implements EndpointLoad {
     this.labels = spec.labels ?? {}
     this.spec = spec
     this.now = policies.now
+    this.ewmaDecayMs = policies.ewmaDecayMs
+    this.ewmaMinSampleWeight = policies.ewmaMinSampleWeight
     this.ewma = new PeakEwma(policies.ewmaDecayMs, policies.ewmaMinSampleWeight)
     this.latencyMs = () => this.ewma.value(this.now())
     this.breaker = policies.breaker === undefined
@@ -72,10 +90,11 @@ export class Endpoint implements EndpointLoad {
     this.maxQueue = policies.bulkhead?.maxQueue ?? Infinity
   }
 
-  /** Why no call should go here now, or undefined if one may. `panic` ignores health and ejection. */
+  /** Why no call should go here now, or undefined if one may. `panic` ignores health, stalls and ejection. */
   unavailable (panic: boolean): string | undefined {
     if (this.draining) return 'draining'
     if (!panic) {
+      if (this.stalled) return 'stalled (a health check went unanswered and nothing else came back)'
       if (this.ejected) return `ejected after ${this.consecutiveFailures} consecutive failures`
       if (!this.healthy) return `unhealthy (${this.healthFailures} failed health checks)`
     }
@@ -140,6 +159,16 @@ export class Endpoint implements EndpointLoad {
     return state === CircuitState.Open || state === CircuitState.HalfOpen
   }
 
+  /**
+   * The replica is back after being out of rotation (restarted, resumed): its latency and
+   * failure streak are of the process it was, so start afresh (a cold replica scores as one).
+   */
+  resetHistory (): void {
+    this.ewma = new PeakEwma(this.ewmaDecayMs, this.ewmaMinSampleWeight)
+    this.consecutiveFailures = 0
+    this.stalled = false
+  }
+
   recordSuccess (latencyMs: number): void {
     this.requests++
     this.consecutiveFailures = 0
@@ -161,7 +190,8 @@ export class Endpoint implements EndpointLoad {
   state (): EndpointState {
     if (this.draining) return 'draining'
     if (this.ejected) return 'ejected'
-    return this.healthy ? 'healthy' : 'unhealthy'
+    if (!this.healthy) return 'unhealthy'
+    return this.stalled ? 'stalled' : 'healthy'
   }
 
   breakerState (): BreakerState {

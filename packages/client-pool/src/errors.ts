@@ -85,8 +85,29 @@ export class BulkheadFullError extends Error {
   }
 }
 
-/** Why a failed call was not retried, or not retried again. */
-export type CallFailureReason = 'not-idempotent' | 'attempts-exhausted' | 'budget-exhausted' | 'retry-disabled'
+/**
+ * A replica stopped answering while an attempt was in flight on it (docs/decisions/0151);
+ * the pool abandoned the attempt. The request may or may not have run there.
+ */
+export class ReplicaStalledError extends Error {
+  override name = 'ReplicaStalledError'
+  readonly code = 'ERR_REPLICA_STALLED'
+  readonly endpointId: string
+  readonly silentMs: number
+
+  constructor (endpointId: string, silentMs: number) {
+    super(`endpoint ${show(endpointId)} stalled: nothing came back from it for ${Math.round(silentMs)} ms, health checks included`)
+    this.endpointId = endpointId
+    this.silentMs = silentMs
+  }
+}
+
+/**
+ * Why a failed call was not retried, or not retried again. 'outcome-unknown': the replica
+ * stalled with the call in flight and the call is not safe to send again; it may or may not
+ * have run.
+ */
+export type CallFailureReason = 'not-idempotent' | 'attempts-exhausted' | 'budget-exhausted' | 'retry-disabled' | 'outcome-unknown'
 
 /**
  * A call failed on the replica's side (connection lost, timeout, server error) and was not
@@ -109,6 +130,8 @@ export class CallFailedError extends Error {
       'attempts-exhausted': `gave up after ${attempts} attempts (raise retry.maxAttempts)`,
       'budget-exhausted': 'not retried: the retry budget is spent, too many calls are failing (see retry.budgetPercent)',
       'retry-disabled': 'not retried: retries are off (retry: false)',
+      'outcome-unknown': 'the call was abandoned and may or may not have run there (outcome unknown); not sent again since the tool is ' +
+        'neither readOnlyHint nor idempotentHint (pass { idempotent: true } if running it twice is safe)',
     }[reason]
     const detail = cause instanceof Error ? cause.message : show(cause)
     super(`${method} failed on endpoint ${show(endpointId)}: ${detail}; ${why}`, { cause })

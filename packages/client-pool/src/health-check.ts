@@ -15,6 +15,14 @@ export interface HealthCheckContext {
   random: () => number
   logger: Logger
   emit: Emit
+  /**
+   * A probe passed on a replica out of rotation, with evidence that it was down and is back
+   * (the previous probe failed, it had stalled, or the probe needed a new session): the pool
+   * returns it to rotation.
+   */
+  recovered: (ep: Endpoint) => void
+  /** A probe sent at `sentAt` timed out: the stall detector decides whether the replica stalled. */
+  timedOut: (ep: Endpoint, sentAt: number) => void
 }
 
 /** Active health checks: a probe per endpoint every interval (jittered), thresholds to flip healthy and unhealthy. */
@@ -25,6 +33,15 @@ export class HealthChecks {
   constructor (settings: HealthSettings, ctx: HealthCheckContext) {
     this.settings = settings
     this.ctx = ctx
+  }
+
+  /** Probes `ep` now unless a probe of it is under way (the next one is scheduled from this one). */
+  checkNow (ep: Endpoint): boolean {
+    if (ep.healthProbe !== undefined || !this.ctx.current(ep)) return false
+    if (ep.healthTimer !== undefined) clearTimeout(ep.healthTimer)
+    ep.healthTimer = undefined
+    void this.check(ep)
+    return true
   }
 
   schedule (ep: Endpoint, delayMs: number): void {
@@ -49,24 +66,36 @@ export class HealthChecks {
     }, hc.timeoutMs)
     timer.unref?.()
     let ok = false
+    let sentAt = 0
+    const reopened = session.client === undefined
     try {
-      const client = session.client ?? await abortable(session.open(), controller.signal)
+      // A probe tries to connect at once: the session's reconnect backoff is for calls, and
+      // the probe interval already paces the attempts (docs/decisions/0150).
+      const client = session.client ?? await abortable(session.open(true), controller.signal)
+      sentAt = ep.probeSentAt = performance.now()
       await abortable(hc.probe(client, { signal: controller.signal, timeoutMs: hc.timeoutMs }), controller.signal)
       ok = true
     } catch (err) {
       this.ctx.logger.debug('health check of %s failed: %s', ep.id, describe(err))
+      if (sentAt > 0 && controller.signal.aborted && this.ctx.current(ep)) this.ctx.timedOut(ep, sentAt)
     } finally {
       clearTimeout(timer)
       ep.healthProbe = undefined
+      ep.probeSentAt = 0
     }
     if (!this.ctx.current(ep)) return
     if (ok) {
+      const back = (ep.healthFailures > 0 || ep.stalled || reopened) && (!ep.healthy || ep.ejected || ep.stalled || ep.breakerTesting())
+      ep.lastAnswerAt = performance.now()
       ep.healthFailures = 0
       ep.healthSuccesses++
+      let flipped = false
       if (!ep.healthy && ep.healthSuccesses >= hc.healthyThreshold) {
         ep.healthy = true
+        flipped = true
         this.ctx.emit('endpoint:healthy', { id: ep.id })
       }
+      if (back || flipped) this.ctx.recovered(ep)
     } else {
       ep.healthSuccesses = 0
       ep.healthFailures++

@@ -12,7 +12,8 @@ import { noopLogger } from './logger.js'
 import type { ClientPoolInit, HealthCheckInit, Logger, Picker } from './types.js'
 
 export interface HealthSettings { intervalMs: number, timeoutMs: number, healthyThreshold: number, unhealthyThreshold: number, probe: NonNullable<HealthCheckInit['probe']> }
-export interface OutlierSettings { consecutiveFailures: number, baseEjectionMs: number, maxEjectionMs: number, maxEjectedPercent: number }
+export interface OutlierSettings { consecutiveFailures: number, baseEjectionMs: number, maxEjectionMs: number, maxEjectedPercent: number, unejectOnHealthCheck: boolean }
+export interface StallSettings { afterMs: number, abandonUnsafe: boolean }
 export interface RetrySettings {
   maxAttempts: number
   idempotency: 'annotations' | 'never'
@@ -28,6 +29,8 @@ export interface PoolOptions {
   picker: Picker
   health: HealthSettings | undefined
   outlier: OutlierSettings | undefined
+  stall: StallSettings | undefined
+  hedgeDelayMs: number | undefined
   policies: EndpointPolicies
   retry: RetrySettings
   requestTimeoutMs: number
@@ -85,9 +88,21 @@ function outlierOf (od: ClientPoolInit['outlierDetection'] = {}): OutlierSetting
     baseEjectionMs: positive('outlierDetection.baseEjectionMs', od.baseEjectionMs, C.DEFAULT_BASE_EJECTION_MS),
     maxEjectionMs: positive('outlierDetection.maxEjectionMs', od.maxEjectionMs, C.DEFAULT_MAX_EJECTION_MS),
     maxEjectedPercent: positive('outlierDetection.maxEjectedPercent', od.maxEjectedPercent, C.DEFAULT_MAX_EJECTED_PERCENT, false, true),
+    unejectOnHealthCheck: flag('outlierDetection.unejectOnHealthCheck', od.unejectOnHealthCheck) ?? true,
   }
   if (out.maxEjectedPercent > 100) throw new InvalidParametersError('outlierDetection.maxEjectedPercent', out.maxEjectedPercent, 'a percentage from 0 to 100')
   return out
+}
+
+function stallOf (sd: ClientPoolInit['stallDetection'] = {}, health: HealthSettings | undefined): StallSettings | undefined {
+  if (sd === false) return undefined
+  if (typeof sd !== 'object' || sd === null) throw new InvalidParametersError('stallDetection', sd, 'an object { afterMs, abandonUnsafe } or false')
+  const out = {
+    afterMs: positive('stallDetection.afterMs', sd.afterMs, C.DEFAULT_STALL_AFTER_MS),
+    abandonUnsafe: flag('stallDetection.abandonUnsafe', sd.abandonUnsafe) ?? true,
+  }
+  // Stalls are told by unanswered health probes: without health checks there is nothing to go on.
+  return health === undefined ? undefined : out
 }
 
 function policiesOf (cb: ClientPoolInit['circuitBreaker'] = {}, bh: ClientPoolInit['bulkhead'] = {}, init: ClientPoolInit): EndpointPolicies {
@@ -142,6 +157,11 @@ export function resolveOptions (init: ClientPoolInit): PoolOptions {
   const picker = pickerOf(init.balancer)
   const health = healthOf(init.healthCheck)
   const outlier = outlierOf(init.outlierDetection)
+  const stall = stallOf(init.stallDetection, health)
+  const hedge = init.hedge ?? false
+  if (hedge !== false && (typeof hedge !== 'object' || hedge === null)) throw new InvalidParametersError('hedge', hedge, 'an object { delayMs } or false')
+  const hedgeDelayMs = hedge === false ? undefined : positive('hedge.delayMs', hedge.delayMs, NaN)
+  if (Number.isNaN(hedgeDelayMs)) throw new InvalidParametersError('hedge.delayMs', undefined, 'a number > 0')
   const policies = policiesOf(init.circuitBreaker, init.bulkhead, init)
   const retry = retryOf(init.retry)
   const requestTimeoutMs = positive('requestTimeoutMs', init.requestTimeoutMs, C.DEFAULT_REQUEST_TIMEOUT_MS)
@@ -160,6 +180,8 @@ export function resolveOptions (init: ClientPoolInit): PoolOptions {
     picker,
     health,
     outlier,
+    stall,
+    hedgeDelayMs,
     policies,
     retry,
     requestTimeoutMs,

@@ -6,8 +6,9 @@ import { classify, isReplicaFailure } from './classify.js'
 import { ejectOutlier } from './ejection.js'
 import { Endpoint } from './endpoint.js'
 import type { EndpointPolicies } from './endpoint.js'
-import { DuplicateEndpointError, InvalidParametersError, NoEndpointAvailableError, PoolClosedError, UnknownEndpointError } from './errors.js'
+import { DuplicateEndpointError, InvalidParametersError, NoEndpointAvailableError, PoolClosedError, ReplicaStalledError, UnknownEndpointError } from './errors.js'
 import { HealthChecks } from './health-check.js'
+import { HedgeLostError, Hedger } from './hedge.js'
 import { flag, positive, resolveOptions } from './options.js'
 import type { OutlierSettings } from './options.js'
 import { AttemptFailure, Retrier } from './retry.js'
@@ -16,6 +17,7 @@ import { ScopeCore } from './scope.js'
 import type { PoolHooks } from './scope.js'
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StallClock } from './stall-clock.js'
+import { StallDetector } from './stall-detector.js'
 import { Subscriptions } from './subscriptions.js'
 import { ToolCatalog } from './tool-catalog.js'
 import type { CallOptions, ClientPoolEvents, ClientPoolInit, Emit, EndpointSpec, Logger, Picker, PoolStats, ScopeInit } from './types.js'
@@ -53,6 +55,11 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
   private readonly policies: EndpointPolicies
   private readonly health: HealthChecks | undefined
   private readonly outlier: OutlierSettings | undefined
+  private readonly stallDetector: StallDetector | undefined
+  private readonly hedger: Hedger | undefined
+  /** Bumped whenever a replica (re)joins rotation; sticky scopes pinned before may rebalance. */
+  private rotation = 0
+  private rebalanced = 0
   private readonly retrier: Retrier
   private readonly requestTimeoutMs: number
   private readonly toolTimeoutsMs: Readonly<Record<string, number>>
@@ -67,6 +74,8 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
   private closing: Promise<void> | undefined
   private readonly neverAborted = new AbortController().signal
   private readonly emit: Emit = (type, detail) => { this.safeDispatchEvent(type, { detail }) }
+  /** An endpoint's ejection ran out: if it can take calls, sticky scopes may rebalance. */
+  private readonly returned = (ep: Endpoint): void => { if (ep.unavailable(false) === undefined) this.rotation++ }
 
   constructor (init: ClientPoolInit = {}) {
     super()
@@ -116,10 +125,32 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
         random: o.random,
         logger: this.logger,
         emit: this.emit,
+        recovered: (ep) => { this.recovered(ep) },
+        timedOut: (ep, sentAt) => { this.stallDetector?.unanswered(ep, sentAt, performance.now()) },
+      })
+    const health = this.health
+    this.stallDetector = o.stall === undefined || health === undefined
+      ? undefined
+      : new StallDetector(o.stall, {
+        endpoints: () => this.list,
+        probe: (ep) => { health.checkNow(ep) },
+        safe: async (call) => await this.retrier.safe(call),
+        alternative: (ep) => this.list.some((e) => e !== ep && e.unavailable(false) === undefined),
+        ownStall: (from, to) => this.stalls?.stalled(from, to) ?? 0,
+        emit: this.emit,
+      })
+    this.stallDetector?.start()
+    const retrier = this.retrier
+    this.hedger = o.hedgeDelayMs === undefined
+      ? undefined
+      : new Hedger(o.hedgeDelayMs, {
+        run: async (scope, op, options, avoid, extra) => await this.run(scope, op, options, avoid, extra),
+        safe: async (op, options) => await retrier.safeOp(op, options),
+        withdraw: () => retrier.withdraw(),
       })
     const root = this.root
     // The root scope's call API is the same view a scope gets.
-    Object.assign(this, callApi((op, options) => this.run(root, op, options)))
+    Object.assign(this, callApi((op, options) => this.place(root, op, options)))
     for (const spec of init.endpoints ?? []) this.add(spec)
   }
 
@@ -142,6 +173,7 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
     this.list = [...this.endpoints.values()]
     this.picker.update?.(this.list)
     this.emit('endpoint:added', { id: ep.id })
+    this.rotation++
     this.health?.schedule(ep, 0)
   }
 
@@ -151,7 +183,7 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
     if (!ep.draining) {
       ep.draining = true
       for (const scope of this.scopes) {
-        if (scope.stickyId === id) scope.stickyId = undefined
+        if (scope.stickyId === id) scope.pinTo(undefined)
         if (scope.subsEndpoint === id && scope.subscriptions.size > 0) this.subscriptions.queueMove(scope, 'draining')
       }
       this.emit('endpoint:draining', { id })
@@ -176,6 +208,19 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
     this.stopEndpoint(ep)
     await Promise.all([...this.scopes].map(async (s) => { await s.closeEndpoint(ep) }))
     this.emit('endpoint:removed', { id })
+  }
+
+  /**
+   * Health-checks an endpoint now if it is out of rotation (unhealthy, ejected, stalled or its
+   * breaker open), so that a replica known to be back (it announced itself again after a
+   * restart) returns to rotation as soon as it answers instead of at its next probe or the end
+   * of its ejection. Returns whether a probe started.
+   */
+  recheck (id: string): boolean {
+    const ep = this.get(id)
+    if (this.health === undefined || this.closing !== undefined) return false
+    if (ep.healthy && !ep.ejected && !ep.stalled && !ep.breakerTesting()) return false
+    return this.health.checkNow(ep)
   }
 
   /** Ids of the endpoints in the pool. */
@@ -203,6 +248,9 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
       calls: this.calls,
       retries: this.retrier.retries,
       budgetExhausted: this.retrier.budgetExhausted,
+      rebalanced: this.rebalanced,
+      abandoned: this.stallDetector?.abandoned ?? 0,
+      hedges: this.hedger?.hedges ?? 0,
       inFlight: this.activeCalls,
     }
   }
@@ -220,9 +268,10 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
     if (h.elicitation !== undefined && caps.elicitation === undefined) throw new InvalidParametersError('scope handlers.elicitation', 'set', 'capabilities.elicitation declared too')
     if (h.roots !== undefined && caps.roots === undefined) throw new InvalidParametersError('scope handlers.roots', 'set', 'capabilities.roots declared too')
     flag('scope extendTimeoutOnProgress', init.extendTimeoutOnProgress)
+    flag('scope rebalance', init.rebalance)
     const core = new ScopeCore(this.hooks, init, init.sticky ?? true)
     this.scopes.add(core)
-    const api = callApi((op, options) => this.run(core, op, options))
+    const api = callApi((op, options) => this.place(core, op, options))
     const subscriptions = this.subscriptions
     const close = async (): Promise<void> => {
       if (core.closed || !this.scopes.has(core)) return
@@ -252,6 +301,7 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
       }
       for (const ep of this.list) this.stopEndpoint(ep)
       this.stalls?.stop()
+      this.stallDetector?.stop()
       await Promise.all([...this.scopes].map(async (s) => { await s.close(this.list) }))
     })()
     await this.closing
@@ -260,14 +310,25 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
   // ---------------------------------------------------------------------------------------
   // The call path
 
-  private async run<T> (scope: ScopeCore, op: Operation<T>, options: CallOptions | undefined, avoid?: Endpoint): Promise<T> {
+  /** A call of the API: hedged when hedging is on and the call is not for one endpoint (docs/decisions/0152). */
+  private place<T> (scope: ScopeCore, op: Operation<T>, options: CallOptions | undefined): Promise<T> {
+    if (this.hedger === undefined || options?.endpoint !== undefined || op.subscription === true) return this.run(scope, op, options)
+    return this.hedger.call(scope, op, options)
+  }
+
+  private async run<T> (scope: ScopeCore, op: Operation<T>, options: CallOptions | undefined, avoid?: Endpoint,
+    extra?: { hedge: boolean, track: { current: Endpoint | undefined } | undefined }): Promise<T> {
     if (this.closing !== undefined) throw new PoolClosedError()
     if (scope.closed) throw new PoolClosedError('pool scope')
     const signal = options?.signal
     signal?.throwIfAborted()
-    this.calls++
+    const hedge = extra?.hedge === true
+    if (!hedge) {
+      this.calls++
+      this.retrier.recordCall()
+    }
     this.activeCalls++
-    this.retrier.recordCall()
+    scope.inFlight++
     const onProgress = options?.onProgress
     const scopeProgress = scope.handlers.progress
     // Progress extends the timeout when someone listens (docs/decisions/0032), or when asked
@@ -292,6 +353,10 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
       sentAt: 0,
       backoff: undefined,
       lastError: undefined,
+      attemptAbort: undefined,
+      abandoning: false,
+      hedge,
+      track: extra?.track,
     }
     if (onProgress === undefined) {
       if (scopeProgress !== undefined) {
@@ -310,6 +375,7 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
         }
       }
     } finally {
+      scope.inFlight--
       if (--this.activeCalls === 0 && this.closeWaiters.length > 0) {
         const waiters = this.closeWaiters
         this.closeWaiters = []
@@ -320,6 +386,7 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
 
   private async attempt<T> (call: CallState<T>): Promise<T> {
     const ep = this.choose(call)
+    if (call.track !== undefined) call.track.current = ep
     call.attempts++
     call.tried.push(ep)
     call.current = ep.id
@@ -328,7 +395,23 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
     if (probe) ep.probing = true
     ep.inFlight++
     call.sentAt = 0
+    call.abandoning = false
     const signal = call.request.signal
+    // With stall detection, each attempt has its own abort, so that the detector can abandon
+    // it on a stalled replica without aborting the call (docs/decisions/0151).
+    let request = call.request
+    let onCallerAbort: (() => void) | undefined
+    if (this.stallDetector !== undefined) {
+      const controller = new AbortController()
+      call.attemptAbort = controller
+      request = { ...call.request, signal: controller.signal }
+      if (signal !== undefined) {
+        onCallerAbort = () => { controller.abort(signal.reason) }
+        if (signal.aborted) onCallerAbort()
+        else signal.addEventListener('abort', onCallerAbort, { once: true })
+      }
+      ep.attempts.add(call)
+    }
     let acquired = false
     const breaker = ep.breaker
     let admitted = false
@@ -341,19 +424,24 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
       admitted = true
       const client = call.scope.session(ep).client
       // The fast path (session open) sends at once.
-      const result = await (client === undefined ? this.openAndSend(ep, call) : this.send(client, call))
+      const result = await (client === undefined ? this.openAndSend(ep, call, request) : this.send(client, call, request))
       breaker?.success()
       ep.recordSuccess(this.latency(call.sentAt))
+      ep.lastAnswerAt = performance.now()
       call.op.answered?.(ep.id)
       const scope = call.scope
       // The scope moved to another replica: its subscriptions follow (docs/decisions/0036).
       if (scope.subsEndpoint !== undefined && scope.stickyId === ep.id && scope.subsEndpoint !== ep.id &&
         call.op.subscription !== true && scope.subscriptions.size > 0) this.subscriptions.queueMove(scope, 'moved')
       return result
-    } catch (err) {
+    } catch (thrown) {
+      // The SDK wraps an abort's reason in an McpError: the stall detector's is the cause.
+      const abandoned: unknown = call.attemptAbort?.signal.aborted === true && signal?.aborted !== true ? call.attemptAbort.signal.reason : undefined
+      const err = abandoned instanceof ReplicaStalledError ? abandoned : thrown
       if (admitted && breaker !== undefined) {
         // As with cockatiel's policy: a replica failure (or a call cut off meanwhile) counts against it.
-        if (signal?.aborted === true || isReplicaFailure(err)) breaker.failure()
+        // The losing copy of a hedged call was cancelled by the pool: not the replica's fault.
+        if (signal?.aborted === true ? !(signal.reason instanceof HedgeLostError) : isReplicaFailure(err)) breaker.failure()
         else breaker.neutral()
       }
       if (signal?.aborted === true) throw signal.reason
@@ -363,16 +451,22 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
       if (kind === 'caller') {
         // The replica answered; the request was at fault.
         ep.recordSuccess(elapsed)
+        ep.lastAnswerAt = performance.now()
         throw err
       }
       if (kind !== 'refused') {
         const failures = ep.recordFailure(elapsed)
-        if (this.outlier !== undefined && failures >= this.outlier.consecutiveFailures) ejectOutlier(ep, this.list, this.outlier, this.emit)
+        if (this.outlier !== undefined && failures >= this.outlier.consecutiveFailures) ejectOutlier(ep, this.list, this.outlier, this.emit, this.returned)
       }
       call.lastError = err
       const retryable = kind === 'refused' || kind === 'unreachable' || await this.retrier.safe(call)
       throw new AttemptFailure(err, ep.id, kind, retryable, call)
     } finally {
+      if (call.attemptAbort !== undefined) {
+        ep.attempts.delete(call)
+        call.attemptAbort = undefined
+        if (onCallerAbort !== undefined) signal?.removeEventListener('abort', onCallerAbort)
+      }
       if (acquired) ep.release()
       ep.inFlight--
       if (probe) ep.probing = false
@@ -388,14 +482,33 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
   }
 
   // Not async: one promise less per call on the hot path.
-  private send<T> (client: Client, call: CallState<T>): Promise<T> {
+  private send<T> (client: Client, call: CallState<T>, request: CallState<T>['request']): Promise<T> {
     call.sentAt = performance.now()
-    return call.op.invoke(client, call.request)
+    return call.op.invoke(client, request)
   }
 
-  private async openAndSend<T> (ep: Endpoint, call: CallState<T>): Promise<T> {
+  private async openAndSend<T> (ep: Endpoint, call: CallState<T>, request: CallState<T>['request']): Promise<T> {
     const client = await call.scope.session(ep).open()
-    return await this.send(client, call)
+    return await this.send(client, call, request)
+  }
+
+  /**
+   * A health check found `ep` back after it was down (docs/decisions/0150): it returns to
+   * rotation now: its ejection ends (unless configured otherwise), an open breaker lets the
+   * next call through as its probe, sessions reopen without waiting out their backoff, its
+   * latency history (of the process it was) is dropped, and sticky scopes may rebalance.
+   */
+  private recovered (ep: Endpoint): void {
+    if (ep.ejected && this.outlier?.unejectOnHealthCheck === true) {
+      if (ep.ejectionTimer !== undefined) clearTimeout(ep.ejectionTimer)
+      ep.ejectionTimer = undefined
+      ep.ejected = false
+      this.emit('endpoint:restored', { id: ep.id, reason: 'health-check' })
+    }
+    ep.breaker?.probeNow()
+    for (const session of ep.sessions) session.resetBackoff()
+    ep.resetHistory()
+    this.returned(ep)
   }
 
   /** Picks the endpoint of the next attempt, or throws NoEndpointAvailableError. */
@@ -406,8 +519,55 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
     if (pinned !== undefined && !this.endpoints.has(pinned)) throw new UnknownEndpointError(pinned, this.ids())
     if (scope.sticky && scope.stickyId !== undefined && pinned === undefined) {
       const ep = this.endpoints.get(scope.stickyId)
-      if (ep !== undefined && !tried.includes(ep) && labelsMatch(ep.labels, required) && ep.unavailable(false) === undefined) return ep
+      if (ep !== undefined && !tried.includes(ep) && labelsMatch(ep.labels, required) && ep.unavailable(false) === undefined) {
+        // A replica (re)joined rotation since the scope was pinned: move once if nothing ties
+        // the scope to its replica and it evens out the scopes (docs/decisions/0150).
+        if (scope.pinnedAt !== this.rotation && scope.rebalance && tried.length === 0 && scope.inFlight === 1 &&
+          scope.subscriptions.size === 0 && !scope.movePending) {
+          const to = this.fewerScopes(ep, required)
+          // Decided (moved, or already even): not again until the next return. Undecided (an
+          // endpoint is out for now, e.g. its breaker's probe call is in flight): next call.
+          if (to !== false) scope.pinnedAt = this.rotation
+          if (to !== undefined && to !== false) {
+            scope.pinTo(to)
+            this.rebalanced++
+            return to
+          }
+        }
+        return ep
+      }
     }
+    return this.pick(call)
+  }
+
+  /**
+   * The eligible endpoint with the fewest sticky scopes per unit of weight, if a scope moving
+   * there from `from` leaves the two more even; else undefined, or false when an endpoint is
+   * held back only by its breaker's probe call in flight (a replica just back), so the
+   * answer may change at the next call.
+   */
+  private fewerScopes (from: Endpoint, required: Readonly<Record<string, string>> | undefined): Endpoint | undefined | false {
+    let best: Endpoint | undefined
+    let least = Infinity
+    let undecided = false
+    for (const ep of this.list) {
+      if (ep === from || !labelsMatch(ep.labels, required)) continue
+      if (ep.unavailable(false) !== undefined) {
+        if (ep.probing) undecided = true
+        continue
+      }
+      const load = ep.pinnedScopes / ep.weight
+      if (load < least) { least = load; best = ep }
+    }
+    if (best !== undefined && (best.pinnedScopes + 1) / best.weight < from.pinnedScopes / from.weight) return best
+    return undecided ? false : undefined
+  }
+
+  /** The balancer's choice for the next attempt, or NoEndpointAvailableError. */
+  private pick (call: CallState<unknown>): Endpoint {
+    const { scope, options, tried } = call
+    const pinned = options?.endpoint
+    const required = options?.require
     const candidates = this.candidates
     // Passes: healthy and untried; healthy and tried again; then panic (health and ejection ignored).
     for (let pass = 0; pass < 4; pass++) {
@@ -429,7 +589,10 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
       if (picked !== undefined) {
         const ep = this.endpoints.get(picked.id)
         if (ep === undefined) throw new TypeError(`the picker returned ${picked.id}, which is not one of the candidates`)
-        if (scope.sticky && pinned === undefined) scope.stickyId = ep.id
+        if (scope.sticky && pinned === undefined && !call.hedge) {
+          scope.pinTo(ep)
+          scope.pinnedAt = this.rotation
+        }
         return ep
       }
     }

@@ -3,7 +3,7 @@ import type { IBackoff, IRetryBackoffContext } from 'cockatiel'
 import type { Operation } from './call-api.js'
 import type { FailureKind } from './classify.js'
 import type { Endpoint } from './endpoint.js'
-import { CallFailedError } from './errors.js'
+import { CallFailedError, ReplicaStalledError } from './errors.js'
 import type { CallFailureReason } from './errors.js'
 import type { RetrySettings } from './options.js'
 import type { ScopeCore } from './scope.js'
@@ -29,6 +29,14 @@ export interface CallState<T> {
   backoff: IBackoff<IRetryBackoffContext<unknown>> | undefined
   /** The error of the last failed attempt. */
   lastError: unknown
+  /** Aborts the current attempt only (the stall detector's handle); undefined without stall detection. */
+  attemptAbort: AbortController | undefined
+  /** The stall detector is abandoning the current attempt. */
+  abandoning: boolean
+  /** A hedge (docs/decisions/0152): does not pin a sticky scope, not counted as a call. */
+  hedge: boolean
+  /** Told the endpoint of each attempt (the hedger sends its copy elsewhere). */
+  track: { current: Endpoint | undefined } | undefined
 }
 
 /** A failed attempt as the retry policy sees it. */
@@ -84,12 +92,22 @@ export class Retrier {
   }
 
   async safe (call: CallState<unknown>): Promise<boolean> {
+    return await this.safeOp(call.op, call.options)
+  }
+
+  /** Whether `op` may run twice: its own `idempotent` option, else reads are, else the tool's annotations; never with retries off. */
+  async safeOp (op: Operation<unknown>, options: CallOptions | undefined): Promise<boolean> {
     if (this.settings.backoff === undefined) return false
-    const own = call.options?.idempotent
+    const own = options?.idempotent
     if (own !== undefined) return own
-    if (call.op.safe !== undefined) return call.op.safe
-    if (this.settings.idempotency === 'never' || call.op.tool === undefined) return false
-    return await this.catalog.safe(call.op.tool)
+    if (op.safe !== undefined) return op.safe
+    if (this.settings.idempotency === 'never' || op.tool === undefined) return false
+    return await this.catalog.safe(op.tool)
+  }
+
+  /** Takes one retry out of the budget for a hedge; false when the budget is spent. */
+  withdraw (): boolean {
+    return this.settings.budget === undefined || this.settings.budget.tryWithdraw()
   }
 
   /** Retry a safe failure while attempts and budget remain. */
@@ -111,6 +129,7 @@ export class Retrier {
     if (err.kind === 'caller') return err.error
     let reason: CallFailureReason
     if (err.budgetRefused) reason = 'budget-exhausted'
+    else if (!err.retryable && err.error instanceof ReplicaStalledError) reason = 'outcome-unknown'
     else if (!err.retryable) reason = this.settings.backoff === undefined ? 'retry-disabled' : 'not-idempotent'
     else if (this.settings.backoff === undefined) reason = 'retry-disabled'
     else reason = 'attempts-exhausted'

@@ -28,7 +28,13 @@ export class ScopeCore implements SessionHost {
   readonly sticky: boolean
   readonly extendTimeoutOnProgress: boolean | undefined
   readonly sessions = new Map<string, Session>()
-  stickyId: string | undefined
+  private pin: Endpoint | undefined
+  /** The pool's rotation count when the scope was pinned to `stickyId` (docs/decisions/0150). */
+  pinnedAt = 0
+  /** Whether the scope may move when a replica (re)joins rotation. */
+  readonly rebalance: boolean
+  /** Calls of the scope in progress. */
+  inFlight = 0
   closed = false
   /** Subscribed resource URIs (docs/decisions/0036). */
   readonly subscriptions = new Set<string>()
@@ -49,7 +55,19 @@ export class ScopeCore implements SessionHost {
     this.reconnect = hooks.reconnect
     this.logger = hooks.logger
     this.sticky = sticky
+    this.rebalance = init.rebalance ?? true
     this.extendTimeoutOnProgress = init.extendTimeoutOnProgress
+  }
+
+  /** The endpoint a sticky scope sends its calls to while it is eligible. */
+  get stickyId (): string | undefined { return this.pin?.id }
+
+  /** Pins the scope to `endpoint` (or unpins it), keeping the endpoints' counts of pinned scopes. */
+  pinTo (endpoint: Endpoint | undefined): void {
+    if (endpoint === this.pin) return
+    if (this.pin !== undefined) this.pin.pinnedScopes--
+    if (endpoint !== undefined) endpoint.pinnedScopes++
+    this.pin = endpoint
   }
 
   session (endpoint: Endpoint): Session {
@@ -81,6 +99,7 @@ export class ScopeCore implements SessionHost {
 
   async close (endpoints: Iterable<Endpoint>): Promise<void> {
     this.closed = true
+    this.pinTo(undefined)
     if (this.moveTimer !== undefined) clearTimeout(this.moveTimer)
     this.moveTimer = undefined
     await Promise.all([...endpoints].map(async (e) => { await this.closeEndpoint(e) }))

@@ -50,12 +50,15 @@ export class Session {
     this.backoffFactory = new ExponentialBackoff({ initialDelay: host.reconnect.initialDelayMs, maxDelay: host.reconnect.maxDelayMs })
   }
 
-  /** The open client, opening the session if needed; a ConnectError means nothing was sent. */
-  async open (): Promise<Client> {
+  /**
+   * The open client, opening the session if needed; a ConnectError means nothing was sent.
+   * `ignoreBackoff` (health checks, which have their own interval) tries at once.
+   */
+  async open (ignoreBackoff = false): Promise<Client> {
     if (this.client !== undefined) return this.client
     if (this.closed) throw new ConnectError(this.endpointId, 'the session was closed')
     if (this.connecting !== undefined) return await this.connecting
-    const wait = this.retryAt - Date.now()
+    const wait = ignoreBackoff ? 0 : this.retryAt - Date.now()
     if (wait > 0) {
       throw new ConnectError(this.endpointId, `the last attempt failed (${describe(this.lastError)}), next one in ${Math.ceil(wait)} ms`,
         { cause: this.lastError })
@@ -66,6 +69,12 @@ export class Session {
     } finally {
       this.connecting = undefined
     }
+  }
+
+  /** The replica answered again: the next use reopens at once instead of after the backoff. */
+  resetBackoff (): void {
+    this.backoff = undefined
+    this.retryAt = 0
   }
 
   /** Aborted when the session is closed for good. */

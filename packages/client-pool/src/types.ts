@@ -93,8 +93,50 @@ export interface OutlierDetectionInit {
   baseEjectionMs?: number
   /** Longest ejection. @default 300000 */
   maxEjectionMs?: number
+  /**
+   * An ejected replica that passes a health check after a failed one, or on a session opened
+   * anew (it restarted or came back), returns to rotation at once instead of at the end of
+   * its ejection (Envoy's `successful_active_health_check_uneject_host`); a replica that
+   * answers pings while failing calls serves out its ejection. See docs/decisions/0150.
+   *
+   * @default true
+   */
+  unejectOnHealthCheck?: boolean
   /** At most this share of the endpoints is ejected at once (at least one can always be). @default 50 */
   maxEjectedPercent?: number
+}
+
+export interface StallDetectionInit {
+  /**
+   * A replica is stalled (frozen, descheduled, partitioned) once a health probe has gone
+   * unanswered this long and nothing else came back from it meanwhile. A call in flight on
+   * it for half this long with nothing heard from the replica for as long starts that probe
+   * at once. A stalled replica takes no new calls; if another replica can take them, its
+   * calls in flight are abandoned (the server is sent `notifications/cancelled`; with no
+   * other replica they wait, as it may resume): safe ones are retried elsewhere at once
+   * (within the retry budget), the others fail with `CallFailedError` reason
+   * `'outcome-unknown'` (never sent twice). Needs health checks. See docs/decisions/0151.
+   *
+   * @default 2000
+   */
+  afterMs?: number
+  /**
+   * Also abandon calls that are not safe to run twice (they fail fast with an unknown
+   * outcome). `false` lets them wait for their own timeout, as the replica may resume.
+   *
+   * @default true
+   */
+  abandonUnsafe?: boolean
+}
+
+export interface HedgeInit {
+  /**
+   * A call safe to run twice that has not been answered after this long is sent to a second
+   * replica too; the first answer wins and the other request is cancelled. Each hedge is a
+   * retry for the retry budget, so hedges stay within `retry.budgetPercent` of the calls.
+   * See docs/decisions/0152.
+   */
+  delayMs: number
 }
 
 export interface CircuitBreakerInit {
@@ -188,6 +230,16 @@ export interface ScopeInit {
    */
   sticky?: boolean
   /**
+   * A sticky scope moves once when a replica (re)joins rotation — added, un-ejected,
+   * healthy again, resumed — if it is safe to: no call of the scope in flight and no
+   * resource subscription (per-replica state). The balancer picks again, so the returning
+   * replica gets its share of sessions (docs/decisions/0150). `false` keeps the scope on its
+   * replica until that replica leaves rotation.
+   *
+   * @default true
+   */
+  rebalance?: boolean
+  /**
    * Default of the calls' `extendTimeoutOnProgress` for this scope; overrides the pool's
    * (docs/decisions/0039).
    */
@@ -203,6 +255,10 @@ export interface ClientPoolInit {
   healthCheck?: HealthCheckInit | false
   /** Passive outlier ejection; `false` turns it off. @default {} */
   outlierDetection?: OutlierDetectionInit | false
+  /** Detection of stalled replicas and early failover of their calls; `false` turns it off. @default {} */
+  stallDetection?: StallDetectionInit | false
+  /** Hedged requests for calls safe to run twice; off unless given. @default false */
+  hedge?: HedgeInit | false
   /** One circuit breaker per endpoint; `false` turns them off. @default {} */
   circuitBreaker?: CircuitBreakerInit | false
   /** Retries with a budget; `false` never retries. @default {} */
@@ -307,7 +363,7 @@ export interface SubscribeOptions {
   timeoutMs?: number
 }
 
-export type EndpointState = 'healthy' | 'unhealthy' | 'ejected' | 'draining'
+export type EndpointState = 'healthy' | 'unhealthy' | 'ejected' | 'stalled' | 'draining'
 export type BreakerState = 'closed' | 'open' | 'half-open' | 'disabled'
 
 export interface EndpointStats {
@@ -334,11 +390,29 @@ export interface PoolStats {
   retries: number
   /** Retries refused because the retry budget was spent. */
   budgetExhausted: number
+  /** Sticky scopes that moved when a replica returned to rotation. */
+  rebalanced: number
+  /** Attempts abandoned on stalled replicas. */
+  abandoned: number
+  /** Hedges sent (second copies of slow safe calls). */
+  hedges: number
   inFlight: number
 }
 
 export interface EndpointEventDetail { id: string }
 export interface EjectedEventDetail { id: string, durationMs: number, ejections: number }
+export interface RestoredEventDetail {
+  id: string
+  /** 'ejection-ended': the ejection ran out; 'health-check': the replica passed a health check after being down. */
+  reason: 'ejection-ended' | 'health-check'
+}
+export interface StalledEventDetail {
+  id: string
+  /** How long nothing had come back from the replica. */
+  silentMs: number
+  /** Calls in flight on it when it was found stalled. */
+  inFlight: number
+}
 export interface BreakerEventDetail { id: string, state: 'open' | 'half-open' | 'closed' }
 export interface RetryEventDetail { id: string, attempt: number, delayMs: number, method: string, error: unknown }
 export interface SessionEventDetail { id: string, error?: unknown }
@@ -368,7 +442,8 @@ export interface ClientPoolEvents {
   'endpoint:healthy': CustomEvent<EndpointEventDetail>
   'endpoint:unhealthy': CustomEvent<EndpointEventDetail>
   'endpoint:ejected': CustomEvent<EjectedEventDetail>
-  'endpoint:restored': CustomEvent<EndpointEventDetail>
+  'endpoint:restored': CustomEvent<RestoredEventDetail>
+  'endpoint:stalled': CustomEvent<StalledEventDetail>
   breaker: CustomEvent<BreakerEventDetail>
   retry: CustomEvent<RetryEventDetail>
   'session:open': CustomEvent<SessionEventDetail>

@@ -54,6 +54,8 @@ export class MeshRouter implements SessionHost {
   private stopped = false
   private updateQueued = false
   private updating: Promise<void> = Promise.resolve()
+  /** Each provider's latest announcement (`issuedAt`) as of the last update. */
+  private readonly announced = new Map<string, number>()
 
   constructor (init: MeshRouterInit) {
     this.init = init
@@ -215,19 +217,33 @@ export class MeshRouter implements SessionHost {
     })
   }
 
+  /** The multiaddrs a provider announces now (none: dial by peer id). */
+  private addressesOf (peerId: string): string[] {
+    for (const p of this.init.providers()) if (p.peerId === peerId) return p.descriptor.multiaddrs
+    return []
+  }
+
   private async update (): Promise<void> {
     const providers = this.init.providers()
     const groups = groupProviders(providers)
-    const addrs = new Map(providers.map((p) => [p.peerId, p.descriptor.multiaddrs]))
+    const issued = new Map(providers.map((p) => [p.peerId, p.descriptor.issuedAt]))
     // Endpoints are added before the catalog changes and removed after it: a tool is never
     // listed while its pool has no endpoint for it.
     for (const [name, g] of groups) {
       const pool = this.poolFor(name)
       const have = new Set(pool.ids())
       for (const id of g.providers) {
-        if (have.has(id)) continue
+        if (have.has(id)) {
+          // The provider announced itself since the last update: if its endpoint is out of
+          // rotation (it restarted before the registry let it go), probe it now instead of
+          // at its next health check (docs/decisions/0150). A silent provider is not probed.
+          if ((issued.get(id) ?? 0) > (this.announced.get(id) ?? Infinity)) pool.recheck(id)
+          continue
+        }
         try {
-          pool.add({ id, connect: async ({ signal }) => await this.init.connect(id, addrs.get(id) ?? [], signal) })
+          // The addresses are read when dialling: a replica that restarted on other ports is
+          // reached at its new ones.
+          pool.add({ id, connect: async ({ signal }) => await this.init.connect(id, this.addressesOf(id), signal) })
         } catch (err) {
           // Still draining from an earlier removal (a peer that left and came back): try again shortly.
           this.log.debug('endpoint %s of %s not added yet: %s', id, name, errorMessage(err))
@@ -235,6 +251,8 @@ export class MeshRouter implements SessionHost {
         }
       }
     }
+    this.announced.clear()
+    for (const [id, at] of issued) this.announced.set(id, at)
     const change = await this.catalog.update(providers, async (group) => { await loadGroup(group, this.poolFor(group.name)) })
     for (const [name, pool] of this.pools) {
       const want = new Set(groups.get(name)?.providers ?? [])

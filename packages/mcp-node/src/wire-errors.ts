@@ -19,7 +19,8 @@ export function wireError (code: number, message: string, data?: unknown): McpEr
 /**
  * The JSON-RPC error for anything a handler threw: an `McpError` keeps its code and data (the
  * pool hands back an upstream's own error unchanged), an invalid request shape is -32602 with
- * the first wrong field, a request this peer could not encode is -32602, anything else -32603.
+ * the first wrong field, a request this peer could not encode is -32602, a call whose outcome
+ * is unknown is -32603 with `data: { outcome: 'unknown' }`, anything else -32603.
  */
 export function mcpErrorOf (err: unknown): McpError {
   const e = err as { name?: string, message?: string, code?: unknown, cause?: unknown, data?: unknown, issues?: unknown }
@@ -28,6 +29,11 @@ export function mcpErrorOf (err: unknown): McpError {
   // A replica at one of its limits refused the session or request (nothing ran): the client gets that refusal, typed.
   const refusal = limitRefusalIn(err)
   if (refusal !== undefined) return wireError(refusal.code, refusal.message, refusal.data)
+  // A replica stalled with a call that is not safe to resend in flight: it may or may not have
+  // run (docs/decisions/0151); `data.outcome` says so to programs.
+  if (e?.name === 'CallFailedError' && (err as { reason?: unknown }).reason === 'outcome-unknown') {
+    return wireError(ErrorCode.InternalError, `${e.name}: ${e.message ?? ''}`, { outcome: 'unknown' })
+  }
   if (typeof e?.name === 'string' && e.name.endsWith('ZodError') && Array.isArray(e.issues)) {
     const issue = e.issues[0] as { path?: unknown[], message?: string } | undefined
     const field = issue?.path?.map(String).join('.') ?? ''

@@ -2,42 +2,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createClientPool } from '../../src/index.js'
-import type { ClientPool, EndpointSpec } from '../../src/index.js'
+import type { ClientPool } from '../../src/index.js'
+import { processReplica, type ProcessReplica } from '../process-replica.js'
 import { load, nextEvent } from '../replica.js'
-
-const script = fileURLToPath(new URL('../fixtures/stdio-replica.ts', import.meta.url))
-
-interface ProcessReplica { spec: EndpointSpec, transports: StdioClientTransport[], dead: boolean, kill: () => void }
-
-function processReplica (id: string, ledger: string): ProcessReplica {
-  const r: ProcessReplica = {
-    transports: [],
-    dead: false,
-    kill: () => {
-      r.dead = true
-      for (const t of r.transports) if (t.pid !== null) process.kill(t.pid, 'SIGKILL')
-    },
-    spec: {
-      id,
-      connect: () => {
-        if (r.dead) throw new Error(`spawn refused: ${id} is dead`)
-        const t = new StdioClientTransport({
-          command: process.execPath,
-          args: [script],
-          env: { ...process.env, REPLICA_ID: id, LEDGER: ledger, DELAY_MS: '3' },
-          stderr: 'ignore',
-        })
-        r.transports.push(t)
-        return t
-      },
-    },
-  }
-  return r
-}
 
 let dir = ''
 let pool: ClientPool | undefined
@@ -54,7 +23,7 @@ afterEach(async () => {
 
 async function start (): Promise<ClientPool> {
   const ledger = join(dir, 'ledger.txt')
-  replicas = ['a', 'b', 'c'].map((id) => processReplica(id, ledger))
+  replicas = ['a', 'b', 'c'].map((id) => processReplica(id, { LEDGER: ledger }))
   pool = createClientPool({ endpoints: replicas.map((r) => r.spec), balancer: 'round-robin', healthCheck: false, retry: { minRetriesPerSecond: 100 } })
   // Open all three sessions (three processes) before the load starts.
   await Promise.all(['a', 'b', 'c'].map(async (id) => await pool!.listTools(undefined, { endpoint: id })))
