@@ -48,7 +48,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 const { values: opts } = parseArgs({
   options: {
     seed: { type: 'string' }, duration: { type: 'string', default: '120' }, workers: { type: 'string', default: '6' },
-    'no-abuse': { type: 'boolean', default: false }, out: { type: 'string' },
+    'no-abuse': { type: 'boolean', default: false }, out: { type: 'string' }, root: { type: 'string' },
   },
 })
 const SEED = opts.seed === undefined ? Math.floor(Math.random() * 0x7fff_ffff) : Number(opts.seed)
@@ -60,9 +60,11 @@ if (!(Number.isInteger(WORKERS) && WORKERS > 0 && WORKERS <= 64)) throw new Type
 const ABUSE = opts['no-abuse'] !== true
 
 const root = fileURLToPath(new URL('../../../', import.meta.url))
-const cli = join(root, 'packages', 'mcp-node', 'dist', 'cli.js')
-const calcServer = join(root, 'examples', 'calc-server', 'server.mjs')
-const ledgerServer = join(root, 'examples', 'ledger-server', 'server.mjs')
+// The mesh may run from another built checkout (--root), e.g. to compare two versions with one driver.
+const meshRoot = opts.root ?? root
+const cli = join(meshRoot, 'packages', 'mcp-node', 'dist', 'cli.js')
+const calcServer = join(meshRoot, 'examples', 'calc-server', 'server.mjs')
+const ledgerServer = join(meshRoot, 'examples', 'ledger-server', 'server.mjs')
 for (const f of [cli, calcServer, ledgerServer]) if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm run build\` first`)
 
 const print = (line: string): void => { process.stdout.write(`${line}\n`) }
@@ -75,12 +77,26 @@ const random = mulberry32(SEED)
 const between = (lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo + 1))
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!
 
-print(`chaos: seed ${SEED} (replay: --seed ${SEED}), duration ${DURATION_MS / 1000} s, ${WORKERS} workers, abuse ${ABUSE ? 'on' : 'off'}, ${cpus().length} CPUs, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
+print(`chaos: mesh from ${meshRoot} (${gitHead(meshRoot)}), seed ${SEED} (replay: --seed ${SEED}), duration ${DURATION_MS / 1000} s, ${WORKERS} workers, abuse ${ABUSE ? 'on' : 'off'}, ${cpus().length} CPUs, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
 
 // ---------------------------------------------------------------- peers as processes
 
+function gitHead (dir: string): string {
+  try {
+    const head = readFileSync(join(dir, '.git'), 'utf8').trim()
+    const gitDir = head.startsWith('gitdir: ') ? head.slice(8) : join(dir, '.git')
+    const ref = readFileSync(join(gitDir, 'HEAD'), 'utf8').trim()
+    return ref.startsWith('ref: ') ? `${ref.slice(5)}` : ref.slice(0, 12)
+  } catch { return 'not a git checkout' }
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'p2p-mcp-chaos-'))
 const ledgerFile = join(dir, 'ledger.txt')
+// Two principals at E's front door: the load's clients and the abusive ones (per-principal
+// quotas, where the code has them, then tell them apart as a deployment with tokens would).
+const LEGIT_TOKEN = `legit-${SEED}-0123456789abcdef`
+const ABUSE_TOKEN = `abuse-${SEED}-0123456789abcdef`
+const auth = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 
 async function freePort (): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -234,9 +250,9 @@ function noteTraffic (replica: string | undefined, at: number): void {
 
 // ---------------------------------------------------------------- legit load
 
-async function httpClient (name: string): Promise<{ client: Client, transport: StreamableHTTPClientTransport }> {
+async function httpClient (name: string, token = LEGIT_TOKEN): Promise<{ client: Client, transport: StreamableHTTPClientTransport }> {
   const client = new Client({ name, version: '1.0.0' })
-  const transport = new StreamableHTTPClientTransport(new URL(peers.get('E')!.http!))
+  const transport = new StreamableHTTPClientTransport(new URL(peers.get('E')!.http!), { requestInit: { headers: auth(token) } })
   await client.connect(transport, { timeout: 30_000 })
   return { client, transport }
 }
@@ -402,12 +418,12 @@ const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVe
 
 /** A raw session: initialize + initialized; returns its id, or undefined when refused. */
 async function rawSession (): Promise<{ id?: string, status: number }> {
-  const res = await fetch(httpBase(), { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT }, body: JSON.stringify(INIT), signal: AbortSignal.timeout(15_000) })
+  const res = await fetch(httpBase(), { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT, ...auth(ABUSE_TOKEN) }, body: JSON.stringify(INIT), signal: AbortSignal.timeout(15_000) })
   await res.text()
   const id = res.headers.get('mcp-session-id') ?? undefined
   if (id !== undefined) {
     await (await fetch(httpBase(), {
-      method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' },
+      method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18', ...auth(ABUSE_TOKEN) },
       body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), signal: AbortSignal.timeout(15_000),
     })).text()
   }
@@ -418,7 +434,7 @@ async function rawSession (): Promise<{ id?: string, status: number }> {
 async function rawPosts (kind: string, bodies: string[]): Promise<void> {
   const { id, status } = await rawSession()
   if (id === undefined) { abuseOutcome(kind, `no session: http ${status}`); return }
-  const headers = { 'content-type': 'application/json', accept: ACCEPT, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' }
+  const headers = { 'content-type': 'application/json', accept: ACCEPT, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18', ...auth(ABUSE_TOKEN) }
   try {
     await Promise.all(bodies.map(async (body) => {
       try {
@@ -455,7 +471,7 @@ async function oversized (): Promise<void> {
 }
 
 /** Initialize requests whose bodies arrive one byte a second: `count` sockets for `ms`. */
-async function slowBodyFlood (count = 200, ms = 10_000): Promise<void> {
+async function slowBodyFlood (count = 300, ms = 35_000): Promise<void> {
   abuseRun('slow-body initialize flood')
   const url = httpBase()
   const body = JSON.stringify(INIT)
@@ -466,7 +482,7 @@ async function slowBodyFlood (count = 200, ms = 10_000): Promise<void> {
     const tick = setInterval(() => { if (sent < body.length - 1) sock.write(body[sent++]!) }, 1000)
     const end = setTimeout(() => { sock.destroy() }, ms)
     sock.on('connect', () => {
-      sock.write(`POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nAccept: ${ACCEPT}\r\nContent-Length: ${body.length}\r\n\r\n`)
+      sock.write(`POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${ABUSE_TOKEN}\r\nContent-Type: application/json\r\nAccept: ${ACCEPT}\r\nContent-Length: ${body.length}\r\n\r\n`)
     })
     sock.on('data', (d: Buffer) => { if (answered === '') answered = d.toString('latin1').split('\r\n')[0] ?? '' })
     sock.on('error', () => {})
@@ -479,7 +495,7 @@ async function slowBodyFlood (count = 200, ms = 10_000): Promise<void> {
 }
 
 /** `count` initialised sessions held for `ms`, then abandoned without DELETE. */
-async function hoard (count = 100, ms = 30_000): Promise<void> {
+async function hoard (count = 300, ms = 30_000): Promise<void> {
   abuseRun('session hoarding')
   const results = await Promise.allSettled(Array.from({ length: count }, async () => rawSession()))
   for (const r of results) abuseOutcome('session hoarding', r.status === 'fulfilled' ? (r.value.id !== undefined ? 'held' : `refused http ${r.value.status}`) : causeOf(r.reason))
@@ -569,8 +585,8 @@ async function abusers (until: number): Promise<void> {
     // each kind once per round, in a seeded order
     if (round.length === 0) round = kinds.map((k) => ({ k, r: random() })).sort((a, b) => a.r - b.r).map((x) => x.k)
     let k = round.shift()!
-    // at most 5 hoards (500 sessions) a run: bounded, and below the default 1,024-session cap
-    if (k === kinds[3] && hoards++ >= 5) k = deepNesting
+    // at most 4 hoards (1,200 sessions) a run: bounded; past the default 1,024-session cap where abandoned sessions live on
+    if (k === kinds[3] && hoards++ >= 4) k = deepNesting
     const t = Date.now()
     try { await k() } catch (err) { abuseOutcome('abuser errors', causeOf(err)) }
     if (Date.now() - t < 5000) await sleep(between(5000, 15_000))
@@ -622,7 +638,7 @@ try {
   const calc = (id: string): unknown => ({ name: 'calc', type: 'stdio', command: process.execPath, args: [calcServer], env: { REPLICA_ID: id } })
   const ledger = (id: string): unknown => ({ name: 'ledger', type: 'stdio', command: process.execPath, args: [ledgerServer], env: { REPLICA_ID: id, LEDGER_FILE: ledgerFile } })
   const mk = (name: string, file: string): PeerState => ({ name, file, multiaddrs: [], expectingExit: false, stopped: false, crashes: [], incarnations: 0, peakRssKb: 0, peakUpstreamRssKb: 0 })
-  const E = mk('E', peerConfig('E', pE, [calc('E')], { http: { port: 0 } }))
+  const E = mk('E', peerConfig('E', pE, [calc('E')], { http: { port: 0, tokens: [{ token: LEGIT_TOKEN, subject: 'load' }, { token: ABUSE_TOKEN, subject: 'abuser' }] } }))
   peers.set('E', E)
   await startPeer(E)
   const bootstrap = [E.multiaddrs[0]!]
@@ -696,7 +712,7 @@ try {
   for (const c of calls) if (c.ok && c.replica !== undefined) servedBy[c.replica] = (servedBy[c.replica] ?? 0) + 1
   const crashes = [...peers.values()].flatMap((p) => p.crashes.map((c) => `${p.name} ${c}`))
   const result = {
-    seed: SEED, durationS: DURATION_MS / 1000, workers: WORKERS, abusiveClients: ABUSE, date: new Date().toISOString(), node: process.version,
+    mesh: { root: meshRoot, head: gitHead(meshRoot) }, seed: SEED, durationS: DURATION_MS / 1000, workers: WORKERS, abusiveClients: ABUSE, date: new Date().toISOString(), node: process.version,
     cpus: cpus().length,
     loadAverage: { start: load0.map((x) => +x.toFixed(2)), end: load1.map((x) => +x.toFixed(2)), mean1m: +(loadSamples.reduce((a, b) => a + b, 0) / Math.max(1, loadSamples.length)).toFixed(2) },
     calls: calls.length, failed: calls.filter((c) => !c.ok).length, byOp,
