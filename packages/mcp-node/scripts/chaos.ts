@@ -139,14 +139,16 @@ async function startPeer (p: PeerState): Promise<void> {
   p.expectingExit = false
   p.stopped = false
   p.incarnations++
-  const child = spawn(process.execPath, [cli, 'start', '-c', p.file], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // A process group of its own, as `npm start` runs peers: a signal meant for the driver's group
+  // (a closing terminal, the orphaned-group SIGHUP when a member is stopped) does not reach it.
+  const child = spawn(process.execPath, [cli, 'start', '-c', p.file], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   p.child = child
   const log = createWriteStream(join(dir, `${p.name}.log`), { flags: 'a' })
   child.stderr.pipe(log)
   child.once('exit', (code, signal) => {
     if (!p.expectingExit && !stopping) {
-      p.crashes.push(`${since()}: exited (${code ?? signal}) without being told to`)
-      print(`chaos: ${since()} peer ${p.name} exited (${code ?? signal}) without being told to; restarting it`)
+      p.crashes.push(`${since()}: exited (code ${code}, signal ${signal}) without being told to`)
+      print(`chaos: ${since()} peer ${p.name} exited (code ${code}, signal ${signal}) without being told to; restarting it`)
       void startPeer(p).catch((err: unknown) => { print(`chaos: restart of ${p.name} failed: ${(err as Error).message}`) })
     }
   })
