@@ -10,6 +10,7 @@ import { loadConfigFile } from './config.js'
 import type { McpNodeConfig } from './config.js'
 import { WORKFLOW_USAGE, workflowCommand } from './scheduler/workflow-cli.js'
 import { CONTROL_USAGE, controlCommand, policyCommand } from './control-plane/cli-commands.js'
+import { TRUST_USAGE, trustCommand } from './trust/cli-commands.js'
 import { errorMessage } from './errors.js'
 
 const USAGE = `usage: p2p-mcp <command> [options]
@@ -23,6 +24,7 @@ commands:
   keygen-psk [file]                        a new private-network (swarm) key, written to file (mode 0600) or printed
 ${WORKFLOW_USAGE}
 ${CONTROL_USAGE}
+${TRUST_USAGE}
 
 options:
   -c, --config <file>   JSON or YAML configuration
@@ -119,6 +121,8 @@ async function main (): Promise<void> {
         config: { type: 'string', short: 'c' }, url: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
         wait: { type: 'boolean' }, tasks: { type: 'boolean' }, status: { type: 'string' }, 'request-id': { type: 'string' },
         out: { type: 'string' }, from: { type: 'string' }, 'expect-version': { type: 'string' },
+        hash: { type: 'string' }, 'from-peer': { type: 'string' }, publishers: { type: 'string' }, 'any-publisher': { type: 'boolean' },
+        'expect-revision': { type: 'string' }, reason: { type: 'string' },
       },
     })
   } catch (err) {
@@ -195,6 +199,7 @@ async function main (): Promise<void> {
       const helpers = { fail, print, client: async () => await client(values), config: async () => await config(values.config) }
       return command === 'control' ? await controlCommand(rest[0], values, helpers) : await policyCommand(rest[0], rest[1], values, helpers)
     }
+    case 'trust': return await trustCommand(rest[0], rest[1], values, { fail, print, client: async () => await client(values), config: async () => await config(values.config) })
     default: fail(2, `unknown command ${JSON.stringify(command)}\n${USAGE}`)
   }
 }

@@ -13,6 +13,7 @@ import { HTTP_ADMISSION_DEFAULTS } from './constants.js'
 import { ConfigError, errorMessage } from './errors.js'
 import { ControlPlaneConfigSchema, DEFAULT_CONTROL_PLANE_CONFIG } from './control-plane/config-schema.js'
 import { DEFAULT_EVENTS_CONFIG, EventsConfigSchema } from './events/config-schema.js'
+import { DEFAULT_TRUST_CONFIG, TrustConfigSchema } from './trust/config-schema.js'
 
 const nonEmpty = z.string().min(1)
 const serverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a server name: 1 to 64 letters, digits, . _ -, starting with a letter or digit')
@@ -144,6 +145,8 @@ export const McpNodeConfigSchema = z.strictObject({
   }).default({ defaultMs: DEFAULT_REQUEST_TIMEOUT_MS, tools: {} }),
   policy: PolicySchema.default({ default: 'allow', rules: [] }),
   controlPlane: ControlPlaneConfigSchema.default(() => DEFAULT_CONTROL_PLANE_CONFIG),
+  /** Server-name pins and peer bans (docs/security.md, "Server-name trust and revocation"). */
+  trust: TrustConfigSchema.default(() => DEFAULT_TRUST_CONFIG),
   meshTools: MeshToolsSchema.default(() => MeshToolsSchema.parse({})),
   /** The mesh event stream (see packages/mcp-node/README.md, Events). */
   events: EventsConfigSchema.default(() => DEFAULT_EVENTS_CONFIG),

@@ -13,12 +13,15 @@ export type PeerServices = RegistryServices & { registry: Registry }
 
 /**
  * Creates (not starts) the peer's libp2p node: TCP, Noise, yamux, the private network key or
- * peer allow-list of the config, loopback connections never rate-limited on a loopback-only
+ * peer allow-list of the config, the banned peers refused, loopback connections never rate-limited on a loopback-only
  * peer, and the registry as a service.
  */
-export async function createPeerLibp2p (c: McpNodeConfig, init: { privateKey: PrivateKey, datastore?: Libp2pOptions['datastore'], registry: RegistryInit }): Promise<Libp2p<PeerServices>> {
+export async function createPeerLibp2p (c: McpNodeConfig, init: { privateKey: PrivateKey, datastore?: Libp2pOptions['datastore'], registry: RegistryInit, banned?: (peerId: string) => boolean }): Promise<Libp2p<PeerServices>> {
   const psk = c.psk === undefined ? undefined : await loadPsk(c.psk)
   const allowPeers = c.allowPeers === undefined ? undefined : new Set(c.allowPeers)
+  const banned = init.banned ?? (() => false)
+  // Banned peers (revocation) are refused before and after encryption; the allow-list, if any, applies too.
+  const deny = (peer: PeerId): boolean => banned(peer.toString()) || (allowPeers !== undefined && !allowPeers.has(peer.toString()))
   const loopbackOnly = c.listen.every(isLoopbackAddr)
   return await createLibp2p({
     privateKey: init.privateKey,
@@ -30,12 +33,9 @@ export async function createPeerLibp2p (c: McpNodeConfig, init: { privateKey: Pr
     ...(psk === undefined ? {} : { connectionProtector: preSharedKey({ psk }) }),
     connectionGater: {
       denyDialMultiaddr: () => false,
-      ...(allowPeers === undefined
-        ? {}
-        : {
-            denyInboundEncryptedConnection: (peer: PeerId) => !allowPeers.has(peer.toString()),
-            denyOutboundEncryptedConnection: (peer: PeerId) => !allowPeers.has(peer.toString()),
-          }),
+      denyDialPeer: deny,
+      denyInboundEncryptedConnection: deny,
+      denyOutboundEncryptedConnection: deny,
     },
     connectionManager: loopbackOnly ? { allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'] } : {},
     services: { ...registryServices({ pubsub: { heartbeatInterval: 200 } }), registry: registry(init.registry) },

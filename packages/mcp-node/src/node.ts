@@ -35,6 +35,8 @@ import { LayeredPolicy } from './control-plane/layered-policy.js'
 import { controlPlane } from './control-plane/peer-control.js'
 import { schedulerFeature } from './scheduler/scheduler-module.js'
 import { events, type MeshEvents } from './events/events-module.js'
+import { ServerTrust } from './trust/server-trust.js'
+import { trustFeature } from './trust/trust-feature.js'
 import { Publisher } from './publisher.js'
 import { MeshRouter } from './router.js'
 import type { SessionView } from './session.js'
@@ -62,14 +64,16 @@ export interface McpNodeEvents {
  * The features this peer is made of, in start order (see docs/architecture.md: a new
  * feature is a module in its own file or folder, added here).
  */
-function features (c: McpNodeConfig, policy: LayeredPolicy, metrics: NodeMetrics, onEvents: (api: MeshEvents | undefined) => void): NodeModuleFactory[] {
+function features (c: McpNodeConfig, policy: LayeredPolicy, metrics: NodeMetrics, trust: ServerTrust, onEvents: (api: MeshEvents | undefined) => void): NodeModuleFactory[] {
   const scheduler = schedulerFeature()
+  const serverTrust = trustFeature({ trust, metrics: metrics.registry })
   return [
     meshStatus(),
     controlPlane({
       config: c.controlPlane, dataDir: c.dataDir, bootstrapPeers: c.bootstrap.map(peerOf), stdioOnly: c.stdio && !c.http.enabled,
-      localPolicy: c.policy, policy, metrics: metrics.registry, modules: [scheduler.state], onPlane: scheduler.attach,
+      localPolicy: c.policy, policy, metrics: metrics.registry, modules: [scheduler.state], onPlane: (plane) => { scheduler.attach(plane); serverTrust.attach(plane) },
     }),
+    serverTrust.factory,
     scheduler.factory,
     events({ config: c.events, dataDir: c.dataDir, authorize: (principal, what) => policy.check(principal, what), onReady: onEvents }),
   ]
@@ -98,6 +102,8 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
   private log: Logger
   private readonly policy: LayeredPolicy
   private readonly catalog: MeshCatalog
+  /** Which providers are replicas of a server name (pins) and which peers are banned. */
+  private readonly trust: ServerTrust
   private readonly builtins: MeshTools
   private readonly upstreams = new Map<string, LocalUpstream>()
   private readonly localServer: LocalServer
@@ -114,6 +120,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     this.localServer = new LocalServer(options.localServerName ?? 'local')
     this.policy = new LayeredPolicy(this.config.policy)
     this.catalog = new MeshCatalog(childOf(this.log, { component: 'catalog' }))
+    this.trust = new ServerTrust({ config: this.config.trust, controlPlaneEnabled: this.config.controlPlane.enabled, logger: childOf(this.log, { component: 'trust' }) })
     this.builtins = new MeshTools(this.config.meshTools)
     this.metrics = new NodeMetrics({
       peers: () => this.running?.libp2p.getPeers().length ?? 0,
@@ -259,6 +266,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     const libp2p = await createPeerLibp2p(c, {
       privateKey,
       ...(datastore === undefined ? {} : { datastore }),
+      banned: (peerId) => this.trust.isBanned(peerId),
       registry: {
         heartbeatIntervalMs: c.heartbeatIntervalMs,
         logger: this.log, // the registry names itself (component: dht-registry)
@@ -277,7 +285,8 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
       builtins: this.builtins,
       metrics: this.metrics,
       hosted: this.upstreams,
-      providers: () => registry.providers(),
+      // Only the replicas of each name as its pins say, banned peers left out (docs/security.md).
+      providers: () => this.trust.filter(registry.providers()),
       connect: async (peer, addrs, signal) => await this.connectTo(peer, addrs, signal),
       onChanged: (change) => { this.safeDispatchEvent('mesh:changed', { detail: change }) },
     })
@@ -312,7 +321,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     registry.addEventListener('provider:added', (e) => { this.log.info({ provider: e.detail.peerId, servers: e.detail.descriptor.servers.map((x) => x.name) }, 'provider joined the mesh') })
     await libp2p.start()
 
-    for (const factory of features(c, this.policy, this.metrics, (api) => { this.eventsApi = api })) {
+    for (const factory of features(c, this.policy, this.metrics, this.trust, (api) => { this.eventsApi = api })) {
       const module = factory(components)
       await module.start?.()
       running.modules.push(module)
@@ -418,7 +427,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
 
   /** Every server the registry knows of has loaded definitions here (used before a stdio client is served). */
   settled (): boolean {
-    return this.running?.router.settled() ?? false
+    return (this.running?.router.settled() ?? false) && this.trust.held.length === 0
   }
 
   /** The peers of the mesh as this peer knows them (empty before `start()`). */

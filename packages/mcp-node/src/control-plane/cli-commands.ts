@@ -22,7 +22,7 @@ export interface CliHelpers {
 
 export interface CliValues { out?: string | undefined, from?: string | undefined, 'expect-version'?: string | undefined }
 
-async function callAndPrint (h: CliHelpers, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+export async function callAndPrint (h: CliHelpers, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
   const c = await h.client()
   try {
     const r = await c.callTool({ name, arguments: args })

@@ -18,6 +18,7 @@ const QuerySchema = z.discriminatedUnion('what', [
   z.object({ what: z.literal('policy') }),
   z.object({ what: z.literal('members') }),
   z.object({ what: z.literal('snapshot') }),
+  z.object({ what: z.literal('trust') }),
   z.object({ what: z.literal('kv'), ns: z.string().min(1).max(64), key: z.string().min(1).max(512) }),
   z.object({ what: z.literal('kvList'), ns: z.string().min(1).max(64), prefix: z.string().max(512).default('') }),
 ])

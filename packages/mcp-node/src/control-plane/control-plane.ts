@@ -22,6 +22,7 @@ import { KvModule } from './kv-module.js'
 import { MembersModule } from './members-module.js'
 import { PolicyModule, type ReplicatedPolicy } from './policy-module.js'
 import { ReplicatedStateMachine } from './state-machine.js'
+import { TrustModule, type TrustState } from './trust-module.js'
 import { isRejection } from './types.js'
 import type { MemberRole, ReplicatedModule } from './types.js'
 import { errorMessage } from '../errors.js'
@@ -134,6 +135,8 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
   readonly members = new MembersModule()
   readonly policyModule = new PolicyModule()
   readonly kv = new KvModule()
+  /** Server-name pins and peer bans (decided by the policy module's admins). */
+  readonly trust = new TrustModule(this.policyModule)
   private readonly init: ControlPlaneInit
   private readonly log: Logger
   private readonly clock: () => number
@@ -178,6 +181,7 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
     this.sm.register(this.members)
     this.sm.register(this.policyModule)
     this.sm.register(this.kv)
+    this.sm.register(this.trust)
     for (const m of init.modules ?? []) this.sm.register(m)
     this.policyModule.onChange((p) => { this.safeDispatchEvent('policy', { detail: p }) })
   }
@@ -551,6 +555,7 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
       case 'members': return this.members.list()
       case 'kv': return this.kv.get(q.ns, q.key) ?? null
       case 'kvList': return this.kv.list(q.ns, q.prefix ?? '')
+      case 'trust': return this.trust.current satisfies TrustState
       case 'snapshot': return { v: 1, cluster: this.clusterId, index: this.sm.appliedIndex, timeMs: this.sm.timeMs, snapshot: Buffer.from(this.sm.snapshot()).toString('base64') }
     }
   }

@@ -8,6 +8,7 @@ import { ControlPlaneUnavailableError } from './errors.js'
 import { KvModule } from './kv-module.js'
 import { MembersModule } from './members-module.js'
 import { PolicyModule } from './policy-module.js'
+import { TrustModule } from './trust-module.js'
 import { ReplicatedStateMachine } from './state-machine.js'
 import type { ReplicatedModule } from './types.js'
 import { errorMessage } from '../errors.js'
@@ -46,8 +47,10 @@ function machine (modules: ReplicatedModule[]): { sm: ReplicatedStateMachine, me
   const sm = new ReplicatedStateMachine()
   const members = new MembersModule()
   sm.register(members)
-  sm.register(new PolicyModule())
+  const policy = new PolicyModule()
+  sm.register(policy)
   sm.register(new KvModule())
+  sm.register(new TrustModule(policy))
   for (const m of modules) sm.register(m)
   return { sm, members }
 }

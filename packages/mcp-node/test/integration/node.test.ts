@@ -99,13 +99,14 @@ describe('nodes in this process', () => {
       return /^: keep-?alive/m.test(seen) ? true : undefined
     }, 5_000, 0)
     controller.abort()
-    // pagination: 16 tools (mesh__status, the 4 control-plane tools, the 6 workflow tools, the 2 event tools and local__a..c) in pages of 2
+    // pagination: 21 tools (mesh__status, the 4 control-plane tools, the 5 trust tools, the 6 workflow tools, the 2 event tools and local__a..c) in pages of 2
     const client = await node.connectClient()
     const pages = [await client.listTools()]
     while (pages.at(-1)!.nextCursor !== undefined) pages.push(await client.listTools({ cursor: pages.at(-1)!.nextCursor! }))
-    expect(pages.map((p) => p.tools.length)).toEqual([2, 2, 2, 2, 2, 2, 2, 2])
+    expect(pages.map((p) => p.tools.length)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1])
     expect(pages.flatMap((p) => p.tools).map((t) => t.name)).toEqual([
       'mesh__status', 'mesh__control_status', 'mesh__policy_get', 'mesh__policy_set', 'mesh__control_snapshot',
+      'mesh__trust_get', 'mesh__trust_pin', 'mesh__trust_unpin', 'mesh__peer_ban', 'mesh__peer_unban',
       'mesh__submit_workflow', 'mesh__workflow_status', 'mesh__list_workflows', 'mesh__cancel_workflow', 'mesh__network_status', 'mesh__rebalance',
       'mesh__publish_event', 'mesh__query_events',
       'local__a', 'local__b', 'local__c',
