@@ -77,7 +77,7 @@ async function phase (name: string, target: Peer, peers: Peer[]): Promise<Record
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, TARGET: target.http!, SESSIONS: String(SESSIONS), INTERVAL_MS: String(INTERVAL_MS), HOLD_S: String(HOLD_S) },
   })
-  const lines = createInterface({ input: child.stdout! })
+  const lines = createInterface({ input: child.stdout })
   const events: Array<Record<string, unknown>> = []
   let opened: Sample | undefined
   let peak: Sample = before
@@ -128,7 +128,9 @@ const peers: Peer[] = []
 try {
   const common = { heartbeatIntervalMs: 1_000, logLevel: 'warn' }
   const calc = (id: string): Record<string, unknown> => ({ name: 'calc', type: 'stdio', command: process.execPath, args: [calcServer], env: { REPLICA_ID: id } })
-  const http = { maxSessions: SESSIONS + 1_000 }
+  // Every generator session is one principal (no tokens: the client's address): the per-principal
+  // admission limits are raised with the total, as the mcp-node README says for a load test.
+  const http = { maxSessions: SESSIONS + 1_000, maxSessionsPerPrincipal: SESSIONS + 1_000, maxInFlightPerPrincipal: 1_024 }
   const r1 = await startPeer(dir, 'r1', { ...common, name: 'r1', upstreams: [calc('r1')], http }, 60_000)
   const r2 = await startPeer(dir, 'r2', { ...common, name: 'r2', bootstrap: [r1.multiaddrs[0]], upstreams: [calc('r2')], http: { enabled: false } }, 60_000)
   const entry = await startPeer(dir, 'entry', { ...common, name: 'entry', bootstrap: [r1.multiaddrs[0]], http }, 60_000)

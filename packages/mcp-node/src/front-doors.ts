@@ -5,8 +5,8 @@ import { serve, type MemoryServed, type Served } from '@p2p-mcp/transport/node'
 import type { McpNodeConfig } from './config.js'
 import { startHttpFrontDoor, type HttpFrontDoor, type HttpHost } from './http.js'
 import { childOf, type Logger } from './logger.js'
-import { waitForMesh, type MeshReadiness } from './mesh-ready.js'
 import { libp2pDoorError, type NodeMetrics } from './metrics.js'
+import { waitForMesh, type MeshReadiness } from './mesh-ready.js'
 import type { NodeComponents } from './module.js'
 import { meshName } from './naming.js'
 
@@ -21,7 +21,7 @@ export interface FrontDoorsInit {
   /** The peer, as the stdio wait reads it (joined and loaded). */
   readiness: MeshReadiness
   logger: Logger
-  /** Counts the libp2p door's refusals and errors. */
+  /** Counts the libp2p door's limit events. */
   metrics: NodeMetrics
 }
 
@@ -58,16 +58,16 @@ export class FrontDoors {
     const { router, libp2p, peerId } = this.init.components
     const allowPeers = this.init.allowPeers
     this.selfServe = await serve(() => router.openSession({ principal: peerId, door: 'memory', view: { kind: 'auto' }, enforcePolicy: false }).server, { type: 'memory' })
-    const c = this.init.config
-    const libp2pLog = childOf(this.init.logger, { component: 'libp2p-door' })
+    const log = childOf(this.init.logger, { component: 'libp2p-door' })
+    const { maxSessions, maxSessionsPerPeer } = this.init.config.libp2pDoor
     this.unserve = await serveMcp(libp2p, (info) => router.openSession({
       principal: info.remotePeer.toString(), door: 'libp2p', view: { kind: 'auto' }, enforcePolicy: true,
     }).server, {
       ...(allowPeers === undefined ? {} : { authorize: (peer: PeerId) => allowPeers.has(peer.toString()) }),
-      maxSessions: c.libp2pDoor.maxSessions,
-      maxSessionsPerPeer: c.libp2pDoor.maxSessionsPerPeer,
-      onerror: (err, info) => { libp2pDoorError(err, info?.sessionId, this.init.metrics, libp2pLog) },
-      logger: libp2pLog,
+      maxSessions,
+      maxSessionsPerPeer,
+      onerror: (err, info) => { libp2pDoorError(err, info?.sessionId, this.init.metrics, log) },
+      logger: log,
     })
   }
 

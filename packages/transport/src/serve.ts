@@ -90,8 +90,9 @@ export async function serveMcp (libp2p: Pick<Libp2p, 'handle' | 'unhandle'>, fac
 
   /**
    * The table is full: an unused session quiet for `unusedGraceMs` (the longest quiet), else
-   * the idle session (nothing in flight, no subscription) of the peer holding the most sessions, the longest quiet, provided that peer would still hold at least
-   * as many as `newcomer` after the swap (decision 0156). Undefined when there is none.
+   * the idle session (nothing in flight, no subscription) of the peer holding the most
+   * sessions, the longest quiet, provided that peer would still hold at least as many as
+   * `newcomer` after the swap (decision 0156). Undefined when there is none.
    */
   const victimFor = (newcomer: string): Session | undefined => {
     // First the longest-quiet session that never did any work (throwaway identities' sessions), of any other peer.

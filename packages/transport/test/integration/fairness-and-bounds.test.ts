@@ -61,7 +61,7 @@ describe('session limits, fairness and send bounds', () => {
   })
 
   it('keeps an established peer in when throwaway identities fill the table: their unused sessions make room', async () => {
-    const [established, b, ...throwaway] = await net.nodes(6) as TestNode[] as [TestNode, TestNode, ...TestNode[]]
+    const [established, b, ...throwaway] = await net.nodes(6) as [TestNode, TestNode, ...TestNode[]]
     const errors: Error[] = []
     const maxSessions = 8
     const unserve = await serveMcp(b, () => makeServer(undefined), { maxSessions, unusedGraceMs: 0, onerror: (err) => { errors.push(err) } })
