@@ -38,6 +38,8 @@ export class Endpoint implements EndpointLoad {
   lastAnswerAt = 0
   /** When the health probe now outstanding was sent; 0 when none is. */
   probeSentAt = 0
+  /** When the last probe that timed out was sent (the stall detector weighs it); 0 after a probe passes. */
+  timedOutProbeAt = 0
   /** Sticky scopes pinned to this endpoint (docs/decisions/0150). */
   pinnedScopes = 0
   /** Attempts sent to the replica and not yet settled (the stall detector abandons them). */

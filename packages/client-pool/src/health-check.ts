@@ -21,8 +21,6 @@ export interface HealthCheckContext {
    * returns it to rotation.
    */
   recovered: (ep: Endpoint) => void
-  /** A probe sent at `sentAt` timed out: the stall detector decides whether the replica stalled. */
-  timedOut: (ep: Endpoint, sentAt: number) => void
 }
 
 /** Active health checks: a probe per endpoint every interval (jittered), thresholds to flip healthy and unhealthy. */
@@ -77,7 +75,9 @@ export class HealthChecks {
       ok = true
     } catch (err) {
       this.ctx.logger.debug('health check of %s failed: %s', ep.id, describe(err))
-      if (sentAt > 0 && controller.signal.aborted && this.ctx.current(ep)) this.ctx.timedOut(ep, sentAt)
+      // The stall detector weighs it, less any stall of this process meanwhile: after a long
+      // pause of this process, the probe's timer fires before its answer is read.
+      if (sentAt > 0 && controller.signal.aborted) ep.timedOutProbeAt = sentAt
     } finally {
       clearTimeout(timer)
       ep.healthProbe = undefined
@@ -87,6 +87,7 @@ export class HealthChecks {
     if (ok) {
       const back = (ep.healthFailures > 0 || ep.stalled || reopened) && (!ep.healthy || ep.ejected || ep.stalled || ep.breakerTesting())
       ep.lastAnswerAt = performance.now()
+      ep.timedOutProbeAt = 0
       ep.healthFailures = 0
       ep.healthSuccesses++
       let flipped = false

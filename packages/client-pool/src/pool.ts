@@ -126,12 +126,11 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
         logger: this.logger,
         emit: this.emit,
         recovered: (ep) => { this.recovered(ep) },
-        timedOut: (ep, sentAt) => { this.stallDetector?.unanswered(ep, sentAt, performance.now()) },
       })
     const health = this.health
     this.stallDetector = o.stall === undefined || health === undefined
       ? undefined
-      : new StallDetector(o.stall, {
+      : new StallDetector(o.stall, o.health!.timeoutMs, {
         endpoints: () => this.list,
         probe: (ep) => { health.checkNow(ep) },
         safe: async (call) => await this.retrier.safe(call),
@@ -519,7 +518,8 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
     if (pinned !== undefined && !this.endpoints.has(pinned)) throw new UnknownEndpointError(pinned, this.ids())
     if (scope.sticky && scope.stickyId !== undefined && pinned === undefined) {
       const ep = this.endpoints.get(scope.stickyId)
-      if (ep !== undefined && !tried.includes(ep) && labelsMatch(ep.labels, required) && ep.unavailable(false) === undefined) {
+      if (ep !== undefined && !tried.includes(ep) && labelsMatch(ep.labels, required) && ep.unavailable(false) === undefined &&
+        scope.sessions.get(ep.id)?.backingOff() !== true) {
         // A replica (re)joined rotation since the scope was pinned: move once if nothing ties
         // the scope to its replica and it evens out the scopes (docs/decisions/0150).
         if (scope.pinnedAt !== this.rotation && scope.rebalance && tried.length === 0 && scope.inFlight === 1 &&
@@ -580,6 +580,9 @@ export class ClientPool extends TypedEventEmitter<ClientPoolEvents> implements C
         if (skipTried && tried.includes(ep)) continue
         if (!labelsMatch(ep.labels, required)) continue
         if (ep.unavailable(panic) !== undefined) continue
+        // The scope's session there dropped and waits out its reconnect backoff: a call sent
+        // there would fail without leaving; another endpoint first (docs/decisions/0150).
+        if (!panic && scope.sessions.get(ep.id)?.backingOff() === true) continue
         candidates.push(ep)
       }
       if (candidates.length === 0) continue

@@ -71,6 +71,11 @@ export class Session {
     }
   }
 
+  /** The session is down and its next attempt to open is not due yet. */
+  backingOff (): boolean {
+    return this.client === undefined && this.connecting === undefined && this.retryAt > Date.now()
+  }
+
   /** The replica answered again: the next use reopens at once instead of after the backoff. */
   resetBackoff (): void {
     this.backoff = undefined

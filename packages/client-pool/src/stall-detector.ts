@@ -32,11 +32,14 @@ export class StallDetector {
   abandoned = 0
   private readonly settings: StallSettings
   private readonly ctx: StallContext
+  /** A probe unanswered this long (less this process's own stalls) counts: `afterMs`, or the probe timeout if shorter. */
+  private readonly unansweredMs: number
   private timer: ReturnType<typeof setInterval> | undefined
 
-  constructor (settings: StallSettings, ctx: StallContext) {
+  constructor (settings: StallSettings, probeTimeoutMs: number, ctx: StallContext) {
     this.settings = settings
     this.ctx = ctx
+    this.unansweredMs = Math.min(settings.afterMs, probeTimeoutMs)
   }
 
   start (): void {
@@ -54,23 +57,23 @@ export class StallDetector {
   sweep (now: number): void {
     const { afterMs } = this.settings
     for (const ep of this.ctx.endpoints()) {
-      if (ep.attempts.size === 0 && ep.probeSentAt === 0) continue
+      if (ep.attempts.size === 0 && ep.probeSentAt === 0 && (ep.timedOutProbeAt === 0 || ep.stalled)) continue
       const quiet = this.quiet(ep.lastAnswerAt, now)
-      if (!ep.stalled && ep.probeSentAt === 0 && quiet >= afterMs / 2) {
+      // The oldest probe still unanswered: one that timed out, else the one outstanding.
+      const probe = ep.timedOutProbeAt > 0 ? ep.timedOutProbeAt : ep.probeSentAt
+      if (probe > 0 && this.quiet(probe, now) >= this.unansweredMs) this.unanswered(ep, probe, now)
+      if (ep.stalled) {
+        this.abandonAll(ep, quiet)
+      } else if (ep.probeSentAt === 0 && quiet >= afterMs / 2) {
         let oldest = Infinity
         for (const call of ep.attempts) if (call.sentAt > 0 && call.sentAt < oldest) oldest = call.sentAt
         if (oldest !== Infinity && this.quiet(oldest, now) >= afterMs / 2) this.ctx.probe(ep)
       }
-      if (ep.probeSentAt > 0 && this.quiet(ep.probeSentAt, now) >= afterMs) this.unanswered(ep, ep.probeSentAt, now)
-      if (ep.stalled) this.abandonAll(ep, quiet)
     }
   }
 
-  /**
-   * A health probe sent at `sentAt` is still unanswered at `now`, after `afterMs` or its own
-   * timeout, whichever came first: the replica stalled if nothing else came back meanwhile.
-   */
-  unanswered (ep: Endpoint, sentAt: number, now: number): void {
+  /** A health probe sent at `sentAt` is unanswered at `now`: the replica stalled if nothing else came back meanwhile. */
+  private unanswered (ep: Endpoint, sentAt: number, now: number): void {
     if (ep.stalled || ep.lastAnswerAt >= sentAt) return
     ep.stalled = true
     const silentMs = this.quiet(ep.lastAnswerAt, now)

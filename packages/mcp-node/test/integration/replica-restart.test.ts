@@ -50,26 +50,28 @@ describe('a replica peer SIGKILLed and restarted', () => {
       return (r.structuredContent as { replica: string }).replica !== undefined ? true : undefined
     }, 30_000)
     const answers: Array<{ replica: string, at: number }> = []
-    const failures: unknown[] = []
+    const failures: Array<{ at: number, message: string }> = []
     let running = true
     const workers = sessions.map(async (s) => {
       while (running) {
         try {
           const r = await s.callTool({ name: 'calc__whoami', arguments: {} })
           answers.push({ replica: (r.structuredContent as { replica: string }).replica, at: Date.now() })
-        } catch (err) { failures.push(err) }
+        } catch (err) { failures.push({ at: Date.now(), message: (err as Error).message }) }
       }
     })
+    let killedAt = 0
+    let readyAt = 0
     try {
       await until('calls answered by C', () => (answers.some((x) => x.replica === 'C') ? true : undefined), 30_000, 50)
       await c.kill('SIGKILL')
-      const killedAt = Date.now()
+      killedAt = Date.now()
       await until('every session answered by B after the kill', () => {
         const recent = answers.filter((x) => x.at > killedAt + 500)
         return recent.length >= 30 && recent.slice(-12).every((x) => x.replica === 'B') ? true : undefined
       }, 30_000, 50)
       c = await startPeer(dir, 'C', replicaConfig('C'))
-      const readyAt = Date.now()
+      readyAt = Date.now()
       await until('a call answered by the restarted C', () => (answers.some((x) => x.replica === 'C' && x.at > readyAt) ? true : undefined), 30_000, 50)
       const firstAt = answers.find((x) => x.replica === 'C' && x.at > readyAt)!.at
       if (process.env.RECOVERY_TIMES !== undefined) process.stdout.write(`restarted peer C: ready→first call answered ${firstAt - readyAt} ms\n`)
@@ -80,7 +82,8 @@ describe('a replica peer SIGKILLed and restarted', () => {
       running = false
       await Promise.all(workers)
     }
-    expect(failures).toEqual([])
+    const when = failures.map((f) => `${f.at - killedAt} ms after the kill${readyAt === 0 ? '' : `, ${f.at - readyAt} ms after the restart`}: ${f.message}`)
+    expect(when, `B is ${b.peerId}, C is ${c.peerId}`).toEqual([])
   }, 150_000)
 })
 
@@ -107,6 +110,8 @@ describe('a replica peer frozen with SIGSTOP for 10 s', () => {
     })
     try {
       await until('sessions on C calling', () => (calls.filter((c) => c.on === 'C' && c.ok).length >= 3 ? true : undefined), 30_000, 50)
+      // Freeze while a call of a session pinned to C is in flight.
+      await until('a call in flight on C', () => (calls.some((c) => c.on === 'C' && c.end === 0) ? true : undefined), 30_000, 5)
       const frozenAt = Date.now()
       process.kill(c.child.pid!, 'SIGSTOP')
       try {
