@@ -7,7 +7,7 @@ import { isBrokenCircuitError } from 'cockatiel'
  *   too deep for `JSON.stringify`): not retried, not held against the replica;
  * - 'refused': the request was not run and the replica is not at fault (open breaker,
  *   full bulkhead, or the replica refused the session or request because one of its limits
- *   is reached: see `isLimitRefusal`): safe to send elsewhere;
+ *   is reached, its session table or a rate or concurrency limit: -32029, see `isLimitRefusal`): safe to send elsewhere;
  * - 'unreachable': the request never left because the session could not be opened:
  *   safe to send elsewhere, and held against the replica;
  * - 'replica': the replica failed after the request may have reached it (connection
@@ -16,8 +16,10 @@ import { isBrokenCircuitError } from 'cockatiel'
  */
 export type FailureKind = 'caller' | 'refused' | 'unreachable' | 'replica'
 
-// JSON-RPC / MCP codes that blame the request, not the server that answered it.
-const CALLER_CODES = new Set([-32700, -32600, -32601, -32602, -32042])
+// JSON-RPC / MCP codes that blame the request, not the server that answered it. -32003: the
+// replica's policy refused this caller (p2p-mcp's POLICY_DENIED_CODE): one user's refusals must
+// not open the breaker that every other user of the replica goes through.
+const CALLER_CODES = new Set([-32700, -32600, -32601, -32602, -32042, -32003])
 
 export function classify (error: unknown): FailureKind {
   if (isBrokenCircuitError(error)) return 'refused'

@@ -26,4 +26,9 @@ describe('classify (issue 17, item 1)', () => {
     expect(classify(new RangeError('offset out of range'))).toBe('replica')
     expect(classify(new McpError(-32602, 'bad params'))).toBe('caller')
   })
+
+  it("a refusal by the replica's policy (-32003) is the caller's, not the replica's fault", () => {
+    expect(classify(new McpError(-32003, 'tool "calc__add" is not allowed for principal "token:bob"'))).toBe('caller')
+    expect(isReplicaFailure(new McpError(-32003, 'denied'))).toBe(false)
+  })
 })

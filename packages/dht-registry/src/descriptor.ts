@@ -51,6 +51,19 @@ export const PromptEntrySchema = z.object({
   })).max(64).optional(),
 })
 
+/**
+ * What the host asks of callers (seed 000's `access_policy`): on the descriptor for the whole
+ * peer, or on one server entry for that server (its `rate_limits`: requests per minute, with an
+ * optional burst, and concurrent executions), enforced by the peer that serves it.
+ */
+export const AccessPolicySchema = z.object({
+  authenticationRequired: z.boolean().optional(),
+  requestsPerMinute: count.optional(),
+  /** Requests admitted at once after an idle spell (a peer of the first release ignores it). */
+  burst: count.optional(),
+  maxConcurrentExecutions: count.optional(),
+})
+
 /** One MCP server hosted by the peer. */
 export const ServerEntrySchema = z.object({
   name,
@@ -62,6 +75,8 @@ export const ServerEntrySchema = z.object({
   tools: z.array(ToolEntrySchema).max(1024),
   resourceTemplates: z.array(ResourceTemplateEntrySchema).max(256),
   prompts: z.array(PromptEntrySchema).max(256),
+  /** This server's access policy at this peer; absent in records of the first release (which drops it unread). */
+  accessPolicy: AccessPolicySchema.optional(),
 })
 
 /** What the host machine offers (the seed's resource requirements, seen from the provider's side). */
@@ -72,13 +87,6 @@ export const ResourcesSchema = z.object({
   gpuMemoryGb: nonNegative.optional(),
   diskGb: nonNegative.optional(),
   bandwidthMbps: nonNegative.optional(),
-})
-
-/** What the host asks of callers. */
-export const AccessPolicySchema = z.object({
-  authenticationRequired: z.boolean().optional(),
-  requestsPerMinute: count.optional(),
-  maxConcurrentExecutions: count.optional(),
 })
 
 /** Current load, refreshed with every heartbeat. */

@@ -482,6 +482,7 @@ class DhtRegistry extends TypedEventEmitter<RegistryEvents> implements Registry 
       }))),
       resourceTemplates: s.resourceTemplates ?? [],
       prompts: s.prompts ?? [],
+      ...(s.accessPolicy === undefined ? {} : { accessPolicy: s.accessPolicy }),
     })))
     const previous = this.content
     this.content = {

@@ -46,6 +46,8 @@ export interface ServerInput {
   tools?: ToolInput[]
   resourceTemplates?: ResourceTemplateEntry[]
   prompts?: PromptEntry[]
+  /** Rate and concurrency limits of this server at this peer (seed 000's access policy), signed with the rest. */
+  accessPolicy?: AccessPolicy
 }
 
 /** What `publish()` takes; the registry adds peer id, multiaddrs, schema hashes, load, sequence, expiry, signature. */

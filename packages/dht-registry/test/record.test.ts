@@ -8,6 +8,7 @@ import {
 import { outcomeTally, typedOutcome, typedOutcomeAsync } from '@p2p-mcp/testkit/fuzz'
 import { decodeObituary } from '../src/obituary.js'
 import { parseSyncMessage } from '../src/anti-entropy.js'
+import { ServerEntrySchema } from '../src/descriptor.js'
 import { descriptorFor, keyAndId } from './fixtures.js'
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 300)
@@ -38,6 +39,22 @@ describe('records', () => {
     expect(out).not.toHaveProperty('futureField')
     const env = envelopeOf(bytes)
     env.descriptor.futureField = { x: 2 }
+    await expect(decodeRecord(encoder.encode(JSON.stringify(env)))).rejects.toThrow(InvalidSignatureError)
+  })
+
+  it('carries a server\'s access policy under the signature; a reader of the first release (no such field) still verifies the record', async () => {
+    const { key, id } = await keyAndId()
+    const base = descriptorFor(id)
+    const d = { ...base, servers: base.servers.map((s) => ({ ...s, accessPolicy: { requestsPerMinute: 60, burst: 5, maxConcurrentExecutions: 5 } })) }
+    const bytes = await encodeRecord(d, key)
+    expect((await decodeRecord(bytes)).servers[0]?.accessPolicy).toEqual({ requestsPerMinute: 60, burst: 5, maxConcurrentExecutions: 5 })
+    // The first release's server entry had no accessPolicy: its schema strips it after checking the signature over the record as sent.
+    const firstRelease = ServerEntrySchema.omit({ accessPolicy: true })
+    const env = envelopeOf(bytes)
+    const servers = (env.descriptor.servers as unknown[]).map((s) => firstRelease.parse(s))
+    expect(servers[0]).not.toHaveProperty('accessPolicy')
+    // Changing it breaks the signature: a relay cannot loosen a server's limits.
+    ;(env.descriptor.servers as Array<{ accessPolicy: { requestsPerMinute: number } }>)[0]!.accessPolicy.requestsPerMinute = 6000
     await expect(decodeRecord(encoder.encode(JSON.stringify(env)))).rejects.toThrow(InvalidSignatureError)
   })
 

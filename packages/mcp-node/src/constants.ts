@@ -12,6 +12,8 @@ export const ROUTE_CLIENT_PREFIX = 'p2p-mcp/route/'
 export const REQUEST_ID_META = 'p2p-mcp/requestId'
 /** JSON-RPC error code of a call refused by policy. */
 export const POLICY_DENIED_CODE = -32003
+/** JSON-RPC error code of a request refused by a rate or concurrency limit (HTTP 429's twin; `error.data.retryAfterMs` says when to retry). */
+export const RATE_LIMITED_CODE = -32029
 
 /** Where a peer listens when the config names nothing: loopback, a free port. */
 export const DEFAULT_LISTEN = '/ip4/127.0.0.1/tcp/0'
@@ -56,3 +58,8 @@ export const MAX_CONFIG_BYTES = 1024 * 1024
 export const MAX_ARGUMENT_DEPTH = 64
 /** Largest `tools/call` arguments accepted at the front door, as UTF-8 JSON: below the libp2p frame limit (4 MiB) with room for the envelope. */
 export const MAX_ARGUMENT_BYTES = 3 * 1024 * 1024
+export const DEFAULT_AUDIT_MAX_ENTRIES = 10_000
+/** Most entries one `mesh://audit` read returns. */
+export const MAX_AUDIT_QUERY_ENTRIES = 1_000
+export const DEFAULT_LIMITS_SHARE_INTERVAL_MS = 500
+export const DEFAULT_LIMITS_MAX_KEYS = 100_000

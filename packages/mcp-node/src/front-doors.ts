@@ -3,12 +3,12 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import { OrderedTransport, serveMcp, type Unserve } from '@p2p-mcp/transport'
 import { serve, type MemoryServed, type Served } from '@p2p-mcp/transport/node'
 import type { McpNodeConfig } from './config.js'
+import { LOCAL_PRINCIPAL, peerPrincipal } from './auth/principal.js'
 import { startHttpFrontDoor, type HttpFrontDoor, type HttpHost } from './http.js'
 import { childOf, type Logger } from './logger.js'
 import { libp2pDoorError, type NodeMetrics } from './metrics.js'
 import { waitForMesh, type MeshReadiness } from './mesh-ready.js'
 import type { NodeComponents } from './module.js'
-import { meshName } from './naming.js'
 
 /** What the front doors need of the peer. */
 export interface FrontDoorsInit {
@@ -57,11 +57,11 @@ export class FrontDoors {
   async openPeerDoors (): Promise<void> {
     const { router, libp2p, peerId } = this.init.components
     const allowPeers = this.init.allowPeers
-    this.selfServe = await serve(() => router.openSession({ principal: peerId, door: 'memory', view: { kind: 'auto' }, enforcePolicy: false }).server, { type: 'memory' })
+    this.selfServe = await serve(() => router.openSession({ principal: peerPrincipal(peerId), door: 'memory', view: { kind: 'auto' }, enforcePolicy: false }).server, { type: 'memory' })
     const log = childOf(this.init.logger, { component: 'libp2p-door' })
     const { maxSessions, maxSessionsPerPeer } = this.init.config.libp2pDoor
     this.unserve = await serveMcp(libp2p, (info) => router.openSession({
-      principal: info.remotePeer.toString(), door: 'libp2p', view: { kind: 'auto' }, enforcePolicy: true,
+      principal: peerPrincipal(info.remotePeer.toString()), door: 'libp2p', view: { kind: 'auto' }, enforcePolicy: true,
     }).server, {
       ...(allowPeers === undefined ? {} : { authorize: (peer: PeerId) => allowPeers.has(peer.toString()) }),
       maxSessions,
@@ -77,8 +77,8 @@ export class FrontDoors {
     if (c.http.enabled) {
       this.httpDoor = await startHttpFrontDoor({
         ...this.init.http,
-        openSession: ({ principal, view }) => router.openSession({ principal, door: 'http', view, enforcePolicy: true }),
-        allowed: (principal, server, tool) => router.policy.check(principal, meshName(server, tool)),
+        openSession: ({ principal, scopes, view }) => router.openSession({ principal, scopes, door: 'http', view, enforcePolicy: true }),
+        access: router.access,
         log: childOf(logger, { component: 'http' }),
       }, c.http)
     }
@@ -87,7 +87,7 @@ export class FrontDoors {
       if (c.stdioWaitMs > 0 && c.bootstrap.length > 0 && await waitForMesh(this.init.readiness, { timeoutMs: c.stdioWaitMs, heartbeatIntervalMs: c.heartbeatIntervalMs }) === 'timeout') {
         logger.warn('serving stdio before the mesh was joined and loaded (stdioWaitMs %d elapsed): the first tools/list may miss tools', c.stdioWaitMs)
       }
-      this.stdio = await serve(() => router.openSession({ principal: 'local', door: 'stdio', view: { kind: 'mesh' }, enforcePolicy: true }).server, { type: 'stdio' })
+      this.stdio = await serve(() => router.openSession({ principal: LOCAL_PRINCIPAL, door: 'stdio', view: { kind: 'mesh' }, enforcePolicy: true }).server, { type: 'stdio' })
     }
   }
 

@@ -6,7 +6,8 @@
  * restarted with backoff, Streamable HTTP URLs), publishes them through
  * `@p2p-mcp/dht-registry`, and serves the union of the mesh over stdio, Streamable HTTP
  * and `/p2p-mcp/mcp/1.0.0`, with one upstream session per downstream session through
- * `@p2p-mcp/client-pool`, per-principal tool policy enforced on `tools/call`, a
+ * `@p2p-mcp/client-pool`, per-principal permissions enforced on `tools/call`, `resources/read`
+ * and `prompts/get` and in their lists, rate and concurrency limits, an audit log, a
  * self-forming control plane (a Raft group of peers on `@p2p-mcp/consensus` holding members,
  * the replicated policy and a key-value store, extensible by modules), honest health,
  * Prometheus metrics, a mesh-wide event stream (signed events ordered and repaired by
@@ -16,16 +17,27 @@ export { createMcpNode, McpNode } from './node.js'
 export type { McpNodeOptions, McpNodeEvents } from './node.js'
 export type { NodeHealth } from './health.js'
 export { parseConfig, loadConfigFile, McpNodeConfigSchema } from './config.js'
-export type { McpNodeConfig, McpNodeConfigInput, UpstreamConfig, PolicyConfig, MeshToolsConfig } from './config.js'
+export type { McpNodeConfig, McpNodeConfigInput, UpstreamConfig, PolicyConfig, MeshToolsConfig, HttpConfig, OAuthConfig, ServerAccessPolicy, AuditConfig, LimitsConfig } from './config.js'
 export { meshName } from './naming.js'
 export { Policy } from './policy.js'
-export type { PolicyDecision } from './policy.js'
+export {
+  ANONYMOUS_PRINCIPAL, InvalidPrincipalError, LOCAL_PRINCIPAL, oauthPrincipal, parsePrincipal, peerPrincipal, principalKind, principalMatcher,
+  tokenPrincipal, webhookPrincipal,
+} from './auth/principal.js'
+export type { Identity, Principal, PrincipalKind, PrincipalMatcher } from './auth/principal.js'
+export { IDENTITY_META, IdentityAssertionError } from './auth/hop-identity.js'
+export type { IdentityAssertion } from './auth/hop-identity.js'
+export { TokenRefusedError } from './auth/oauth.js'
+export type { PolicyDecision, PolicyTargetKind } from './policy.js'
+export type { AuditEntry, AuditOutcome, AuditedMethod, AuditQuery } from './audit/audit-log.js'
+export { AUDIT_URI } from './audit/audit-resource.js'
+export { LIMITS_TOPIC } from './limits/usage-gossip.js'
 export { groupProviders, entryFingerprint } from './catalog.js'
 export type { CatalogChange, ServerGroup } from './catalog.js'
 export type { UpstreamSpec, InProcessUpstreamSpec, UpstreamStatus } from './upstream.js'
 export type { SessionView } from './session.js'
 export type { Logger } from './logger.js'
-export { ConfigError, DuplicateUpstreamError, NodeNotStartedError, PolicyDeniedError } from './errors.js'
+export { ConfigError, DuplicateUpstreamError, NodeNotStartedError, PolicyDeniedError, RateLimitedError } from './errors.js'
 export { ControlPlane } from './control-plane/control-plane.js'
 export type { ControlPlaneInit, ControlPlaneEvents, ControlPhase, ControlStatus } from './control-plane/control-plane.js'
 export type { ApplyContext, ReplicatedModule, MemberRole } from './control-plane/types.js'
@@ -44,7 +56,7 @@ export {
   ClusterMismatchError, CommandRejectedError, ControlDecodeError, ControlPlaneHaltedError, ControlPlaneUnavailableError, NoQuorumError,
 } from './control-plane/errors.js'
 export {
-  MAX_ARGUMENT_BYTES, MAX_ARGUMENT_DEPTH, MAX_TOOL_NAME_LENGTH, MESH_SERVER, NAME_SEPARATOR, POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX,
+  MAX_ARGUMENT_BYTES, MAX_ARGUMENT_DEPTH, MAX_TOOL_NAME_LENGTH, MESH_SERVER, NAME_SEPARATOR, POLICY_DENIED_CODE, RATE_LIMITED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX,
 } from './constants.js'
 export { MeshEventSchema, meshEventJsonSchema } from './events/event-format.js'
 export type { MeshEvent, EventInput } from './events/event-format.js'

@@ -1,5 +1,5 @@
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js'
-import type { CallToolResult, ReadResourceResult, Resource, Tool } from '@modelcontextprotocol/sdk/types.js'
+import type { CallToolResult, ReadResourceResult, Resource, ResourceTemplate, Tool } from '@modelcontextprotocol/sdk/types.js'
 import type { MeshToolsConfig } from './config.js'
 import { MESH_SERVER, NAME_SEPARATOR } from './constants.js'
 import { globToRegExp } from './naming.js'
@@ -13,10 +13,24 @@ export interface BuiltinTool {
   readonly call: (args: Record<string, unknown>, ctx: { principal: string, signal: AbortSignal }) => Promise<CallToolResult>
 }
 
+/** Who reads a built-in resource, and which URI (a template's resource has query parameters). */
+export interface BuiltinReadContext { principal: string, uri: string }
+
 /** A built-in resource of the `mesh` server, computed when read. */
 export interface BuiltinResource {
   readonly resource: Resource
-  readonly read: () => ReadResourceResult
+  /** May throw an `McpError` (e.g. -32003 for a principal that may not read it). */
+  readonly read: (ctx: BuiltinReadContext) => ReadResourceResult | Promise<ReadResourceResult>
+  /** Whether `principal` sees it listed (it cannot read it either). @default everyone */
+  readonly visible?: (principal: string) => boolean
+}
+
+/** A built-in resource template: every URI that starts with `prefix` is read through it. */
+export interface BuiltinResourceTemplate {
+  readonly template: ResourceTemplate
+  readonly prefix: string
+  readonly read: (ctx: BuiltinReadContext) => ReadResourceResult | Promise<ReadResourceResult>
+  readonly visible?: (principal: string) => boolean
 }
 
 /** What a module contributes to the built-in server (a `NodeModule` fits). */
@@ -24,6 +38,7 @@ export interface BuiltinContribution {
   readonly name: string
   readonly tools?: readonly BuiltinTool[]
   readonly resources?: readonly BuiltinResource[]
+  readonly resourceTemplates?: readonly BuiltinResourceTemplate[]
 }
 
 /** A front door, as the `meshTools` listing configuration names it. */
@@ -37,6 +52,7 @@ export type Door = 'stdio' | 'http' | 'libp2p' | 'memory' | 'local'
 export class MeshTools {
   private readonly tools = new Map<string, BuiltinTool>()
   private readonly resources = new Map<string, BuiltinResource>()
+  private readonly templates: BuiltinResourceTemplate[] = []
   private readonly listed: Record<Door, RegExp[]>
 
   constructor (config: MeshToolsConfig) {
@@ -59,6 +75,10 @@ export class MeshTools {
       if (this.resources.has(r.resource.uri)) throw new TypeError(`built-in resource ${r.resource.uri} of module ${module.name} is already defined`)
       this.resources.set(r.resource.uri, r)
     }
+    for (const t of module.resourceTemplates ?? []) {
+      if (this.templates.some((x) => x.prefix === t.prefix)) throw new TypeError(`built-in resource template ${t.template.uriTemplate} of module ${module.name} is already defined`)
+      this.templates.push(t)
+    }
   }
 
   /** The built-in tools a session on `door` lists (before the policy). */
@@ -74,13 +94,26 @@ export class MeshTools {
     return this.tools.has(name) && this.listed[door].some((re) => re.test(name))
   }
 
-  listResources (): Resource[] {
-    return [...this.resources.values()].map((r) => r.resource)
+  /** The built-in resources `principal` sees (before the policy). */
+  listResources (principal: string): Resource[] {
+    return [...this.resources.values()].filter((r) => r.visible?.(principal) ?? true).map((r) => r.resource)
   }
 
-  /** A built-in resource, read now; undefined when `uri` is not one. */
-  read (uri: string): ReadResourceResult | undefined {
-    return this.resources.get(uri)?.read()
+  /** The built-in resource templates `principal` sees (before the policy). */
+  listTemplates (principal: string): ResourceTemplate[] {
+    return this.templates.filter((t) => t.visible?.(principal) ?? true).map((t) => t.template)
+  }
+
+  /** Whether `uri` is a built-in resource (or one of a built-in template). */
+  has (uri: string): boolean {
+    return this.resources.has(uri) || this.templates.some((t) => uri.startsWith(t.prefix))
+  }
+
+  /** Reads a built-in resource now; -32602 when `uri` is not one. */
+  async read (uri: string, ctx: { principal: string }): Promise<ReadResourceResult> {
+    const r = this.resources.get(uri) ?? this.templates.find((t) => uri.startsWith(t.prefix))
+    if (r === undefined) throw new McpError(ErrorCode.InvalidParams, `no built-in resource ${uri}`)
+    return await r.read({ principal: ctx.principal, uri })
   }
 
   async call (name: string, args: Record<string, unknown>, ctx: { principal: string, signal: AbortSignal }): Promise<CallToolResult> {

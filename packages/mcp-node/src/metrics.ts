@@ -9,6 +9,8 @@ export interface MetricsSource {
   upstreams: () => Array<{ name: string, up: boolean, restarts: number }>
   pools: () => Array<{ server: string, endpoints: Array<{ id: string, state: string, breaker: string, inFlight: number }>, retries: number, budgetExhausted: number }>
   registry: () => Record<string, number>
+  /** Limiter budgets held and gossip of mesh-wide limit usage. */
+  limits?: () => Record<string, number>
   /** The HTTP front door's admission (undefined while it is closed). */
   httpAdmission?: () => { sessions: number, pendingRequests: number, pendingBytes: number, inFlight: number, streams: number, principals: number, refused: Partial<Record<string, number>> } | undefined
 }
@@ -20,6 +22,7 @@ export class NodeMetrics {
   readonly latency: Histogram<'tool' | 'peer'>
   /** Sessions and requests the libp2p door refused, evicted or reset at one of its limits (decisions 0156, 0157). */
   readonly limits: Counter<'error'>
+  readonly audit: Counter<'method' | 'outcome' | 'role'>
 
   constructor (source: MetricsSource) {
     const registers = [this.registry]
@@ -32,6 +35,14 @@ export class NodeMetrics {
     this.limits = new Counter({
       name: 'p2p_mcp_libp2p_limit_events_total', registers, labelNames: ['error'],
       help: 'libp2p door limits hit, by error: SessionLimitError (session refused), SessionEvictedError (idle session closed for another peer), InFlightLimitError (request refused), SendQueueFullError (stream of a non-reading remote reset)',
+    })
+    this.audit = new Counter({
+      name: 'p2p_mcp_audit_total', help: 'tools/call, resources/read and prompts/get audited here, by method, outcome (ok, tool_error, error, cancelled, denied, rate_limited) and role (entry, serving)',
+      labelNames: ['method', 'outcome', 'role'], registers,
+    })
+    new Gauge({
+      name: 'p2p_mcp_limits', help: 'Limiter counters: budgets held, usage messages sent, received and rejected', labelNames: ['counter'], registers,
+      collect () { this.reset(); for (const [k, v] of Object.entries(source.limits?.() ?? {})) this.set({ counter: k }, v) },
     })
     new Gauge({ name: 'p2p_mcp_peers', help: 'Connected libp2p peers', registers, collect () { this.set(source.peers()) } })
     new Gauge({ name: 'p2p_mcp_mesh_tools', help: 'Tools this peer serves from the mesh', registers, collect () { this.set(source.meshTools()) } })

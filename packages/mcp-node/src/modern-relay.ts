@@ -1,6 +1,8 @@
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
+import { peerPrincipal, type Identity } from './auth/principal.js'
+import { POLICY_DENIED_CODE } from './constants.js'
 import { childOf, type Logger } from './logger.js'
 import type { NodeComponents, NodeModule } from './module.js'
 import { meshName } from './naming.js'
@@ -22,10 +24,15 @@ const LEGACY_RECHECK_MS = 30_000
 /** The headers a 2026-07-28 request carries to the server. */
 const FORWARDED_HEADERS = ['mcp-method', 'mcp-name', 'mcp-protocol-version', 'accept', 'content-type', 'last-event-id'] as const
 
-/** Sent by the requesting peer. */
-export interface RelayRequest { server: string, headers: Record<string, string>, body: unknown }
+/** Sent by the requesting peer; `identity`: the caller, asserted by that peer (decision 0176; older peers send none). */
+export interface RelayRequest { server: string, headers: Record<string, string>, body: unknown, identity?: unknown }
 /** Sent back: the head first, then one frame per JSON-RPC message, or `legacy`/`error` alone. */
-export type RelayFrame = { head: { status: number, contentType: string } } | { message: unknown } | { legacy: true } | { error: string }
+export type RelayFrame = { head: { status: number, contentType: string } } | { message: unknown } | { legacy: true } | RelayError
+/** A refusal or failure; `code` and `data` (added after the first release, which ignores them) carry a JSON-RPC error such as -32029. */
+export interface RelayError { error: string, code?: number, data?: unknown }
+
+/** What the serving side decides for a request: refused, or admitted (then `finish` it with how it went). */
+export type RelayAdmission = { ok: false, error: RelayError } | { ok: true, finish: (outcome: 'ok' | 'error', reason?: string) => void }
 
 /** Deepest nesting of a relayed request's body (objects and arrays): past the front door's argument limit, with room for the envelope. */
 export const MAX_RELAY_BODY_DEPTH = 128
@@ -137,20 +144,35 @@ export interface ModernRelay {
 /**
  * A request for a hosted HTTP server that speaks 2026-07-28 is POSTed to it and its answer
  * streamed back; anything else gets `legacy` (the requester then uses a 2025 session).
- * `authorize` decides per peer and request (tool policy); it returns why it refuses, or undefined.
+ * `admit` decides per peer and request (policy, the server's limits) and audits it.
  */
 export function createModernRelay (init: {
   target: (server: string) => RelayTarget | undefined
-  authorize: (peer: string, request: { server: string, method: string, name?: string }) => string | undefined
+  admit: (peer: string, request: { server: string, method: string, name?: string, uri?: string, identity?: unknown }) => RelayAdmission | Promise<RelayAdmission>
   log: Logger
 }): ModernRelay {
   const modern = new Map<string, { ok: boolean, at: number }>()
 
   async function * answer (peer: string, request: RelayRequest, signal: AbortSignal): AsyncGenerator<RelayFrame> {
-    const body = request.body as { method?: unknown, params?: { name?: unknown } } | undefined
+    const body = request.body as { method?: unknown, params?: { name?: unknown, uri?: unknown } } | undefined
     const method = typeof body?.method === 'string' ? body.method : ''
-    const denied = init.authorize(peer, { server: request.server, method, ...(typeof body?.params?.name === 'string' ? { name: body.params.name } : {}) })
-    if (denied !== undefined) { yield { error: denied }; return }
+    const admission = await init.admit(peer, {
+      server: request.server, method,
+      ...(typeof body?.params?.name === 'string' ? { name: body.params.name } : {}),
+      ...(typeof body?.params?.uri === 'string' ? { uri: body.params.uri } : {}),
+      ...(request.identity === undefined ? {} : { identity: request.identity }),
+    })
+    if (!admission.ok) { yield admission.error; return }
+    let outcome: 'ok' | 'error' = 'error'
+    try {
+      yield * forward(request, signal)
+      outcome = 'ok'
+    } finally {
+      admission.finish(outcome)
+    }
+  }
+
+  async function * forward (request: RelayRequest, signal: AbortSignal): AsyncGenerator<RelayFrame> {
     const target = init.target(request.server)
     let known = modern.get(request.server)
     if (target !== undefined && (known === undefined || (!known.ok && Date.now() - known.at > LEGACY_RECHECK_MS))) {
@@ -197,11 +219,16 @@ export function createModernRelay (init: {
   }
 }
 
+function refusedOf (frame: RelayError): RelayOutcome {
+  const code = typeof frame.code === 'number' && Number.isSafeInteger(frame.code) ? frame.code : undefined
+  return { kind: 'refused', error: String(frame.error), ...(code === undefined ? {} : { code }), ...(frame.data === undefined ? {} : { data: frame.data }) }
+}
+
 /** What a relayed request produced: the server's answer, or why it did not get one. */
 export type RelayOutcome =
   | { kind: 'answer', peer: string, status: number, contentType: string, messages: AsyncGenerator<unknown> }
   | { kind: 'legacy' }
-  | { kind: 'refused', error: string }
+  | { kind: 'refused', error: string, code?: number, data?: unknown }
 
 /**
  * Sends a 2026-07-28 request for `server` to the first of `peers` that answers. A replica that
@@ -222,7 +249,7 @@ export async function relayModern (libp2p: Pick<Libp2p, 'dialProtocol'>, peers: 
       const step = await frames.next()
       const first: RelayFrame | undefined = step.done === true ? undefined : step.value
       if (first === undefined || 'legacy' in first) { legacy = true; continue }
-      if ('error' in first) return { kind: 'refused', error: first.error }
+      if ('error' in first) return refusedOf(first)
       if (!('head' in first)) continue
       const messages = async function * (): AsyncGenerator<unknown> {
         for await (const f of frames) {
@@ -249,7 +276,7 @@ export async function relayModern (libp2p: Pick<Libp2p, 'dialProtocol'>, peers: 
       const first = await read()
       if (first === undefined) throw new Error(`peer ${peer} closed the relay stream`)
       if ('legacy' in first) { legacy = true; await stream.close().catch(() => {}); continue }
-      if ('error' in first) { await stream.close().catch(() => {}); return { kind: 'refused', error: first.error } }
+      if ('error' in first) { await stream.close().catch(() => {}); return refusedOf(first) }
       if (!('head' in first)) throw new Error(`peer ${peer} sent a message before the head`)
       const s = stream
       const messages = async function * (): AsyncGenerator<unknown> {
@@ -275,13 +302,14 @@ export async function relayModern (libp2p: Pick<Libp2p, 'dialProtocol'>, peers: 
 /** The relay as a module of the peer: serves the protocol, and relays this peer's own requests. */
 export interface ModernRelayModule extends NodeModule {
   /** Relays a 2026-07-28 request to a replica of its server (this peer first if it hosts it). */
-  relay: (request: RelayRequest, signal: AbortSignal) => Promise<RelayOutcome>
+  relay: (request: RelayRequest, signal: AbortSignal, caller?: Identity) => Promise<RelayOutcome>
 }
 
 /**
  * The 2026-07-28 relay (decision 0072) as a node module: answers requests for the HTTP servers
  * hosted here (tool policy checked for the requesting peer, `allowPeers` enforced) and relays the
- * front door's requests to the replicas the catalog knows.
+ * front door's requests to the replicas the catalog knows. The serving side checks the policy for
+ * the requesting peer and the server's limits, and audits tools/call, resources/read and prompts/get.
  */
 export function modernRelay (init: { allowPeers?: ReadonlySet<string> } = {}): (components: NodeComponents) => ModernRelayModule {
   return (components) => {
@@ -291,11 +319,31 @@ export function modernRelay (init: { allowPeers?: ReadonlySet<string> } = {}): (
         const spec = components.router.hosted(server)?.spec
         return spec?.type === 'http' ? { url: spec.url, headers: spec.headers } : undefined
       },
-      authorize: (peer, r) => {
-        if (init.allowPeers !== undefined && !init.allowPeers.has(peer)) return `peer ${peer} is not in allowPeers`
-        if (r.method !== 'tools/call' || r.name === undefined) return undefined
-        const d = components.router.policy.check(peer, meshName(r.server, r.name))
-        return d.allowed ? undefined : `tool ${JSON.stringify(r.name)} of ${r.server} is not allowed for principal ${JSON.stringify(peer)}: ${d.reason}`
+      admit: async (peer, r) => {
+        if (init.allowPeers !== undefined && !init.allowPeers.has(peer)) return { ok: false, error: { error: `peer ${peer} is not in allowPeers` } }
+        const target = r.method === 'tools/call' && r.name !== undefined
+          ? { method: 'tools/call' as const, target: meshName(r.server, r.name), kind: 'tool' as const }
+          : r.method === 'prompts/get' && r.name !== undefined
+            ? { method: 'prompts/get' as const, target: meshName(r.server, r.name), kind: 'prompt' as const }
+            : r.method === 'resources/read' && r.uri !== undefined ? { method: 'resources/read' as const, target: r.uri, kind: 'resource' as const } : undefined
+        if (target === undefined) return { ok: true, finish: () => {} }
+        // This peer's own requests were checked at its front door; another peer's are checked as that
+        // peer and as the caller it asserts (decision 0176).
+        let caller: Identity = { principal: peerPrincipal(peer), scopes: [] }
+        if (r.identity !== undefined && peer !== components.peerId) {
+          try {
+            caller = await components.router.verifyIdentity(r.identity, peer)
+          } catch (err) {
+            log.warn({ peer }, 'identity assertion refused: %s', errorMessage(err))
+            return { ok: false, error: { error: errorMessage(err), code: POLICY_DENIED_CODE, data: { name: 'IdentityAssertionError' } } }
+          }
+        }
+        const a = components.router.access.admit({
+          ...target, principal: caller.principal, scopes: caller.scopes, ...(caller.assertedBy === undefined ? {} : { assertedBy: caller.assertedBy }),
+          server: r.server, role: 'serving', enforce: peer !== components.peerId,
+        })
+        if (!a.ok) return { ok: false, error: { error: a.error.message.replace(/^MCP error -?\d+: /, ''), code: a.error.code, ...(a.error.data === undefined ? {} : { data: a.error.data }) } }
+        return { ok: true, finish: (outcome, reason) => { a.finish(outcome, undefined, reason) } }
       },
       log,
     })
@@ -304,9 +352,16 @@ export function modernRelay (init: { allowPeers?: ReadonlySet<string> } = {}): (
       name: 'mcp-2026-relay',
       async start () { unserve = await relay.serve(components.libp2p) },
       async stop () { await unserve?.(); unserve = undefined },
-      relay: async (request, signal) => await relayModern(components.libp2p, components.router.catalog.groups.get(request.server)?.providers ?? [], request, {
-        signal, log, self: { peer: components.peerId, relay },
-      }),
+      relay: async (request, signal, caller) => {
+        // The serving peer learns who the caller is, signed by this peer; a client's own `identity` never passes.
+        const signed: RelayRequest = {
+          server: request.server, headers: request.headers, body: request.body,
+          ...(caller === undefined ? {} : { identity: await components.router.assertIdentity(caller) }),
+        }
+        return await relayModern(components.libp2p, components.router.catalog.groups.get(request.server)?.providers ?? [], signed, {
+          signal, log, self: { peer: components.peerId, relay },
+        })
+      },
     }
   }
 }

@@ -7,6 +7,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js'
 import { ProtocolError, Server, createMcpHandler, inputRequired, type McpHttpHandler, type McpRequestContext, type ServerContext } from '@modelcontextprotocol/server'
 import type { ModernLeg } from '@p2p-mcp/transport/node'
+import { identityOfAuth, type Identity, type Principal } from './auth/principal.js'
 import type { Logger } from './logger.js'
 import type { FrontSession, SessionView } from './session.js'
 
@@ -19,7 +20,7 @@ export const DEFAULT_MAX_WAITING_CALLS_PER_PRINCIPAL = 64
 
 /** What the 2026-07-28 leg needs from the node. */
 export interface ModernHost {
-  openSession: (init: { principal: string, view: SessionView }) => FrontSession
+  openSession: (init: { principal: Principal, scopes: readonly string[], view: SessionView }) => FrontSession
   log: Logger
 }
 
@@ -196,7 +197,8 @@ export function createModernFrontDoor (host: ModernHost, options: { inputWaitMs?
     return next.done
   }
 
-  const relay = (view: SessionView, principal: string) => async (method: string, request: { params?: unknown }, ctx: ServerContext): Promise<Result> => {
+  const relay = (view: SessionView, identity: Identity) => async (method: string, request: { params?: unknown }, ctx: ServerContext): Promise<Result> => {
+    const principal = identity.principal
     const state = ctx.mcpReq.requestState<unknown>()
     if (typeof state === 'string') {
       const call = waiting.get(state)
@@ -211,7 +213,7 @@ export function createModernFrontDoor (host: ModernHost, options: { inputWaitMs?
     if ((parkedBy.get(principal) ?? 0) >= maxWaitingPerPrincipal) {
       throw new ProtocolError(-32603, `Too many interactive calls of principal ${JSON.stringify(principal)} waiting for input: maxWaitingCallsPerPrincipal ${maxWaitingPerPrincipal} reached; answer or abandon those first (each waits ${inputWaitMs / 1000} s at most)`)
     }
-    const call = new RelayedCall(host.openSession({ principal, view }), caps, principal)
+    const call = new RelayedCall(host.openSession({ principal, scopes: identity.scopes, view }), caps, principal)
     try {
       await call.open()
     } catch (err) {
@@ -227,7 +229,7 @@ export function createModernFrontDoor (host: ModernHost, options: { inputWaitMs?
       capabilities: { tools: { listChanged: true }, resources: { listChanged: true }, prompts: { listChanged: true }, completions: {} },
       instructions: 'A p2p-mcp mesh peer: the tools, resources and prompts of every MCP server of the mesh.',
     })
-    const forward = relay(view, ctx.authInfo?.clientId ?? 'anonymous')
+    const forward = relay(view, identityOfAuth(ctx.authInfo))
     for (const method of RELAYED) {
       server.setRequestHandler(method, (async (request: { params?: unknown }, c: ServerContext) => await forward(method, request, c)) as never)
     }

@@ -2,12 +2,12 @@ import type { Libp2p } from '@libp2p/interface'
 import type { Registry, RegistryServices } from '@p2p-mcp/dht-registry'
 import type { NodeHealth } from './health.js'
 import type { Logger } from './logger.js'
-import type { BuiltinResource, BuiltinTool } from './mesh-tools.js'
+import type { BuiltinResource, BuiltinResourceTemplate, BuiltinTool } from './mesh-tools.js'
 import type { MeshRouter } from './router.js'
 import type { LocalUpstream } from './upstream.js'
 
 // Feature modules name their tools and resources with these (they live in mesh-tools.ts, where used).
-export type { BuiltinResource, BuiltinTool }
+export type { BuiltinResource, BuiltinResourceTemplate, BuiltinTool }
 
 /**
  * What a node module is given when the node starts: the parts of the peer it may use. A
@@ -40,6 +40,7 @@ export interface NodeModule {
   readonly name: string
   readonly tools?: readonly BuiltinTool[]
   readonly resources?: readonly BuiltinResource[]
+  readonly resourceTemplates?: readonly BuiltinResourceTemplate[]
   /** Called once libp2p, the registry and the router run, before the front doors open. */
   start?: () => Promise<void>
   /** Called after the front doors closed and before libp2p stops. Idempotent. */

@@ -15,6 +15,8 @@ import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js'
 import { dialMcp, OrderedTransport } from '@p2p-mcp/transport'
 import { FsDatastore } from 'datastore-fs'
 import { TypedEventEmitter } from 'main-event'
+import { IdentityAsserter } from './auth/hop-identity.js'
+import { LOCAL_PRINCIPAL, principalMatcher } from './auth/principal.js'
 import { Bootstrapper, peerOf } from './bootstrap.js'
 import { MeshCatalog, type CatalogChange } from './catalog.js'
 import { parseConfig, type McpNodeConfig, type McpNodeConfigInput } from './config.js'
@@ -32,6 +34,13 @@ import { MeshTools } from './mesh-tools.js'
 import { NodeMetrics } from './metrics.js'
 import type { NodeComponents, NodeModule, NodeModuleFactory } from './module.js'
 import { LayeredPolicy } from './control-plane/layered-policy.js'
+import { AccessControl } from './access-control.js'
+import { AuditLog } from './audit/audit-log.js'
+import { auditResource } from './audit/audit-resource.js'
+import { CallLimiter } from './limits/limiter.js'
+import { LimitPlan } from './limits/limit-plan.js'
+import { limitsFeature } from './limits/limits-feature.js'
+import { legacyPrincipalWarning } from './policy.js'
 import { controlPlane } from './control-plane/peer-control.js'
 import { schedulerFeature } from './scheduler/scheduler-module.js'
 import { events, type MeshEvents } from './events/events-module.js'
@@ -64,11 +73,15 @@ export interface McpNodeEvents {
  * The features this peer is made of, in start order (see docs/architecture.md: a new
  * feature is a module in its own file or folder, added here).
  */
-function features (c: McpNodeConfig, policy: LayeredPolicy, metrics: NodeMetrics, trust: ServerTrust, onEvents: (api: MeshEvents | undefined) => void): NodeModuleFactory[] {
+function features (c: McpNodeConfig, d: { policy: LayeredPolicy, metrics: NodeMetrics, access: Access, trust: ServerTrust }, onEvents: (api: MeshEvents | undefined) => void): NodeModuleFactory[] {
+  const { policy, metrics, access, trust } = d
   const scheduler = schedulerFeature()
+  const readers = c.audit.readers.map(principalMatcher)
   const serverTrust = trustFeature({ trust, metrics: metrics.registry })
   return [
     meshStatus(),
+    limitsFeature({ config: c.limits, limiter: access.limiter, onStats: (stats) => { access.gossipStats = stats } }),
+    auditResource({ audit: access.audit, mayRead: (principal) => policy.isAdmin(principal) || readers.some((re) => re.test(principal)) }),
     controlPlane({
       config: c.controlPlane, dataDir: c.dataDir, bootstrapPeers: c.bootstrap.map(peerOf), stdioOnly: c.stdio && !c.http.enabled,
       localPolicy: c.policy, policy, metrics: metrics.registry, modules: [scheduler.state], onPlane: (plane) => { scheduler.attach(plane); serverTrust.attach(plane) },
@@ -77,6 +90,13 @@ function features (c: McpNodeConfig, policy: LayeredPolicy, metrics: NodeMetrics
     scheduler.factory,
     events({ config: c.events, dataDir: c.dataDir, authorize: (principal, what) => policy.check(principal, what), onReady: onEvents }),
   ]
+}
+
+/** The limiter and the audit log: made with the node, so they outlive restarts of what runs. */
+interface Access {
+  limiter: CallLimiter
+  audit: AuditLog
+  gossipStats?: { sent: number, received: number, rejected: number }
 }
 
 /** What exists only while the node runs. */
@@ -101,6 +121,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
   readonly metrics: NodeMetrics
   private log: Logger
   private readonly policy: LayeredPolicy
+  private readonly access: Access
   private readonly catalog: MeshCatalog
   /** Which providers are replicas of a server name (pins) and which peers are banned. */
   private readonly trust: ServerTrust
@@ -118,7 +139,9 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     this.config = parseConfig(config)
     this.log = options.logger ?? noopLogger
     this.localServer = new LocalServer(options.localServerName ?? 'local')
-    this.policy = new LayeredPolicy(this.config.policy)
+    this.policy = new LayeredPolicy(this.config.policy, this.config.controlPlane.admins)
+    const legacy = legacyPrincipalWarning(this.config.policy, this.config.controlPlane.admins)
+    if (legacy !== undefined) this.log.warn(legacy)
     this.catalog = new MeshCatalog(childOf(this.log, { component: 'catalog' }))
     this.trust = new ServerTrust({ config: this.config.trust, controlPlaneEnabled: this.config.controlPlane.enabled, logger: childOf(this.log, { component: 'trust' }) })
     this.builtins = new MeshTools(this.config.meshTools)
@@ -132,8 +155,15 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
         return { server, endpoints: s.endpoints.map((e) => ({ id: e.id, state: e.state, breaker: e.breaker, inFlight: e.inFlight })), retries: s.retries, budgetExhausted: s.budgetExhausted }
       }),
       registry: () => ({ ...(this.running?.libp2p.services.registry.stats() ?? {}) }),
+      limits: () => ({ keys: this.access.limiter.size, ...this.access.gossipStats }),
       httpAdmission: () => this.running?.doors?.httpAdmission(),
     })
+    const c = this.config
+    this.access = {
+      // Usage gossiped more than a few intervals ago is from a peer that left or stalled.
+      limiter: new CallLimiter({ maxKeys: c.limits.maxKeys, staleMs: Math.max(2_000, 4 * c.limits.shareIntervalMs) }),
+      audit: new AuditLog({ maxEntries: c.audit.maxEntries, counter: this.metrics.audit, ...(c.audit.log ? { logger: childOf(this.log, { component: 'audit' }) } : {}) }),
+    }
     this.checkTrust()
     for (const u of this.config.upstreams) this.addUpstreamNow(u)
   }
@@ -276,11 +306,12 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     const selfId = libp2p.peerId.toString()
     this.log = childOf(this.log, { peer: selfId.slice(-8) })
     const registry = libp2p.services.registry
+    const plan = new LimitPlan(this.policy, (server) => this.upstreams.get(server)?.spec.accessPolicy)
     const router = new MeshRouter({
       peerId: selfId,
       logger: this.log,
       config: c,
-      policy: this.policy,
+      access: new AccessControl({ self: selfId, policy: this.policy, plan, limiter: this.access.limiter, audit: this.access.audit }),
       catalog: this.catalog,
       builtins: this.builtins,
       metrics: this.metrics,
@@ -289,6 +320,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
       providers: () => this.trust.filter(registry.providers()),
       connect: async (peer, addrs, signal) => await this.connectTo(peer, addrs, signal),
       onChanged: (change) => { this.safeDispatchEvent('mesh:changed', { detail: change }) },
+      asserter: new IdentityAsserter({ peerId: selfId, sign: async (data) => await privateKey.sign(data) }),
     })
     const components: NodeComponents = {
       peerId: selfId,
@@ -321,7 +353,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
     registry.addEventListener('provider:added', (e) => { this.log.info({ provider: e.detail.peerId, servers: e.detail.descriptor.servers.map((x) => x.name) }, 'provider joined the mesh') })
     await libp2p.start()
 
-    for (const factory of features(c, this.policy, this.metrics, this.trust, (api) => { this.eventsApi = api })) {
+    for (const factory of features(c, { policy: this.policy, metrics: this.metrics, access: this.access, trust: this.trust }, (api) => { this.eventsApi = api })) {
       const module = factory(components)
       await module.start?.()
       running.modules.push(module)
@@ -455,7 +487,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
    */
   async connectClient (options: { clientInfo?: Implementation, capabilities?: ClientCapabilities, view?: SessionView } = {}): Promise<Client> {
     if (!this.started) throw new NodeNotStartedError('connectClient()')
-    const session = this.running!.router.openSession({ principal: 'local', door: 'local', view: options.view ?? { kind: 'mesh' }, enforcePolicy: true })
+    const session = this.running!.router.openSession({ principal: LOCAL_PRINCIPAL, door: 'local', view: options.view ?? { kind: 'mesh' }, enforcePolicy: true })
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
     await session.server.connect(serverSide)
     const client = new Client(options.clientInfo ?? { name: 'p2p-mcp-local', version: VERSION }, { capabilities: options.capabilities ?? {} })

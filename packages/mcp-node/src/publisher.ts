@@ -44,7 +44,11 @@ export class Publisher {
     this.published = true
     this.publishing = this.publishing.then(async () => {
       if (this.stopped) return
-      const servers = [...this.hosted()].filter((u) => u.status === 'up').map((u) => serverFromListing(u.name, u))
+      const servers = [...this.hosted()].filter((u) => u.status === 'up').map((u) => {
+        const entry = serverFromListing(u.name, u)
+        // The server's access policy travels in its signed entry (seed 000), for rankings and operators.
+        return u.spec.accessPolicy === undefined ? entry : { ...entry, accessPolicy: u.spec.accessPolicy }
+      })
       try {
         const { dht } = await this.registry.publish({ servers }, { signal: AbortSignal.timeout(PUBLISH_TIMEOUT_MS) })
         void dht.then((r) => { if (r.failed > 0 || r.provideFailed > 0) this.log.debug({ dht: r }, 'DHT part of the publication incomplete') })

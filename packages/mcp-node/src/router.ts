@@ -1,6 +1,8 @@
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import { createClientPool, type ClientPool, type ClientPoolScope } from '@p2p-mcp/client-pool'
 import type { ProviderMatch } from '@p2p-mcp/dht-registry'
+import { IdentityVerifier, type IdentityAsserter, type IdentityAssertion } from './auth/hop-identity.js'
+import type { Identity } from './auth/principal.js'
 import { CallAccounting } from './calls.js'
 import { groupProviders, loadGroup, type CatalogChange, type MeshCatalog } from './catalog.js'
 import type { McpNodeConfig } from './config.js'
@@ -9,6 +11,7 @@ import { errorMessage } from './errors.js'
 import { childOf, type Logger } from './logger.js'
 import type { MeshTools } from './mesh-tools.js'
 import type { NodeMetrics } from './metrics.js'
+import type { AccessControl } from './access-control.js'
 import type { Policy } from './policy.js'
 import { FrontSession, type FrontSessionInit, type SessionHost } from './session.js'
 import type { LocalUpstream } from './upstream.js'
@@ -18,7 +21,8 @@ export interface MeshRouterInit {
   peerId: string
   logger: Logger
   config: Pick<McpNodeConfig, 'balancer' | 'timeouts' | 'pageSize' | 'retry'>
-  policy: Policy
+  /** Policy, limits and audit of every request. */
+  access: AccessControl
   catalog: MeshCatalog
   builtins: MeshTools
   metrics: NodeMetrics
@@ -30,6 +34,8 @@ export interface MeshRouterInit {
   connect: (peer: string, addrs: string[], signal: AbortSignal) => Promise<Transport>
   /** Called after the mesh as served here changed (list_changed was sent). */
   onChanged: (change: CatalogChange) => void
+  /** Signs callers' identities for the peers calls are routed to. */
+  asserter: IdentityAsserter
 }
 
 /**
@@ -41,6 +47,7 @@ export class MeshRouter implements SessionHost {
   readonly peerId: string
   readonly log: Logger
   readonly policy: Policy
+  readonly access: AccessControl
   readonly catalog: MeshCatalog
   readonly builtins: MeshTools
   readonly calls: CallAccounting
@@ -50,6 +57,7 @@ export class MeshRouter implements SessionHost {
   private readonly pools = new Map<string, ClientPool>()
   /** Per server: the route sessions shared by downstream sessions that need none of their own (decision 0155). */
   private readonly shared = new Map<string, ClientPoolScope>()
+  private readonly verifier = new IdentityVerifier()
   private isDraining = false
   private stopped = false
   private updateQueued = false
@@ -61,7 +69,8 @@ export class MeshRouter implements SessionHost {
     this.init = init
     this.peerId = init.peerId
     this.log = init.logger
-    this.policy = init.policy
+    this.access = init.access
+    this.policy = init.access.policy
     this.catalog = init.catalog
     this.builtins = init.builtins
     this.pageSize = init.config.pageSize
@@ -92,6 +101,14 @@ export class MeshRouter implements SessionHost {
   closed (session: FrontSession): void {
     this.sessions.delete(session)
     for (const u of this.init.hosted.values()) u.unsubscribeAll(session.id)
+  }
+
+  async assertIdentity (identity: Identity): Promise<IdentityAssertion> {
+    return await this.init.asserter.assert(identity)
+  }
+
+  async verifyIdentity (assertion: unknown, remotePeer: string): Promise<Identity> {
+    return await this.verifier.verify(assertion, remotePeer)
   }
 
   hosted (server: string): LocalUpstream | undefined {

@@ -11,13 +11,17 @@ import type {
 } from '@modelcontextprotocol/sdk/types.js'
 import type { ClientPool, ClientPoolScope } from '@p2p-mcp/client-pool'
 import { z } from 'zod'
+import type { AccessControl, AccessRequest, Served } from './access-control.js'
+import type { AuditedMethod } from './audit/audit-log.js'
+import { IDENTITY_META, IdentityAssertionError, type IdentityAssertion } from './auth/hop-identity.js'
+import type { Identity, Principal } from './auth/principal.js'
 import type { MeshCatalog } from './catalog.js'
-import { POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX } from './constants.js'
+import { MESH_SERVER, POLICY_DENIED_CODE, REQUEST_ID_META, ROUTE_CLIENT_PREFIX } from './constants.js'
 import { errorMessage, PolicyDeniedError } from './errors.js'
 import type { Logger } from './logger.js'
 import type { Door, MeshTools } from './mesh-tools.js'
 import { meshName } from './naming.js'
-import type { Policy } from './policy.js'
+import type { PolicyTargetKind } from './policy.js'
 import { levelPasses } from './upstream.js'
 import type { CallContext, LocalUpstream } from './upstream.js'
 import { VERSION } from './version.js'
@@ -30,7 +34,8 @@ import { checkArguments, guardHandlers, mcpErrorOf } from './wire-errors.js'
 export interface SessionHost {
   readonly peerId: string
   readonly log: Logger
-  readonly policy: Policy
+  /** Policy, limits and audit of every tools/call, resources/read and prompts/get. */
+  readonly access: AccessControl
   readonly catalog: MeshCatalog
   readonly builtins: MeshTools
   readonly pageSize: number
@@ -50,6 +55,10 @@ export interface SessionHost {
   timeoutOf: (tool: string) => number
   callStarted: () => void
   callFinished: (tool: string, peer: string, outcome: string, seconds: number) => void
+  /** This peer's signed assertion of a caller's identity, for the peer a call is routed to (decision 0176). */
+  assertIdentity: (identity: Identity) => Promise<IdentityAssertion>
+  /** The identity another peer asserted, verified against the connection's peer; throws `IdentityAssertionError`. */
+  verifyIdentity: (assertion: unknown, remotePeer: string) => Promise<Identity>
 }
 
 /** Which part of the mesh a session sees. */
@@ -60,7 +69,10 @@ export type SessionView =
   | { kind: 'auto' }
 
 export interface FrontSessionInit {
-  principal: string
+  /** Who the door authenticated (`auth/principal.ts`). */
+  principal: Principal
+  /** The OAuth scopes of the caller's access token (none for other kinds). */
+  scopes?: readonly string[]
   door: Door
   view: SessionView
   /** Policy is not checked again on this peer's own route sessions (the front door did). */
@@ -143,19 +155,55 @@ export class FrontSession {
     if (what.prompts) send('notifications/prompts/list_changed')
   }
 
-  private checkPolicy (tool: string): void {
-    if (!this.init.enforcePolicy) return
-    const d = this.core.policy.check(this.init.principal, tool)
-    if (!d.allowed) {
-      this.core.log.warn({ principal: this.init.principal, tool }, 'call denied: %s', d.reason)
-      // Crosses the wire as JSON-RPC error -32003, with the error's name in data.
-      const denied = new PolicyDeniedError(this.init.principal, tool, d.reason)
-      throw new McpError(POLICY_DENIED_CODE, denied.message, { name: denied.name, code: denied.code })
+  /** The session's own identity: who its door authenticated. */
+  get identity (): Identity {
+    return { principal: this.init.principal, scopes: this.init.scopes ?? [] }
+  }
+
+  /**
+   * Who makes a request: on a libp2p session, the caller an entry peer asserted in `_meta`
+   * (verified against the connection's peer; a bad assertion refuses the request), else the
+   * session's own identity.
+   */
+  async callerOf (meta: Record<string, unknown> | undefined): Promise<Identity> {
+    const asserted = meta?.[IDENTITY_META]
+    if (this.init.door !== 'libp2p' || asserted === undefined || !this.init.principal.startsWith('peer:')) return this.identity
+    try {
+      return await this.core.verifyIdentity(asserted, this.init.principal.slice('peer:'.length))
+    } catch (err) {
+      if (!(err instanceof IdentityAssertionError)) throw err
+      this.core.log.warn({ principal: this.init.principal }, 'identity assertion refused: %s', err.message)
+      throw new McpError(POLICY_DENIED_CODE, err.message, { name: err.name, code: err.code })
     }
   }
 
-  private allowed (tool: string): boolean {
-    return !this.init.enforcePolicy || this.core.policy.check(this.init.principal, tool).allowed
+  /**
+   * The `_meta` of a request routed to a replica: the client's, without an identity it put there,
+   * plus this peer's signed assertion of the caller (decision 0176).
+   */
+  private async routedMeta (meta: Record<string, unknown> | undefined, caller: Identity): Promise<Record<string, unknown>> {
+    const out = withoutIdentity(meta)
+    if (this.init.door !== 'memory') out[IDENTITY_META] = await this.core.assertIdentity(caller)
+    return out
+  }
+
+  /** Whether this session's principal may see (and so use) `target` in a list. */
+  private visible (target: string, kind: PolicyTargetKind): boolean {
+    return this.core.access.visible({ principal: this.init.principal, scopes: this.init.scopes, enforce: this.init.enforcePolicy }, target, kind)
+  }
+
+  /** The access request of a tools/call, resources/read or prompts/get of this session. */
+  private request (method: AuditedMethod, target: string, kind: PolicyTargetKind, server: string, extra: { requestId?: string, signal?: AbortSignal, caller?: Identity } = {}): AccessRequest {
+    // Across a hop, the caller the entry peer asserted (decision 0176); else the session's own.
+    const { caller = this.identity, ...rest } = extra
+    return {
+      method, principal: caller.principal, target, kind, server,
+      role: this.resolved().kind === 'route' ? 'serving' : 'entry',
+      enforce: this.init.enforcePolicy,
+      scopes: caller.scopes,
+      ...(caller.assertedBy === undefined ? {} : { assertedBy: caller.assertedBy }),
+      ...rest,
+    }
   }
 
   /**
@@ -238,27 +286,33 @@ export class FrontSession {
 
   private listTools (): Tool[] {
     const r = this.resolved()
-    if (r.kind === 'mesh') return [...this.core.builtins.list(this.init.door), ...this.core.catalog.tools.map((t) => t.tool)].filter((t) => this.allowed(t.name))
+    if (r.kind === 'mesh') return [...this.core.builtins.list(this.init.door), ...this.core.catalog.tools.map((t) => t.tool)].filter((t) => this.visible(t.name, 'tool'))
     const tools = r.kind === 'route' ? this.core.hosted(r.server)?.tools ?? [] : this.core.catalog.groups.get(r.server)?.tools ?? []
-    return tools.filter((t) => this.allowed(meshName(r.server, t.name)))
+    return tools.filter((t) => this.visible(meshName(r.server, t.name), 'tool'))
   }
 
   private listResources (): Resource[] {
     const r = this.resolved()
-    if (r.kind === 'mesh') return [...this.core.builtins.listResources(), ...this.core.catalog.resources.map((x) => x.resource)]
-    return r.kind === 'route' ? this.core.hosted(r.server)?.resources ?? [] : this.core.catalog.groups.get(r.server)?.resources ?? []
+    const all = r.kind === 'mesh'
+      ? [...this.core.builtins.listResources(this.init.principal), ...this.core.catalog.resources.map((x) => x.resource)]
+      : r.kind === 'route' ? this.core.hosted(r.server)?.resources ?? [] : this.core.catalog.groups.get(r.server)?.resources ?? []
+    return all.filter((x) => this.visible(x.uri, 'resource'))
   }
 
+  /** Templates are filtered by their `uriTemplate` text against the resource patterns (a prefix pattern such as `file:///docs/*` works). */
   private listTemplates (): ResourceTemplate[] {
     const r = this.resolved()
-    if (r.kind === 'mesh') return this.core.catalog.templates.map((t) => t.template)
-    return r.kind === 'route' ? this.core.hosted(r.server)?.resourceTemplates ?? [] : this.core.catalog.groups.get(r.server)?.resourceTemplates ?? []
+    const all = r.kind === 'mesh'
+      ? [...this.core.builtins.listTemplates(this.init.principal), ...this.core.catalog.templates.map((t) => t.template)]
+      : r.kind === 'route' ? this.core.hosted(r.server)?.resourceTemplates ?? [] : this.core.catalog.groups.get(r.server)?.resourceTemplates ?? []
+    return all.filter((t) => this.visible(t.uriTemplate, 'resource'))
   }
 
   private listPrompts (): Prompt[] {
     const r = this.resolved()
-    if (r.kind === 'mesh') return this.core.catalog.prompts.map((p) => p.prompt)
-    return r.kind === 'route' ? this.core.hosted(r.server)?.prompts ?? [] : this.core.catalog.groups.get(r.server)?.prompts ?? []
+    if (r.kind === 'mesh') return this.core.catalog.prompts.map((p) => p.prompt).filter((p) => this.visible(p.name, 'prompt'))
+    const prompts = r.kind === 'route' ? this.core.hosted(r.server)?.prompts ?? [] : this.core.catalog.groups.get(r.server)?.prompts ?? []
+    return prompts.filter((p) => this.visible(meshName(r.server, p.name), 'prompt'))
   }
 
   private install (): void {
@@ -286,12 +340,17 @@ export class FrontSession {
     })
     const subscription = async (uri: string, subscribe: boolean, signal: AbortSignal): Promise<Record<string, unknown>> => {
       const r = this.resolved()
+      // Updates of a resource the principal may not read are not its business either.
+      if (subscribe && !this.visible(uri, 'resource')) {
+        const denied = new PolicyDeniedError(this.init.principal, uri, 'resources/subscribe needs the resource to be readable', 'resource')
+        throw new McpError(POLICY_DENIED_CODE, denied.message, { name: denied.name, code: denied.code })
+      }
       if (r.kind === 'route') {
         const upstream = this.upstream(r.server)
         if (subscribe) return await upstream.subscribe(uri, this.id, async (params) => { await this.server.sendResourceUpdated(params) }, signal)
         return await upstream.unsubscribe(uri, this.id, signal)
       }
-      if (r.kind === 'mesh' && this.core.builtins.read(uri) !== undefined) {
+      if (r.kind === 'mesh' && this.core.builtins.has(uri)) {
         throw new McpError(ErrorCode.InvalidParams, `${uri} is computed on request and has no updates to subscribe to; read it again instead`)
       }
       const server = r.kind === 'server' ? r.server : this.core.catalog.serverOfUri(uri)
@@ -307,32 +366,54 @@ export class FrontSession {
     s.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
       const uri = req.params.uri
       const r = this.resolved()
-      if (r.kind === 'route') return await this.upstream(r.server).readResource(req.params, extra.signal)
-      if (r.kind === 'mesh') {
-        const builtin = this.core.builtins.read(uri)
-        if (builtin !== undefined) return builtin
+      const access = this.core.access
+      const caller = await this.callerOf(req.params._meta)
+      if (r.kind === 'route') {
+        return await access.guard(this.request('resources/read', uri, 'resource', r.server, { signal: extra.signal, caller }),
+          async () => await this.upstream(r.server).readResource({ ...req.params, _meta: withoutIdentity(req.params._meta) }, extra.signal))
+      }
+      if (r.kind === 'mesh' && this.core.builtins.has(uri)) {
+        return await access.guard(this.request('resources/read', uri, 'resource', MESH_SERVER, { signal: extra.signal, caller }), async (served) => {
+          served.peer = this.core.peerId
+          return await this.core.builtins.read(uri, { principal: caller.principal })
+        })
       }
       const server = r.kind === 'server' ? r.server : this.core.catalog.serverOfUri(uri)
       if (server === undefined) throw new McpError(ErrorCode.InvalidParams, `no server of the mesh has resource ${uri}`)
-      try {
-        return await this.scope(server).readResource(req.params, { signal: extra.signal })
-      } catch (err) { throw mcpErrorOf(err) }
+      return await access.guard(this.request('resources/read', uri, 'resource', server, { signal: extra.signal, caller }), async (served) => {
+        const scope = this.scope(server)
+        try {
+          return await scope.readResource({ ...req.params, _meta: await this.routedMeta(req.params._meta, caller) }, { signal: extra.signal, onAttempt: (id) => { served.peer = id } })
+        } catch (err) { throw mcpErrorOf(err) }
+      })
     })
     s.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
       const r = this.resolved()
-      if (r.kind === 'route') return await this.upstream(r.server).getPrompt(req.params, extra.signal)
+      const access = this.core.access
+      const caller = await this.callerOf(req.params._meta)
+      if (r.kind === 'route') {
+        return await access.guard(this.request('prompts/get', meshName(r.server, req.params.name), 'prompt', r.server, { signal: extra.signal, caller }),
+          async () => await this.upstream(r.server).getPrompt({ ...req.params, _meta: withoutIdentity(req.params._meta) }, extra.signal))
+      }
       let server: string
       let name = req.params.name
-      if (r.kind === 'server') server = r.server
-      else {
+      let qualified: string
+      if (r.kind === 'server') {
+        server = r.server
+        qualified = meshName(server, name)
+      } else {
         const p = this.core.catalog.prompt(name)
         if (p === undefined) throw new McpError(ErrorCode.InvalidParams, `unknown prompt ${JSON.stringify(name)}; prompts/list names them`)
         server = p.server
         name = p.original
+        qualified = p.name
       }
-      try {
-        return await this.scope(server).getPrompt({ ...req.params, name }, { signal: extra.signal })
-      } catch (err) { throw mcpErrorOf(err) }
+      return await access.guard(this.request('prompts/get', qualified, 'prompt', server, { signal: extra.signal, caller }), async (served) => {
+        const scope = this.scope(server)
+        try {
+          return await scope.getPrompt({ ...req.params, name, _meta: await this.routedMeta(req.params._meta, caller) }, { signal: extra.signal, onAttempt: (id) => { served.peer = id } })
+        } catch (err) { throw mcpErrorOf(err) }
+      })
     })
     s.setRequestHandler(CompleteRequestSchema, async (req, extra) => {
       const r = this.resolved()
@@ -367,15 +448,19 @@ export class FrontSession {
     const r = this.resolved()
     const metaId = params._meta?.[REQUEST_ID_META]
     const requestId = typeof metaId === 'string' && metaId.length <= 128 ? metaId : randomUUID()
-    const log = core.log.child?.({ requestId, principal: this.init.principal }) ?? core.log
+    const caller = await this.callerOf(params._meta)
+    const log = core.log.child?.({ requestId, principal: caller.principal, ...(caller.assertedBy === undefined ? {} : { assertedBy: caller.assertedBy }) }) ?? core.log
     let server: string
     let tool: string
     let qualified: string
     let safe: boolean
+    const outcomeOf = (result: CallToolResult): 'ok' | 'tool_error' => result.isError === true ? 'tool_error' : 'ok'
     if (r.kind === 'mesh') {
       if (core.builtins.listedOn(this.init.door, params.name)) {
-        this.checkPolicy(params.name)
-        return await core.builtins.call(params.name, params.arguments ?? {}, { principal: this.init.principal, signal: extra.signal })
+        return await core.access.guard(this.request('tools/call', params.name, 'tool', MESH_SERVER, { requestId, signal: extra.signal, caller }), async (served) => {
+          served.peer = core.peerId
+          return await core.builtins.call(params.name, params.arguments ?? {}, { principal: caller.principal, signal: extra.signal })
+        }, outcomeOf)
       }
       const t = core.catalog.tool(params.name)
       if (t === undefined) throw new McpError(ErrorCode.InvalidParams, `unknown tool ${JSON.stringify(params.name)}; tools/list names the tools of the mesh`)
@@ -389,7 +474,21 @@ export class FrontSession {
       qualified = meshName(server, tool)
       safe = r.kind === 'server' && core.catalog.tool(qualified)?.idempotent === true
     }
-    this.checkPolicy(qualified)
+    const call = { server, tool, qualified, safe, requestId, log, caller }
+    return await core.access.guard(this.request('tools/call', qualified, 'tool', server, { requestId, signal: extra.signal, caller }),
+      async (served) => await this.routeCall(r, call, params, extra, served), outcomeOf)
+  }
+
+  /** Routes an admitted tools/call to its server (a replica through the pool, or the upstream hosted here) and counts it. */
+  private async routeCall (
+    r: Resolved,
+    call: { server: string, tool: string, qualified: string, safe: boolean, requestId: string, log: Logger, caller: Identity },
+    params: { name: string, arguments?: Record<string, unknown>, _meta?: Record<string, unknown> },
+    extra: Parameters<Parameters<Server['setRequestHandler']>[1]>[1],
+    served: Served,
+  ): Promise<CallToolResult> {
+    const core = this.core
+    const { server, tool, qualified, safe, requestId, log, caller } = call
     if (core.draining) throw new McpError(ErrorCode.InternalError, 'this peer is shutting down; call another peer')
     const progressToken = extra._meta?.progressToken
     // Progress is forwarded in order, and all of it before the result (the client drops progress after the response).
@@ -409,7 +508,7 @@ export class FrontSession {
     log.debug({ tool: qualified, door: this.init.door }, 'tools/call')
     try {
       const result = await this.track(server, extra.requestId, async () => {
-        const upstreamParams = { name: tool, arguments: params.arguments ?? {}, _meta: { ...meshMeta(params._meta), [REQUEST_ID_META]: requestId } }
+        const upstreamParams = { name: tool, arguments: params.arguments ?? {}, _meta: { ...meshMeta(params._meta), [REQUEST_ID_META]: requestId } as Record<string, unknown> }
         if (r.kind === 'route') {
           const ctx: CallContext = {
             sessionKey: this.id,
@@ -420,10 +519,14 @@ export class FrontSession {
           }
           return await this.upstream(server).callTool(upstreamParams, ctx, { signal: extra.signal, timeoutMs, onprogress: onprogress ?? (() => {}) })
         }
-        return await this.scope(server).callTool(upstreamParams, {
+        const scope = this.scope(server)
+        // The peer that serves the call learns who the caller is, signed by this peer (decision 0176).
+        if (this.init.door !== 'memory') upstreamParams._meta[IDENTITY_META] = await core.assertIdentity(caller)
+        return await scope.callTool(upstreamParams, {
           // Always listen: progress from the far side extends the per-tool timeout at every hop,
           // even when the downstream client did not ask for progress itself.
           signal: extra.signal, timeoutMs, ...(safe ? { idempotent: true } : {}), onProgress: onprogress ?? ignoreProgress,
+          // A shared scope has no endpoint of its own: the replica is known per attempt (decision 0155).
           onAttempt: (id) => { peer = id },
         }) as CallToolResult
       })
@@ -435,9 +538,17 @@ export class FrontSession {
       log.warn({ tool: qualified, peer, err: errorMessage(err) }, 'tools/call failed')
       throw mcpErrorOf(err)
     } finally {
+      served.peer = peer
       if (counted) core.callFinished(qualified, peer, outcome, (performance.now() - started) / 1000)
     }
   }
+}
+
+/** A request's `_meta` without the identity assertion: it is for the peer, never for the upstream or the next hop. */
+function withoutIdentity (meta: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...meta }
+  delete out[IDENTITY_META]
+  return out
 }
 
 /**
@@ -449,7 +560,8 @@ function meshMeta (meta: Record<string, unknown> | undefined): Record<string, st
   if (meta === undefined) return out
   let n = 0
   for (const [k, v] of Object.entries(meta)) {
-    if (!k.startsWith('p2p-mcp/') || k === REQUEST_ID_META || k.length > 64) continue
+    // The identity is asserted by each peer itself, never passed on from a request (a client could replay one).
+    if (!k.startsWith('p2p-mcp/') || k === REQUEST_ID_META || k === IDENTITY_META || k.length > 64) continue
     if ((typeof v === 'string' && v.length <= 256) || (typeof v === 'number' && Number.isFinite(v))) { out[k] = v; if (++n >= 8) break }
   }
   return out

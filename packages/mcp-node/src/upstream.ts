@@ -13,7 +13,7 @@ import type {
 import { connect } from '@p2p-mcp/transport/node'
 import { OrderedTransport, type McpServerLike } from '@p2p-mcp/transport'
 import { TypedEventEmitter } from 'main-event'
-import type { UpstreamConfig } from './config.js'
+import type { ServerAccessPolicy, UpstreamConfig } from './config.js'
 import { DEFAULT_RESTART_MAX_MS, DEFAULT_RESTART_MIN_MS } from './constants.js'
 import { Backoff } from './backoff.js'
 import { allPages } from './catalog.js'
@@ -24,6 +24,8 @@ import type { Logger } from './logger.js'
 export interface InProcessUpstreamSpec {
   name: string
   type: 'in-process'
+  /** Rate and concurrency limits this peer enforces for the server and announces in its descriptor. */
+  accessPolicy?: ServerAccessPolicy
   server: () => McpServerLike | Promise<McpServerLike>
 }
 

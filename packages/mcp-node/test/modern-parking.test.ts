@@ -42,10 +42,10 @@ describe('parked interactive calls per principal', () => {
   }
 
   it('refuses a principal past maxWaitingCallsPerPrincipal, naming the limit; another principal still parks', async () => {
-    for (let i = 0; i < 3; i++) expect((await ask('alice')).result?.resultType).toBe('input_required')
-    const refused = await ask('alice')
+    for (let i = 0; i < 3; i++) expect((await ask('token:alice')).result?.resultType).toBe('input_required')
+    const refused = await ask('token:alice')
     expect(refused.error?.message).toContain('maxWaitingCallsPerPrincipal 3 reached')
-    expect(refused.error?.message).toContain('"alice"')
-    expect((await ask('bob')).result?.resultType).toBe('input_required')
+    expect(refused.error?.message).toContain('"token:alice"')
+    expect((await ask('token:bob')).result?.resultType).toBe('input_required')
   })
 })

@@ -93,7 +93,7 @@ describe('2026 relay decoders', () => {
       const [first, second] = await net.nodes(2)
       a = first!
       b = second!
-      const relay = createModernRelay({ target: () => undefined, authorize: () => undefined, log: noopLogger })
+      const relay = createModernRelay({ target: () => undefined, admit: () => ({ ok: true, finish: () => {} }), log: noopLogger })
       await relay.serve(b)
       await net.connect(a, b)
     })

@@ -96,7 +96,7 @@ export async function serveMcp (libp2p: Pick<Libp2p, 'handle' | 'unhandle'>, fac
    */
   const victimFor = (newcomer: string): Session | undefined => {
     // First the longest-quiet session that never did any work (throwaway identities' sessions), of any other peer.
-    const now = Date.now()
+    const now = performance.now()
     let unused: Session | undefined
     for (const s of sessions) {
       if (s.peer === newcomer || s.transport.used || !s.transport.idle || now - s.transport.lastActivity < unusedGraceMs) continue

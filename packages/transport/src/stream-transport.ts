@@ -69,7 +69,7 @@ export class StreamTransport implements McpTransport {
 
   // Idle bookkeeping (requests in flight either way, subscriptions, last frame): always kept,
   // for the idle timeout, the in-flight bound and the choice of a session to evict.
-  #lastActivity = Date.now()
+  #lastActivity = performance.now()
   #idleTimer: ReturnType<typeof setTimeout> | undefined
   readonly #inboundRequests = new Set<RequestId>()
   readonly #outboundRequests = new Set<RequestId>()
@@ -101,7 +101,7 @@ export class StreamTransport implements McpTransport {
     stream.addEventListener('remoteCloseWrite', this.#onRemoteCloseWrite)
     stream.addEventListener('close', this.#onClose)
     if (this.#idleTimeoutMs > 0) {
-      this.#lastActivity = Date.now()
+      this.#lastActivity = performance.now()
       this.#armIdle(this.#idleTimeoutMs)
     }
     // Listeners added after the fact never hear of a close that already happened.
@@ -132,7 +132,7 @@ export class StreamTransport implements McpTransport {
     return this.#used
   }
 
-  /** When the last frame went either way (ms since the epoch). */
+  /** When the last frame went either way (a `performance.now()` time: monotonic, below the millisecond). */
   get lastActivity (): number {
     return this.#lastActivity
   }
@@ -193,7 +193,7 @@ export class StreamTransport implements McpTransport {
       return
     }
     try {
-      this.#lastActivity = Date.now()
+      this.#lastActivity = performance.now()
       if (!stream.send(this.#encoder.encode(frames))) this.#armDrain()
     } catch (err) {
       this.#fail(err as Error)
@@ -252,7 +252,7 @@ export class StreamTransport implements McpTransport {
 
   readonly #onMessage = (evt: StreamMessageEvent): void => {
     if (this.#closed) return
-    this.#lastActivity = Date.now()
+    this.#lastActivity = performance.now()
     const data = evt.data
     try {
       if (data instanceof Uint8Array) this.#decoder.push(data, this.#onFrame)
@@ -405,7 +405,7 @@ export class StreamTransport implements McpTransport {
 
   readonly #checkIdle = (): void => {
     if (this.#closing) return
-    const quietFor = Date.now() - this.#lastActivity
+    const quietFor = performance.now() - this.#lastActivity
     if (this.#inboundRequests.size > 0 || this.#outboundRequests.size > 0 || this.#subscriptions.size > 0) {
       this.#armIdle(this.#idleTimeoutMs)
       return

@@ -65,8 +65,11 @@ describe(`${N} peers, heartbeat ${HEARTBEAT_MS} ms`, () => {
     await joiner.node.dial(peers[7]!.node.getMultiaddrs())
     const ms = await everywhere([joiner.registry], (r) => r.providers().length === N, 20_000, 'the joiner to hold every provider')
     console.log(`mesh${N}: joiner ready (all ${N} providers) ${Math.round(performance.now() - t0)} ms after it was created, ${Math.round(ms)} ms after its first dial; sync ${JSON.stringify({ rounds: joiner.registry.stats().syncRounds, repairs: joiner.registry.stats().syncRepairs })}`)
-    // an exchange ran at once on connecting; whether it or the providers' next heartbeats (every
-    // 500 ms) brought the records first is a race, so the repairs it made may be 0
+    // exchanges run every antiEntropyIntervalMs (250 ms here); whether one or the providers' next
+    // heartbeats (every 500 ms) brought the records first is a race (under load the heartbeats
+    // may win before the first round), so wait for a round and do not count its repairs
+    const deadline = Date.now() + 20_000
+    while (joiner.registry.stats().syncRounds === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
     expect(joiner.registry.stats().syncRounds).toBeGreaterThan(0)
   }, 60_000)
 

@@ -5,6 +5,7 @@ import { MemoryStorage, RaftNode } from '@p2p-mcp/consensus'
 import type { ConfChange, LeaderChange, RaftStorage, RaftTransport } from '@p2p-mcp/consensus'
 import { TypedEventEmitter } from 'main-event'
 import type { PolicyConfig } from '../config.js'
+import { policyCommandVersion } from '../policy.js'
 import type { Logger } from '../logger.js'
 import { noopLogger } from '../logger.js'
 import { autopilot } from './autopilot.js'
@@ -425,7 +426,8 @@ export class ControlPlane extends TypedEventEmitter<ControlPlaneEvents> {
       return
     }
     if (this.clusterFile?.bootstrapped === true && this.policyModule.current.version === 0) {
-      void this.propose('policy', { op: 'seed', policy: this.init.seedPolicy ?? { default: 'allow', rules: [] }, admins: this.init.admins ?? [], by: this.self }).catch(() => {})
+      const seed = this.init.seedPolicy ?? { default: 'allow' as const, rules: [] }
+      void this.propose('policy', { op: 'seed', policy: seed, admins: this.init.admins ?? [], by: this.self }, { cv: policyCommandVersion(seed) }).catch(() => {})
     }
     this.updateHealth(now)
     const status = raft.status()

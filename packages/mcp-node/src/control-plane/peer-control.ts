@@ -18,6 +18,7 @@ import { libp2pControlLink, serveControl } from './control-link.js'
 import { ControlPlane } from './control-plane.js'
 import type { LayeredPolicy } from './layered-policy.js'
 import { isAdmin, type ReplicatedPolicy } from './policy-module.js'
+import { legacyPrincipalWarning, policyCommandVersion } from '../policy.js'
 import type { ReplicatedModule } from './types.js'
 
 /** What the node passes to the control-plane module besides its components. */
@@ -73,11 +74,11 @@ const TOOLS: Tool[] = [
   {
     name: 'mesh__policy_set',
     title: 'Change the mesh policy',
-    description: 'Replaces the replicated policy ({ default: "allow"|"deny", rules: [{ principal, allow?, deny? }] }) and/or its admins; enforced at every peer once committed. expectVersion makes it a compare-and-set. Admins only.',
+    description: 'Replaces the replicated policy ({ default: "allow"|"deny", rules: [{ principal, scopes?, allow?, deny?, resources?: { allow?, deny? }, prompts?: { allow?, deny? } }], limits?: [{ principal, server?, requestsPerMinute?, burst?, maxConcurrent? }], servers?: { <name>: { requestsPerMinute?, burst?, maxConcurrentExecutions? } } }) and/or its admins; enforced at every peer once committed. expectVersion makes it a compare-and-set. Admins only.',
     inputSchema: {
       type: 'object',
       properties: {
-        policy: { type: 'object', properties: { default: { type: 'string', enum: ['allow', 'deny'] }, rules: { type: 'array', items: { type: 'object' } } } },
+        policy: { type: 'object', properties: { default: { type: 'string', enum: ['allow', 'deny'] }, rules: { type: 'array', items: { type: 'object' } }, limits: { type: 'array', items: { type: 'object' } }, servers: { type: 'object' } } },
         admins: { type: 'array', items: { type: 'string' } },
         expectVersion: { type: 'integer', minimum: 0 },
       },
@@ -159,8 +160,10 @@ export class PeerControl {
 
   private install (p: ReplicatedPolicy): void {
     if (p.version === 0) return
-    this.init.policy.setReplicated(p.policy, p.version)
+    this.init.policy.setReplicated(p.policy, p.version, p.admins)
     this.log.info({ version: p.version, by: p.updatedBy }, 'replicated policy installed')
+    const legacy = legacyPrincipalWarning(p.policy, p.admins)
+    if (legacy !== undefined) this.log.warn({ version: p.version }, `replicated ${legacy}`)
   }
 
   private fsync: Histogram | undefined
@@ -248,7 +251,7 @@ export class PeerControl {
         case 'mesh__policy_set': {
           const parsed = PolicySetArgs.safeParse(args ?? {})
           if (!parsed.success) return result({ error: 'InvalidArgumentsError', message: `mesh__policy_set: ${firstIssue(parsed.error)}` }, true)
-          const r = await this.plane.propose('policy', { op: 'set', principal, ...parsed.data })
+          const r = await this.plane.propose('policy', { op: 'set', principal, ...parsed.data }, { cv: parsed.data.policy === undefined ? 1 : policyCommandVersion(parsed.data.policy) })
           return result(r)
         }
       }

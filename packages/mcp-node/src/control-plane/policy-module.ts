@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { PolicySchema, type PolicyConfig } from '../config.js'
-import { globToRegExp } from '../naming.js'
+import { principalMatcher } from '../auth/principal.js'
 import { firstIssue, fromJsonBytes, toJsonBytes } from './codec-json.js'
 import { reject } from './types.js'
 import type { ApplyContext, ReplicatedModule } from './types.js'
@@ -24,24 +24,36 @@ const PolicySnapshotSchema: z.ZodType<ReplicatedPolicy> = z.object({
 })
 const admins = z.array(z.string().min(1).max(256)).max(MAX_ADMINS)
 
-const PolicyCommandSchema = z.discriminatedUnion('op', [
-  z.strictObject({ op: z.literal('seed'), policy: PolicySchema, admins, by: z.string().min(1).max(256) }),
+/**
+ * The policy of command version 1, exactly as the first release decoded it: tool allow/deny per
+ * principal. Kept so that a log written by that release replays the same way (decision 0180).
+ */
+const PolicyV1Schema = z.strictObject({
+  default: z.enum(['allow', 'deny']).default('allow'),
+  rules: z.array(z.strictObject({ principal: z.string().min(1), allow: z.array(z.string().min(1)).optional(), deny: z.array(z.string().min(1)).optional() })).default([]),
+})
+
+const commandSchema = (policy: typeof PolicySchema | typeof PolicyV1Schema) => z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('seed'), policy, admins, by: z.string().min(1).max(256) }),
   z.strictObject({
     op: z.literal('set'),
     /** The principal asking, as the entry peer authenticated it. */
     principal: z.string().min(1).max(256),
-    policy: PolicySchema.optional(),
+    policy: policy.optional(),
     admins: admins.optional(),
     /** Compare-and-set on the policy version. */
     expectVersion: z.number().int().min(0).optional(),
   }),
 ])
 
-export type PolicyCommand = z.input<typeof PolicyCommandSchema>
+/** By command version: 1 = tool rules only; 2 = adds scopes, resource and prompt rules, limits and server access policies. */
+const COMMAND_SCHEMAS = { 1: commandSchema(PolicyV1Schema), 2: commandSchema(PolicySchema) } as const
+
+export type PolicyCommand = z.input<(typeof COMMAND_SCHEMAS)[2]>
 
 /** Whether `principal` matches one of the policy's admin patterns. */
 export function isAdmin (p: ReplicatedPolicy, principal: string): boolean {
-  return p.admins.some((a) => globToRegExp(a).test(principal))
+  return p.admins.some((a) => principalMatcher(a).test(principal))
 }
 
 /**
@@ -51,7 +63,7 @@ export function isAdmin (p: ReplicatedPolicy, principal: string): boolean {
  */
 export class PolicyModule implements ReplicatedModule {
   readonly name = 'policy'
-  readonly version = 1
+  readonly version = 2
   private state: ReplicatedPolicy = PolicyModule.empty()
   private readonly listeners = new Set<(p: ReplicatedPolicy) => void>()
 
@@ -73,7 +85,7 @@ export class PolicyModule implements ReplicatedModule {
   }
 
   apply (command: unknown, ctx: ApplyContext): unknown {
-    const parsed = PolicyCommandSchema.safeParse(command)
+    const parsed = COMMAND_SCHEMAS[(ctx.commandVersion ?? 1) >= 2 ? 2 : 1].safeParse(command)
     if (!parsed.success) return reject('InvalidCommandError', `policy command: ${firstIssue(parsed.error)}`)
     const c = parsed.data
     if (c.op === 'seed') {

@@ -132,7 +132,7 @@ export class ReplicatedStateMachine implements StateMachine {
     }
     this.time = Math.max(this.time, env.at)
     this.index = entry.index
-    const ctx: ApplyContext = { index: entry.index, timeMs: this.time }
+    const ctx: ApplyContext = { index: entry.index, timeMs: this.time, commandVersion: env.cv }
     let result: unknown
     try {
       if (module === undefined) {

@@ -13,6 +13,11 @@ export interface ApplyContext {
    * (max(previous timeMs, proposed)). Modules never read a clock of their own.
    */
   readonly timeMs: number
+  /**
+   * The entry's command version (`cv`, at most the module's `version`): a module that changed
+   * its commands decodes each entry as the release that wrote it did. Absent: 1.
+   */
+  readonly commandVersion?: number
 }
 
 export interface ReplicatedModule {

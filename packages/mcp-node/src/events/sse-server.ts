@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { SSE_KEEPALIVE_MS } from './constants.js'
 import type { EventHub, ReplayFrom } from './hub.js'
 import type { Logger } from '../logger.js'
+import { principalKind, tokenPrincipal } from '../auth/principal.js'
 
 export interface SseServerInit {
   hub: EventHub
@@ -66,7 +67,9 @@ export class SseServer {
     const tokens = this.#init.tokens
     if (Object.keys(tokens).length === 0) return 'anonymous'
     const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')
-    return m === null ? undefined : tokens[m[1]!]
+    const named = m === null ? undefined : tokens[m[1]!]
+    // A configured name without a kind is a token subject (decision 0175): never `local` by accident.
+    return named === undefined ? undefined : principalKind(named) === undefined || named === 'local' ? tokenPrincipal(named) : named
   }
 
   #handle (req: IncomingMessage, res: ServerResponse): void {

@@ -5,6 +5,7 @@ import { Executor, InvalidWorkflowError, SchedulerState, parseWorkflow, Workflow
 import type { Assignment, CallContext, SchedulerCommand, TaskSpec, WorkflowSpec, WorkflowState, WorkflowStatus } from '@p2p-mcp/scheduler'
 import { z } from 'zod'
 import { VERSION } from '../version.js'
+import { ANONYMOUS_PRINCIPAL, parsePrincipal, type Principal } from '../auth/principal.js'
 import type { ControlPlane } from '../control-plane/control-plane.js'
 import type { Logger } from '../logger.js'
 import { childOf } from '../logger.js'
@@ -204,6 +205,19 @@ class PeerScheduler {
     return await client.callTool({ name: `${task.server}__${task.tool}`, arguments: task.arguments, _meta: ctx.meta }, undefined, { signal: ctx.signal, timeout: task.timeoutMs })
   }
 
+  /**
+   * The principal a task runs as, read from the log. One written before principals were typed
+   * cannot be told apart (a token subject or a peer id): it runs as `anonymous`, never with more rights.
+   */
+  private principalOf (value: string): Principal {
+    try {
+      return parsePrincipal(value)
+    } catch (err) {
+      this.log.warn('a task of principal %s runs as anonymous: %s', JSON.stringify(value), errorMessage(err))
+      return ANONYMOUS_PRINCIPAL
+    }
+  }
+
   private async clientFor (principal: string): Promise<Client> {
     let c = this.clients.get(principal)
     if (c === undefined) {
@@ -213,7 +227,7 @@ class PeerScheduler {
         void client.then(async (x) => { await x.close() }).catch(() => {})
       }
       c = (async () => {
-        const session = this.c.router.openSession({ principal, door: 'local', view: { kind: 'mesh' }, enforcePolicy: true })
+        const session = this.c.router.openSession({ principal: this.principalOf(principal), door: 'local', view: { kind: 'mesh' }, enforcePolicy: true })
         const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
         await session.server.connect(serverSide)
         const client = new Client({ name: 'p2p-mcp-scheduler', version: VERSION })

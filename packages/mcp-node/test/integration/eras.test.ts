@@ -10,23 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
-import { calcServer, root, startPeer, until, type Peer } from './peers.js'
-
-/** Starts examples/reference-server (SDK v2) as a child process on a free port. */
-async function startReference (): Promise<{ url: URL, close: () => Promise<void> }> {
-  const child = spawn(process.execPath, [join(root, 'examples', 'reference-server', 'server.ts')], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'ignore', 'pipe'] })
-  const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }) })
-  const url = await new Promise<URL>((resolve, reject) => {
-    createInterface({ input: child.stderr }).on('line', (line) => {
-      const m = /reference server on (\S+)/.exec(line)
-      if (m !== null) resolve(new URL(m[1]!))
-    })
-    void exited.then(() => { reject(new Error('the reference server exited before it listened')) })
-  })
-  return { url, close: async () => { child.kill('SIGTERM'); await exited } }
-}
+import { calcServer, startPeer, startReference, until, type Peer } from './peers.js'
 
 const MODERN = '2026-07-28'
 let dir: string

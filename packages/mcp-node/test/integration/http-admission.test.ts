@@ -105,7 +105,7 @@ describe('the HTTP front door admits by principal', () => {
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
     const body = await refused.json() as { id: unknown, error: { message: string } }
     expect(body.id).toBe(7)
-    expect(body.error.message).toMatch(/maxSessionsPerPrincipal 2 reached for principal "alice".*DELETE/)
+    expect(body.error.message).toMatch(/maxSessionsPerPrincipal 2 reached for principal "token:alice".*DELETE/)
     expect(await canOpen(BOB)).toBe(true)
     for (const s of sessions) await s.transport.terminateSession()
     expect(await canOpen(ALICE)).toBe(true)

@@ -87,3 +87,17 @@ export async function until<T> (what: string, check: () => Promise<T | undefined
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
 }
+
+/** Starts examples/reference-server (SDK v2) as a child process on a free port. */
+export async function startReference (): Promise<{ url: URL, close: () => Promise<void> }> {
+  const child = spawn(process.execPath, [join(root, 'examples', 'reference-server', 'server.ts')], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'ignore', 'pipe'] })
+  const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }) })
+  const url = await new Promise<URL>((resolve, reject) => {
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      const m = /reference server on (\S+)/.exec(line)
+      if (m !== null) resolve(new URL(m[1]!))
+    })
+    void exited.then(() => { reject(new Error('the reference server exited before it listened')) })
+  })
+  return { url, close: async () => { child.kill('SIGTERM'); await exited } }
+}

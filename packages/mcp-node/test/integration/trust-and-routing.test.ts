@@ -250,6 +250,6 @@ describe('across the hop', () => {
     const r = await client.callTool({ name: 'docs__request_id', arguments: {}, _meta: { [REQUEST_ID_META]: 'from-a-bare-libp2p-client' } })
     expect((r.content as Array<{ text: string }>)[0]!.text).toBe('from-a-bare-libp2p-client')
     // its principal is its peer id
-    expect(logsA.some((l) => l.msg === 'tools/call' && l.principal === bare.peerId.toString())).toBe(true)
+    expect(logsA.some((l) => l.msg === 'tools/call' && l.principal === `peer:${bare.peerId.toString()}`)).toBe(true)
   })
 })
