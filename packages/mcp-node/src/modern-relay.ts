@@ -77,7 +77,8 @@ export function decodeRelayRequest (bytes: Uint8Array): RelayRequest {
   if (depthOver(o.body, MAX_RELAY_BODY_DEPTH)) throw new RelayProtocolError(`a relay request body nests deeper than ${MAX_RELAY_BODY_DEPTH} levels`)
   const strings: Record<string, string> = {}
   for (const [k, v] of Object.entries(headers)) if (typeof v === 'string') strings[k] = v
-  return { server: o.server, headers: strings, body: o.body }
+  // `identity` (decision 0176) is the requesting peer's signed assertion: passed on as it is, the serving peer verifies it.
+  return { server: o.server, headers: strings, body: o.body, ...(o.identity === undefined ? {} : { identity: o.identity }) }
 }
 
 /** Decodes a frame of a relayed answer: head, message, legacy or error; throws `RelayProtocolError`. */
