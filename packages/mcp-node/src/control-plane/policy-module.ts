@@ -54,6 +54,15 @@ const COMMAND_SCHEMAS = { 1: commandSchema(PolicyV1Schema), 2: commandSchema(Pol
 export type PolicyCommand = z.input<(typeof COMMAND_SCHEMAS)[2]>
 
 /** Whether `principal` matches one of the policy's admin patterns. */
+/**
+ * The refusal of an admin command applied before the group's seed: the admins are not known
+ * yet (a group created moments ago), which is not the same as not being one.
+ */
+export const POLICY_NOT_SEEDED = {
+  name: 'PolicyNotSeededError',
+  message: 'the replicated policy is not seeded yet (the control-plane group was created moments ago and its admins are not applied): retry in a second',
+} as const
+
 export function isAdmin (p: ReplicatedPolicy, principal: string): boolean {
   return p.admins.some((a) => principalMatcher(a).test(principal))
 }
@@ -86,6 +95,11 @@ export class PolicyModule implements ReplicatedModule {
     return isAdmin(this.state, principal)
   }
 
+  /** False until the bootstrapping leader's seed (the config's policy and admins) is applied. */
+  get seeded (): boolean {
+    return this.state.version > 0
+  }
+
   apply (command: unknown, ctx: ApplyContext): unknown {
     const parsed = COMMAND_SCHEMAS[(ctx.commandVersion ?? 1) >= 2 ? 2 : 1].safeParse(command)
     if (!parsed.success) return reject('InvalidCommandError', `policy command: ${firstIssue(parsed.error)}`)
@@ -95,6 +109,7 @@ export class PolicyModule implements ReplicatedModule {
       this.set({ version: 1, policy: c.policy, admins: c.admins, updatedAtMs: ctx.timeMs, updatedBy: c.by })
       return { ok: true, seeded: true, version: 1 }
     }
+    if (!this.seeded) return reject(POLICY_NOT_SEEDED.name, POLICY_NOT_SEEDED.message)
     if (!this.isAdmin(c.principal)) {
       return reject('NotAdminError', `principal ${JSON.stringify(c.principal)} is not a policy admin (admins: ${this.state.admins.length === 0 ? 'none' : this.state.admins.join(', ')}); ask an admin, or list it under controlPlane.admins in the bootstrapping peer's config`)
     }

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { firstIssue, fromJsonBytes, toJsonBytes } from './codec-json.js'
 import { reject } from './types.js'
+import { POLICY_NOT_SEEDED } from './policy-module.js'
 import type { ApplyContext, ReplicatedModule } from './types.js'
 
 /**
@@ -102,11 +103,11 @@ export class TrustModule implements ReplicatedModule {
   readonly name = 'trust'
   readonly version = 1
   private state: TrustState = TrustModule.empty()
-  private readonly admins: { isAdmin: (principal: string) => boolean }
+  private readonly admins: { isAdmin: (principal: string) => boolean, readonly seeded: boolean }
   private readonly listeners = new Set<(s: TrustState) => void>()
 
   /** `admins` is the policy module of the same state machine (so every replica decides alike). */
-  constructor (admins: { isAdmin: (principal: string) => boolean }) {
+  constructor (admins: { isAdmin: (principal: string) => boolean, readonly seeded: boolean }) {
     this.admins = admins
   }
 
@@ -140,6 +141,7 @@ export class TrustModule implements ReplicatedModule {
       this.change((s) => { s.pins[c.server] = next })
       return { ok: true, pinned: true, pin: next }
     }
+    if (!this.admins.seeded) return reject(POLICY_NOT_SEEDED.name, POLICY_NOT_SEEDED.message)
     if (!this.admins.isAdmin(c.principal)) {
       return reject('NotAdminError', `principal ${JSON.stringify(c.principal)} is not a policy admin: only admins pin names and ban peers (controlPlane.admins, or mesh__policy_set)`)
     }

@@ -85,6 +85,8 @@ describe('mesh events', () => {
     await until('webhook deliveries', () => received.length >= 5 ? true : undefined)
     expect(received.map((r) => (JSON.parse(r.body) as { event: { event_id: string } }).event.event_id)).toEqual(published.map((p) => p.event.event_id))
     expect(received.every((r) => r.verified)).toBe(true)
+    // The receiver has the bodies a moment before the sender counts the deliveries.
+    await until('webhook deliveries counted', () => (c.events.stats().webhooks.h1?.delivered ?? 0) >= 5 ? true : undefined)
     expect(c.events.stats().webhooks.h1).toMatchObject({ delivered: 5, failedAttempts: 3, deadLettered: 0 })
     // A tampered body does not verify.
     expect(verifyWebhook(SECRET, 't=1,v1=' + '0'.repeat(64), received[0]!.body)).toBe(false)
