@@ -3,7 +3,10 @@
 // scheduler's idempotency key from `_meta`, the epoch and this process's id) to a shared
 // ledger file. `append` is annotated idempotent but does not deduplicate (a re-run appends
 // again); `append_dedup` honours the idempotency key (a key already in the ledger is not
-// appended twice). Several processes may share one ledger file (appends are O_APPEND lines).
+// appended twice); `record` is not idempotent (annotated so: a mesh must never run it twice)
+// and appends the key its caller passes in its arguments, so that a client outside the
+// scheduler (the chaos script) can count executions exactly. Several processes may share one
+// ledger file (appends are O_APPEND lines).
 //
 //   LEDGER_FILE=/tmp/ledger.txt node examples/ledger-server/server.mjs
 import { appendFileSync, existsSync, readFileSync, realpathSync } from 'node:fs'
@@ -47,6 +50,18 @@ export function createLedgerServer ({ file = process.env.LEDGER_FILE, delayMs = 
     const seen = existsSync(file) && readFileSync(file, 'utf8').split('\n').some((l) => l.startsWith(`${key} `))
     if (!seen) appendFileSync(file, line(key, epoch))
     return { content: [{ type: 'text', text: key }], structuredContent: { key, duplicate: seen } }
+  })
+
+  server.registerTool('record', {
+    description: 'Appends the given key to the ledger on every call and says which replica ran it. Not idempotent: must never run twice for one call.',
+    inputSchema: { key: z.string().min(1).max(200) },
+    outputSchema: { key: z.string(), replica: z.string() },
+    annotations: { readOnlyHint: false, idempotentHint: false, destructiveHint: false },
+  }, async ({ key }) => {
+    await wait()
+    appendFileSync(file, line(key, 0))
+    const replica = process.env.REPLICA_ID ?? String(process.pid)
+    return { content: [{ type: 'text', text: replica }], structuredContent: { key, replica } }
   })
 
   return server

@@ -58,7 +58,13 @@ export function setDigest (entries: Iterable<[string, number]>): string {
   return `${lines.length}-${hash53(joined, 1).toString(16)}-${hash53(joined, 2).toString(16)}`
 }
 
-function parseJson (bytes: Uint8Array, what: string): Record<string, unknown> {
+/** A peer-sent JSON value for an error message: String() of an object whose toString is data (`{"toString":1}`) throws. */
+function shown (value: unknown): string {
+  return typeof value === 'object' && value !== null ? (Array.isArray(value) ? 'an array' : 'an object') : String(value)
+}
+
+/** Decodes one sync request or response header: a JSON object of version 1, or `MalformedRecordError`. */
+export function parseSyncMessage (bytes: Uint8Array, what: string): Record<string, unknown> {
   let value: unknown
   try {
     value = JSON.parse(decoder.decode(bytes))
@@ -67,7 +73,7 @@ function parseJson (bytes: Uint8Array, what: string): Record<string, unknown> {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new MalformedRecordError(`${what} is not a JSON object`)
   const v = (value as Record<string, unknown>).v
-  if (v !== RECORD_VERSION) throw new MalformedRecordError(`${what} has version ${String(v)}, not ${RECORD_VERSION}`)
+  if (v !== RECORD_VERSION) throw new MalformedRecordError(`${what} has version ${shown(v)}, not ${RECORD_VERSION}`)
   return value as Record<string, unknown>
 }
 
@@ -76,7 +82,7 @@ export async function serveSync (stream: Stream, source: SyncSource, limits: Syn
   const lp = lpStream(stream, { maxDataLength: MAX_SYNC_REQUEST_BYTES })
   const signal = AbortSignal.timeout(limits.timeoutMs)
   try {
-    const req = parseJson((await lp.read({ signal })).subarray(), 'sync request')
+    const req = parseSyncMessage((await lp.read({ signal })).subarray(), 'sync request')
     if (req.digest === source.digest()) {
       await lp.write(encoder.encode(JSON.stringify({ v: RECORD_VERSION, same: true })), { signal })
     } else {
@@ -110,14 +116,14 @@ export async function pullSync (
     await lp.write(encoder.encode(JSON.stringify({ v: RECORD_VERSION, digest: source.digest() })), { signal })
     const header = await lp.read({ signal })
     let bytes = header.byteLength
-    const res = parseJson(header.subarray(), 'sync response')
+    const res = parseSyncMessage(header.subarray(), 'sync response')
     if (res.same === true) {
       await stream.close({ signal })
       return { same: true, received: 0, accepted: 0, bytes }
     }
     const count = res.count
     if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0 || count > limits.maxRecords) {
-      throw new MalformedRecordError(`sync response count ${String(count)} is not an integer in 0..${limits.maxRecords}`)
+      throw new MalformedRecordError(`sync response count ${shown(count)} is not an integer in 0..${limits.maxRecords}`)
     }
     const records: Uint8Array[] = []
     for (let i = 0; i < count; i++) {

@@ -5,6 +5,9 @@ import {
   RecordTooLargeError, recordKey, registrySelector, registryValidator, StaleRecordError, UnsupportedVersionError,
   InvalidDescriptorError,
 } from '../src/index.js'
+import { outcomeTally, typedOutcome, typedOutcomeAsync } from '@p2p-mcp/testkit/fuzz'
+import { decodeObituary } from '../src/obituary.js'
+import { parseSyncMessage } from '../src/anti-entropy.js'
 import { ServerEntrySchema } from '../src/descriptor.js'
 import { descriptorFor, keyAndId } from './fixtures.js'
 
@@ -13,17 +16,11 @@ const TYPED = new Set(['MalformedRecordError', 'UnsupportedVersionError', 'Inval
   'PeerIdMismatchError', 'RecordExpiredError', 'RecordTooLargeError'])
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
+/** JSON whose toString and valueOf are data: String() of it throws. */
+const evil = fc.dictionary(fc.constantFrom('toString', 'valueOf', 'constructor', '__proto__', 'x'), fc.jsonValue({ maxDepth: 1 }), { minKeys: 1 })
 
 function envelopeOf (bytes: Uint8Array): Record<string, unknown> & { descriptor: Record<string, unknown> } {
   return JSON.parse(decoder.decode(bytes)) as Record<string, unknown> & { descriptor: Record<string, unknown> }
-}
-
-async function decodeOrError (bytes: Uint8Array, expectedPeerId?: string): Promise<unknown> {
-  try {
-    return await decodeRecord(bytes, { expectedPeerId })
-  } catch (err) {
-    return err
-  }
 }
 
 describe('records', () => {
@@ -107,41 +104,85 @@ describe('records', () => {
     await expect(decodeRecord(encoder.encode(JSON.stringify({ ...good, descriptor: { ...good.descriptor, v: 9 } })))).rejects.toThrow(UnsupportedVersionError)
   })
 
-  it('fuzz: arbitrary bytes only ever produce typed errors', async () => {
+  it('decoder fuzz: registry record (bytes) — arbitrary bytes only ever produce typed errors', async () => {
+    const tally = outcomeTally('registry record (bytes)')
     await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 2048 }), async (bytes) => {
-      const out = await decodeOrError(bytes)
-      expect(TYPED.has((out as Error).name)).toBe(true)
+      tally.add(await typedOutcomeAsync('decodeRecord', [...TYPED], async () => decodeRecord(bytes)))
     }), { numRuns })
+    tally.print()
   })
 
-  it('fuzz: arbitrary JSON envelopes only ever produce typed errors', async () => {
+  it('decoder fuzz: registry record (JSON envelopes) — arbitrary JSON envelopes only ever produce typed errors', async () => {
+    const tally = outcomeTally('registry record (JSON envelopes)')
     const { key, id } = await keyAndId()
     const good = envelopeOf(await encodeRecord(descriptorFor(id), key))
     const envelope = fc.record({
-      v: fc.oneof(fc.constant(1), fc.jsonValue()),
-      descriptor: fc.oneof(fc.constant(good.descriptor), fc.jsonValue(), fc.dictionary(fc.constantFrom(...Object.keys(good.descriptor)), fc.jsonValue())),
+      v: fc.oneof(fc.constant(1), fc.jsonValue(), evil),
+      descriptor: fc.oneof(fc.constant(good.descriptor), fc.jsonValue(), evil, fc.dictionary(fc.constantFrom(...Object.keys(good.descriptor)), fc.jsonValue())),
       publicKey: fc.oneof(fc.constant(good.publicKey), fc.string(), fc.jsonValue()),
       signature: fc.oneof(fc.constant(good.signature), fc.base64String(), fc.jsonValue()),
     }, { requiredKeys: [] })
     await fc.assert(fc.asyncProperty(envelope, async (env) => {
-      const out = await decodeOrError(encoder.encode(JSON.stringify(env)))
-      if (out instanceof Error) expect(TYPED.has(out.name)).toBe(true)
-      else expect(JSON.stringify(env)).toBe(JSON.stringify(good))
+      let out: unknown
+      tally.add(await typedOutcomeAsync('decodeRecord', [...TYPED], async () => { out = await decodeRecord(encoder.encode(JSON.stringify(env))) }))
+      if (out !== undefined) expect(JSON.stringify(env)).toBe(JSON.stringify(good))
     }), { numRuns })
+    tally.print()
   })
 
-  it('fuzz: a signed record with any byte changed is refused or decodes to the same descriptor', async () => {
+  it('decoder fuzz: registry record (mutated) — a signed record with bytes changed is refused or decodes to the same descriptor', async () => {
+    const tally = outcomeTally('registry record (mutated)')
     const { key, id } = await keyAndId()
     const d = descriptorFor(id)
     const bytes = await encodeRecord(d, key)
-    await fc.assert(fc.asyncProperty(fc.nat(bytes.length - 1), fc.integer({ min: 1, max: 255 }), async (at, xor) => {
+    await fc.assert(fc.asyncProperty(fc.array(fc.record({ at: fc.nat(bytes.length - 1), xor: fc.integer({ min: 1, max: 255 }) }), { minLength: 1, maxLength: 3 }), async (muts) => {
       const mutated = bytes.slice()
-      mutated[at] = mutated[at]! ^ xor
-      const out = await decodeOrError(mutated)
+      for (const { at, xor } of muts) mutated[at] = mutated[at]! ^ xor
+      let out: unknown
+      tally.add(await typedOutcomeAsync('decodeRecord', [...TYPED], async () => { out = await decodeRecord(mutated) }))
       // whitespace-equivalent or base64url-padding changes may still verify; the descriptor may not change
-      if (out instanceof Error) expect(TYPED.has(out.name)).toBe(true)
-      else expect(out).toEqual(d)
+      if (out !== undefined) expect(out).toEqual(d)
     }), { numRuns })
+    tally.print()
+  })
+
+  it('decoder fuzz: gossip message — obituaries, records and junk on the registry topic give typed errors only', async () => {
+    const tally = outcomeTally('gossip message')
+    const { key, id } = await keyAndId()
+    const record = await encodeRecord(descriptorFor(id), key)
+    const obituary = fc.record({ v: fc.oneof(fc.constant(1), fc.jsonValue()), obituary: fc.oneof(fc.record({ peerId: fc.oneof(fc.constant(id), fc.string(), fc.jsonValue()), seq: fc.oneof(fc.nat(), fc.double(), fc.jsonValue()) }, { requiredKeys: [] }), fc.jsonValue()) }, { requiredKeys: ['obituary'] })
+      .map((o) => encoder.encode(JSON.stringify(o)))
+    const mutatedRecord = fc.tuple(fc.nat(record.length - 1), fc.integer({ min: 1, max: 255 }), fc.nat(record.length)).map(([at, xor, cut]) => {
+      const m = record.slice(0, Math.max(1, cut))
+      if (at < m.length) m[at] = m[at]! ^ xor
+      return m
+    })
+    const data = fc.oneof(fc.uint8Array({ maxLength: 1024 }), obituary, mutatedRecord, fc.jsonValue().map((v) => encoder.encode(JSON.stringify(v) ?? 'null')))
+    await fc.assert(fc.asyncProperty(data, async (bytes) => {
+      // what the registry's gossip validator does with msg.data: an obituary, else a record of its signer
+      tally.add(await typedOutcomeAsync('gossip validator decoders', [...TYPED], async () => {
+        if (decodeObituary(bytes) === undefined) await decodeRecord(bytes, { expectedPeerId: id })
+      }))
+    }), { numRuns })
+    tally.print()
+  })
+
+  it('a sync message whose version is an object with a toString key is a MalformedRecordError (found by probing the decoders: String() of it threw TypeError)', () => {
+    expect(() => parseSyncMessage(encoder.encode('{"v":{"toString":1,"valueOf":2}}'), 'sync request')).toThrow(MalformedRecordError)
+  })
+
+  it('decoder fuzz: registry-sync message — requests and response headers give an object or MalformedRecordError', () => {
+    const tally = outcomeTally('registry-sync message')
+    const message = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.record({ v: fc.oneof(fc.constant(1), fc.jsonValue(), evil), digest: fc.oneof(fc.string(), fc.jsonValue()), same: fc.jsonValue(), count: fc.oneof(fc.integer(), fc.jsonValue(), evil) }, { requiredKeys: [] })
+        .map((m) => encoder.encode(JSON.stringify(m))),
+      fc.jsonValue().map((v) => encoder.encode(JSON.stringify(v) ?? 'null')),
+    )
+    fc.assert(fc.property(message, fc.constantFrom('sync request', 'sync response'), (bytes, what) => {
+      tally.add(typedOutcome('parseSyncMessage', ['MalformedRecordError'], () => parseSyncMessage(bytes, what)))
+    }), { numRuns })
+    tally.print()
   })
 })
 

@@ -302,12 +302,17 @@ export async function loadConfigFile (path: string): Promise<McpNodeConfig> {
     throw new ConfigError('(file)', `cannot read ${path}: ${errorMessage(err)}`, { cause: err })
   }
   if (size > MAX_CONFIG_BYTES) throw new ConfigError('(file)', `${path} is ${size} bytes, more than ${MAX_CONFIG_BYTES}`)
-  const text = await readFile(path, 'utf8')
+  return parseConfigText(await readFile(path, 'utf8'), path)
+}
+
+/** Parses and validates a config file's text: JSON when `path` ends in `.json`, else YAML; throws `ConfigError`. */
+export function parseConfigText (text: string, path: string): McpNodeConfig {
+  const json = extname(path).toLowerCase() === '.json'
   let data: unknown
   try {
-    data = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 })
+    data = json ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 })
   } catch (err) {
-    throw new ConfigError('(file)', `${path} is not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${errorMessage(err)}`, { cause: err })
+    throw new ConfigError('(file)', `${path} is not valid ${json ? 'JSON' : 'YAML'}: ${errorMessage(err)}`, { cause: err })
   }
   return parseConfig(data)
 }

@@ -34,6 +34,69 @@ export interface RelayError { error: string, code?: number, data?: unknown }
 /** What the serving side decides for a request: refused, or admitted (then `finish` it with how it went). */
 export type RelayAdmission = { ok: false, error: RelayError } | { ok: true, finish: (outcome: 'ok' | 'error', reason?: string) => void }
 
+/** Deepest nesting of a relayed request's body (objects and arrays): past the front door's argument limit, with room for the envelope. */
+export const MAX_RELAY_BODY_DEPTH = 128
+
+/** A relay frame or request that is not what the protocol says (from a peer, so never trusted). */
+export class RelayProtocolError extends TypeError {
+  override name = 'RelayProtocolError'
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+function relayObject (bytes: Uint8Array, what: string): Record<string, unknown> {
+  let value: unknown
+  try {
+    value = JSON.parse(strictUtf8.decode(bytes))
+  } catch (err) {
+    throw new RelayProtocolError(`a ${what} of ${bytes.byteLength} bytes is not UTF-8 JSON: ${errorMessage(err)}`, { cause: err })
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RelayProtocolError(`a ${what} is not a JSON object`)
+  return value as Record<string, unknown>
+}
+
+/** Nesting depth of `value`, walked without recursion; stops counting past `limit`. */
+function depthOver (value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!
+    if (typeof v !== 'object' || v === null) continue
+    if (depth > limit) return true
+    for (const child of Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
+  }
+  return false
+}
+
+/** Decodes the request frame a peer sends: `{ server, headers, body }`; throws `RelayProtocolError`. */
+export function decodeRelayRequest (bytes: Uint8Array): RelayRequest {
+  const o = relayObject(bytes, 'relay request')
+  const headers = o.headers
+  if (typeof o.server !== 'string' || typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
+    throw new RelayProtocolError('not a relay request: { server, headers, body } expected')
+  }
+  if (depthOver(o.body, MAX_RELAY_BODY_DEPTH)) throw new RelayProtocolError(`a relay request body nests deeper than ${MAX_RELAY_BODY_DEPTH} levels`)
+  const strings: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) if (typeof v === 'string') strings[k] = v
+  // `identity` (decision 0176) is the requesting peer's signed assertion: passed on as it is, the serving peer verifies it.
+  return { server: o.server, headers: strings, body: o.body, ...(o.identity === undefined ? {} : { identity: o.identity }) }
+}
+
+/** Decodes a frame of a relayed answer: head, message, legacy or error; throws `RelayProtocolError`. */
+export function decodeRelayFrame (bytes: Uint8Array): RelayFrame {
+  const o = relayObject(bytes, 'relay frame')
+  if ('head' in o) {
+    const head = o.head as { status?: unknown, contentType?: unknown } | null
+    if (typeof head !== 'object' || head === null || !Number.isInteger(head.status) || (head.status as number) < 100 || (head.status as number) > 599 || typeof head.contentType !== 'string') {
+      throw new RelayProtocolError('a relay head is not { status: 100..599, contentType: string }')
+    }
+    return { head: { status: head.status as number, contentType: head.contentType } }
+  }
+  if ('message' in o) return { message: o.message }
+  if (o.legacy === true) return { legacy: true }
+  if (typeof o.error === 'string') return { error: o.error }
+  throw new RelayProtocolError('a relay frame is none of { head }, { message }, { legacy: true }, { error }')
+}
+
 /** An HTTP server hosted here, as the relay reaches it. */
 export interface RelayTarget { url: string, headers?: Record<string, string> }
 
@@ -51,19 +114,22 @@ async function speaksModern (target: RelayTarget, signal: AbortSignal): Promise<
   return text.includes(`"${MODERN_PROTOCOL_VERSION}"`) && text.includes('supportedVersions')
 }
 
-/** Splits an SSE body into the JSON-RPC messages of its `data:` lines (an event above `MAX_RELAY_FRAME_BYTES` throws). */
+/** Splits an SSE body into the JSON-RPC messages of its `data:` lines (an event above `MAX_RELAY_FRAME_BYTES`, or data that is not JSON, throws `RelayProtocolError`). */
 export async function * sseMessages (body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
   const decoder = new TextDecoder()
   let buffer = ''
   for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
     buffer += decoder.decode(chunk, { stream: true })
-    if (buffer.length > MAX_RELAY_FRAME_BYTES) throw new RangeError(`an SSE event larger than ${MAX_RELAY_FRAME_BYTES} bytes`)
+    if (buffer.length > MAX_RELAY_FRAME_BYTES) throw new RelayProtocolError(`an SSE event larger than ${MAX_RELAY_FRAME_BYTES} bytes`)
     let end: number
     while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
       const block = buffer.slice(0, end)
       buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, '')
       const data = block.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n')
-      if (data !== '') yield JSON.parse(data) as unknown
+      if (data === '') continue
+      let message: unknown
+      try { message = JSON.parse(data) } catch (err) { throw new RelayProtocolError(`an SSE event's data is not JSON: ${errorMessage(err)}`, { cause: err }) }
+      yield message
     }
   }
 }
@@ -138,8 +204,7 @@ export function createModernRelay (init: {
         const send = async (frame: RelayFrame): Promise<void> => { await lp.write(new TextEncoder().encode(JSON.stringify(frame)), { signal }) }
         let server = '?'
         try {
-          const request = JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray())) as RelayRequest
-          if (typeof request?.server !== 'string' || typeof request.headers !== 'object' || request.headers === null) throw new TypeError('not a relay request: { server, headers, body } expected')
+          const request = decodeRelayRequest((await lp.read({ signal })).subarray())
           server = request.server
           for await (const frame of answer(connection.remotePeer.toString(), request, signal)) await send(frame)
         } catch (err) {
@@ -203,7 +268,7 @@ export async function relayModern (libp2p: Pick<Libp2p, 'dialProtocol'>, peers: 
       await lp.write(new TextEncoder().encode(JSON.stringify(request)), { signal: options.signal })
       const read = async (): Promise<RelayFrame | undefined> => {
         try {
-          return JSON.parse(new TextDecoder().decode((await lp.read({ signal: options.signal })).subarray())) as RelayFrame
+          return decodeRelayFrame((await lp.read({ signal: options.signal })).subarray())
         } catch (err) {
           if ((err as Error).name === 'UnexpectedEOFError') return undefined
           throw err

@@ -6,7 +6,10 @@ import fc from 'fast-check'
 import { lpStream } from '@libp2p/utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestNet, type TestNode } from '@p2p-mcp/testkit'
-import { createModernRelay, MAX_RELAY_FRAME_BYTES, MODERN_RELAY_PROTOCOL, sseMessages } from '../src/modern-relay.js'
+import {
+  createModernRelay, decodeRelayFrame, decodeRelayRequest, MAX_RELAY_BODY_DEPTH, MAX_RELAY_FRAME_BYTES, MODERN_RELAY_PROTOCOL, RelayProtocolError, sseMessages,
+} from '../src/modern-relay.js'
+import { outcomeTally, typedOutcome, typedOutcomeAsync } from '@p2p-mcp/testkit/fuzz'
 import { noopLogger } from '../src/logger.js'
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 100)
@@ -45,12 +48,41 @@ describe('2026 relay decoders', () => {
     ), { numRuns, seed })
   })
 
-  it('refuses junk SSE without hanging, and bounds an event', async () => {
-    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 400 }), async (junk) => {
-      await collect(body([junk, new TextEncoder().encode('\n\n')])).catch((err: unknown) => { expect(err).toBeInstanceOf(Error) })
+  it('decoder fuzz: 2026 relay SSE splitter — junk gives messages or RelayProtocolError without hanging, and an event is bounded', async () => {
+    const tally = outcomeTally('2026 relay SSE splitter')
+    const sse = fc.array(fc.oneof(fc.constantFrom('data: ', 'data:', 'event: x', 'id: 1', ': c', '\n', '\r\n', '\n\n', '{"a":', '}', '[1,2]', '"\\q"'), fc.string({ maxLength: 8 })), { maxLength: 40 })
+      .map((parts) => new TextEncoder().encode(parts.join('')))
+    await fc.assert(fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 400 }), sse), fc.array(fc.nat(), { maxLength: 6 }), async (junk, points) => {
+      tally.add(await typedOutcomeAsync('sseMessages', ['RelayProtocolError'], async () => collect(body([...cut(junk, points), new TextEncoder().encode('\n\n')]))))
     }), { numRuns, seed })
+    tally.print()
     const huge = new TextEncoder().encode('data: ' + 'x'.repeat(MAX_RELAY_FRAME_BYTES + 10))
     await expect(collect(body([huge]))).rejects.toThrow(/larger than/)
+  })
+
+  it('decoder fuzz: 2026 relay request and frame — any bytes decode or throw RelayProtocolError', () => {
+    const tally = outcomeTally('2026 relay request and frame')
+    const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v) ?? 'null')
+    const deep = fc.integer({ min: 1, max: 3000 }).map((n) => new TextEncoder().encode(`{"server":"s","headers":{},"body":${'['.repeat(n)}${']'.repeat(n)}}`))
+    const shaped = fc.record({
+      server: fc.oneof(fc.string(), fc.jsonValue()), headers: fc.oneof(fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.jsonValue())), fc.jsonValue()), body: fc.jsonValue(),
+      head: fc.oneof(fc.record({ status: fc.oneof(fc.integer(), fc.jsonValue()), contentType: fc.oneof(fc.string(), fc.jsonValue()) }, { requiredKeys: [] }), fc.jsonValue()),
+      message: fc.jsonValue(), legacy: fc.oneof(fc.constant(true), fc.jsonValue()), error: fc.oneof(fc.string(), fc.jsonValue()),
+    }, { requiredKeys: [] }).map(enc)
+    fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 300 }), shaped, fc.jsonValue().map(enc), deep), (bytes) => {
+      tally.add(`request: ${typedOutcome('decodeRelayRequest', ['RelayProtocolError'], () => decodeRelayRequest(bytes))}`)
+      tally.add(`frame: ${typedOutcome('decodeRelayFrame', ['RelayProtocolError'], () => decodeRelayFrame(bytes))}`)
+    }), { numRuns, seed })
+    tally.print()
+  })
+
+  it('a relay frame that is not an object, or a request body nested past the limit, is a RelayProtocolError (found by the decoder fuzz: `\'legacy\' in 5` threw TypeError)', () => {
+    for (const text of ['5', 'null', '"x"', '{"head":null}', '{"head":{"status":1e9,"contentType":"x"}}']) {
+      expect(() => decodeRelayFrame(new TextEncoder().encode(text))).toThrow(RelayProtocolError)
+    }
+    const deep = `{"server":"s","headers":{},"body":${'['.repeat(MAX_RELAY_BODY_DEPTH + 1)}${']'.repeat(MAX_RELAY_BODY_DEPTH + 1)}}`
+    expect(() => decodeRelayRequest(new TextEncoder().encode(deep))).toThrow(/nests deeper/)
+    expect(decodeRelayRequest(new TextEncoder().encode('{"server":"s","headers":{"accept":"x","n":1},"body":{}}'))).toEqual({ server: 's', headers: { accept: 'x' }, body: {} })
   })
 
   describe('relay protocol', () => {

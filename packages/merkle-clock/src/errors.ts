@@ -1,4 +1,5 @@
-function describe (value: unknown): string {
+/** A decoded value for an error message (never String() of a map: a map whose toString is data makes that throw). */
+export function describe (value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
   if (typeof value === 'bigint') return `${value}n`
   if (typeof value === 'object' && value !== null) return Object.prototype.toString.call(value)

@@ -2,7 +2,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_PARENTS } from './constants.js'
-import { BlockTooLargeError, HashMismatchError, InvalidEventError, UnsupportedCidError, errorMessage } from './errors.js'
+import { BlockTooLargeError, HashMismatchError, InvalidEventError, UnsupportedCidError, errorMessage, describe } from './errors.js'
 import type { ClockEvent, DecodeEventOptions, EventBlock } from './types.js'
 
 /** Orders byte strings lexicographically, shorter first on a common prefix. */
@@ -96,7 +96,7 @@ export function decodeEvent<T = unknown> (bytes: Uint8Array, options?: DecodeEve
     if (cid === null || !isEventCid(cid)) throw new InvalidEventError(`parent ${i} is not a dag-cbor sha2-256 CIDv1`)
     if (i > 0 && compareCids(parents[i - 1] as CID, cid) >= 0) throw new InvalidEventError('parents are not strictly ascending by CID bytes')
   }
-  if (typeof height !== 'number' || !Number.isSafeInteger(height) || height < 1) throw new InvalidEventError(`height ${String(height)} is not a positive safe integer`)
+  if (typeof height !== 'number' || !Number.isSafeInteger(height) || height < 1) throw new InvalidEventError(`height ${describe(height)} is not a positive safe integer`)
   if ((parents.length === 0) !== (height === 1)) throw new InvalidEventError(`height ${height} does not fit ${parents.length} parents`)
   return { parents: parents as CID[], payload: payload as T, height }
 }

@@ -1,7 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { DEFAULT_MAX_HEADS, DEFAULT_MAX_HEADS_BYTES, HEADS_MESSAGE_VERSION } from './constants.js'
-import { InvalidHeadsError, errorMessage } from './errors.js'
+import { InvalidHeadsError, errorMessage, describe } from './errors.js'
 import { asEventCid, isEventCid, sortCids } from './event.js'
 import type { DecodeHeadsOptions } from './types.js'
 
@@ -33,7 +33,7 @@ export function decodeHeads (bytes: Uint8Array, options?: DecodeHeadsOptions): C
     throw new InvalidHeadsError('not a map')
   }
   const { v, heads } = value as Record<string, unknown>
-  if (v !== HEADS_MESSAGE_VERSION) throw new InvalidHeadsError(`version ${String(v)} is not ${HEADS_MESSAGE_VERSION}`)
+  if (v !== HEADS_MESSAGE_VERSION) throw new InvalidHeadsError(`version ${describe(v)} is not ${HEADS_MESSAGE_VERSION}`)
   if (!Array.isArray(heads)) throw new InvalidHeadsError('heads is not a list')
   if (heads.length > maxHeads) throw new InvalidHeadsError(`${heads.length} heads, over maxHeads ${maxHeads} (raise it with { maxHeads })`)
   const cids = heads.map((h, i) => {

@@ -11,7 +11,7 @@ import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { DEFAULT_FETCH_CONCURRENCY, DEFAULT_MAX_BLOCK_BYTES, DEFAULT_MAX_HEADS } from './constants.js'
-import { InvalidHeadsError, errorMessage } from './errors.js'
+import { InvalidHeadsError, errorMessage, describe } from './errors.js'
 import { isEventCid, sortCids } from './event.js'
 import type { MerkleClock } from './merkle-clock.js'
 import type { AbortOptions, Logger, MergeResult } from './types.js'
@@ -125,7 +125,7 @@ function decodeMap (bytes: Uint8Array): Record<string, unknown> {
     throw new TypeError('the message is not a map')
   }
   const map = value as Record<string, unknown>
-  if (map.v !== CLOCK_MESSAGE_VERSION) throw new TypeError(`message version ${String(map.v)} is not ${CLOCK_MESSAGE_VERSION}`)
+  if (map.v !== CLOCK_MESSAGE_VERSION) throw new TypeError(`message version ${describe(map.v)} is not ${CLOCK_MESSAGE_VERSION}`)
   return map
 }
 
@@ -363,7 +363,7 @@ abstract class ExchangeCore<T> {
 
   async #answer (req: Record<string, unknown>): Promise<Record<string, unknown>> {
     const clock = this.#resolve(req.clock)
-    if (clock === undefined) throw new TypeError(`unknown clock ${String(req.clock)}`)
+    if (clock === undefined) throw new TypeError(`unknown clock ${describe(req.clock)}`)
     if (req.op === 'heads') return { v: CLOCK_MESSAGE_VERSION, heads: clock.heads }
     if (req.op === 'get') {
       const cid = CID.asCID(req.cid)
@@ -375,7 +375,7 @@ abstract class ExchangeCore<T> {
       const have = Array.isArray(req.have) ? req.have.slice(0, MAX_HAVE).map((h) => CID.asCID(h)?.toString()) : []
       return { v: CLOCK_MESSAGE_VERSION, block, ancestors: await this.#ancestors(clock, cid, prefetch, new Set(have), this.#init.maxBlockBytes - block.length) }
     }
-    throw new TypeError(`unknown op ${String(req.op)}`)
+    throw new TypeError(`unknown op ${describe(req.op)}`)
   }
 
   /** Up to `limit` ancestors of `cid`, breadth first, not entering `have`, within `budget` bytes. */

@@ -8,6 +8,8 @@ import {
 } from '../src/index.js'
 
 const NUM_RUNS = Number(process.env.FC_NUM_RUNS ?? 300)
+// the cheap byte-level properties run 3x by default; FC_NUM_RUNS sets every property's count exactly (scripts/fuzz.ts)
+const FUZZ_RUNS = process.env.FC_NUM_RUNS === undefined ? NUM_RUNS * 3 : NUM_RUNS
 
 function expectTyped (fn: () => unknown, names: string[]): void {
   try {
@@ -70,16 +72,16 @@ describe('decodeEvent', () => {
     expect(() => decodeEvent(new Uint8Array([0xff]))).toThrow(/dag-cbor/)
   })
 
-  it('fuzz: arbitrary bytes give an event or a typed error', () => {
+  it('decoder fuzz: merkle-clock — arbitrary bytes give an event or a typed error', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
       expectTyped(() => decodeEvent(bytes), ['InvalidEventError', 'BlockTooLargeError'])
-    }), { numRuns: NUM_RUNS * 3 })
+    }), { numRuns: FUZZ_RUNS })
   })
 
-  it('fuzz: arbitrary dag-cbor values give an event or a typed error', () => {
+  it('decoder fuzz: merkle-clock — arbitrary dag-cbor values give an event or a typed error', () => {
     const valueArb = fc.oneof(
       fc.jsonValue(),
-      fc.record({ parents: fc.anything(), payload: fc.jsonValue(), height: fc.oneof(fc.integer(), fc.double(), fc.bigInt()) }, { requiredKeys: [] }),
+      fc.record({ parents: fc.anything(), payload: fc.jsonValue(), height: fc.oneof(fc.integer(), fc.double(), fc.bigInt(), fc.dictionary(fc.constantFrom('toString', 'valueOf', 'x'), fc.integer(), { minKeys: 1 })) }, { requiredKeys: [] }),
     )
     fc.assert(fc.property(valueArb, (value) => {
       let bytes: Uint8Array
@@ -89,10 +91,10 @@ describe('decodeEvent', () => {
         return // not encodable: not a block anyone can send
       }
       expectTyped(() => decodeEvent(bytes), ['InvalidEventError'])
-    }), { numRuns: NUM_RUNS * 3 })
+    }), { numRuns: FUZZ_RUNS })
   })
 
-  it('fuzz: valid blocks with bytes flipped, cut or appended give a typed error or a valid event', async () => {
+  it('decoder fuzz: merkle-clock — valid blocks with bytes flipped, cut or appended give a typed error or a valid event', async () => {
     await fc.assert(fc.asyncProperty(validBlockArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
       fc.nat({ max: 3 }), async (blockP, edits, mode) => {
         const block = await blockP
@@ -161,9 +163,16 @@ describe('heads messages', () => {
     expect(() => decodeHeads(dagCbor.encode({ v: 1, heads: [cid, cid] }), { maxHeads: 1 })).toThrow(/maxHeads/)
   })
 
-  it('fuzz: arbitrary bytes give heads or InvalidHeadsError', () => {
-    fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 120 }), fc.jsonValue().map((v) => dagCbor.encode({ v: 1, heads: v }))), (bytes) => {
+  it('a version or height that is a map whose toString is data is a typed error (found by probing the decoders: String() of it threw TypeError)', () => {
+    const evil = { toString: 1, valueOf: 2 }
+    expect(() => decodeHeads(dagCbor.encode({ v: evil, heads: [] }))).toThrow(InvalidHeadsError)
+    expect(() => decodeEvent(dagCbor.encode({ parents: [], payload: 1, height: evil }))).toThrow(InvalidEventError)
+  })
+
+  it('decoder fuzz: merkle-clock — arbitrary bytes give heads or InvalidHeadsError', () => {
+    const evil = fc.dictionary(fc.constantFrom('toString', 'valueOf', 'x'), fc.jsonValue({ maxDepth: 1 }), { minKeys: 1 })
+    fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 120 }), fc.jsonValue().map((v) => dagCbor.encode({ v: 1, heads: v })), evil.map((v) => dagCbor.encode({ v, heads: [] }))), (bytes) => {
       expectTyped(() => decodeHeads(bytes), ['InvalidHeadsError'])
-    }), { numRuns: NUM_RUNS * 3 })
+    }), { numRuns: FUZZ_RUNS })
   })
 })

@@ -15,7 +15,7 @@ export function checkJsonRpc (value: unknown): JSONRPCMessage | string {
   const msg = value as Record<string, unknown>
   if (msg.jsonrpc !== '2.0') return 'jsonrpc is not "2.0"'
   const hasId = 'id' in msg
-  if (hasId && !isId(msg.id)) return 'id is not a string or an integer'
+  if (hasId && !isId(msg.id)) return 'id is not a string or an integer (of at most 2^53 - 1)'
   if ('method' in msg) {
     if (typeof msg.method !== 'string') return 'method is not a string'
     if ('params' in msg && (typeof msg.params !== 'object' || msg.params === null || Array.isArray(msg.params))) {
@@ -37,7 +37,7 @@ export function checkJsonRpc (value: unknown): JSONRPCMessage | string {
   if ('error' in msg) {
     const error = msg.error as Record<string, unknown> | null
     if (typeof error !== 'object' || error === null) return 'error is not an object'
-    if (!Number.isInteger(error.code)) return 'error.code is not an integer'
+    if (!Number.isSafeInteger(error.code)) return 'error.code is not an integer (of at most 2^53 - 1)'
     if (typeof error.message !== 'string') return 'error.message is not a string'
     return value as JSONRPCMessage
   }
@@ -45,7 +45,8 @@ export function checkJsonRpc (value: unknown): JSONRPCMessage | string {
 }
 
 function isId (id: unknown): boolean {
-  return typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id))
+  // The SDK's schema takes safe integers only: 2^53 and above would be accepted here and refused there.
+  return typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id))
 }
 
 /** `_meta`, where present, is an object (the SDK's schemas say so). */

@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { FrameDecoder, FrameEncoder, varintLength, writeVarint } from '../src/frame.js'
 import { FrameTooLargeError, InvalidFrameError } from '../src/errors.js'
+import { outcomeTally, typedOutcome } from '@p2p-mcp/testkit/fuzz'
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 150)
 const utf8 = new TextEncoder()
@@ -74,17 +75,24 @@ describe('frame codec', () => {
     }), { numRuns })
   })
 
-  it('never emits a frame over the limit and fails only with typed errors on random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 2000 }), fc.integer({ min: 1, max: 512 }), fc.array(fc.nat(), { maxLength: 10 }), (bytes, max, cuts) => {
+  it('decoder fuzz: frame decoder — random bytes and mutated valid streams, any chunking: frames within the limit, FrameTooLargeError or InvalidFrameError only', () => {
+    const tally = outcomeTally('frame decoder')
+    const mutated = fc.tuple(texts, fc.array(fc.record({ at: fc.nat(), b: fc.integer({ min: 0, max: 255 }) }), { maxLength: 4 }), fc.nat())
+      .map(([input, muts, cut]) => {
+        const bytes = new FrameEncoder().encode(input).slice()
+        for (const m of muts) if (bytes.length > 0) bytes[m.at % bytes.length] = m.b
+        return bytes.subarray(0, bytes.length === 0 ? 0 : 1 + (cut % bytes.length))
+      })
+    fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 2000 }), mutated), fc.integer({ min: 1, max: 8192 }), fc.array(fc.nat(), { maxLength: 10 }), (bytes, max, cuts) => {
       const decoder = new FrameDecoder(max)
-      try {
+      const outcome = typedOutcome('FrameDecoder.push', ['FrameTooLargeError', 'InvalidFrameError'], () => {
         for (const c of split(bytes, cuts)) decoder.push(c, (f) => { expect(f.length).toBeLessThanOrEqual(max) })
-      } catch (err) {
-        expect(err instanceof FrameTooLargeError || err instanceof InvalidFrameError).toBe(true)
-        // Once failed it stays failed: a broken stream is not resynchronised.
-        expect(() => { decoder.push(Uint8Array.of(0), () => {}) }).toThrow(InvalidFrameError)
-      }
+      })
+      tally.add(outcome)
+      // Once failed it stays failed: a broken stream is not resynchronised.
+      if (outcome !== 'ok') expect(() => { decoder.push(Uint8Array.of(0), () => {}) }).toThrow(InvalidFrameError)
     }), { numRuns })
+    tally.print()
   })
 
   it('refuses a huge length prefix as soon as it exceeds the limit, before any body arrives', () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { decodeFrame, encodeChunkFrame, encodeMessagesFrame } from '../../src/codec/message-codec.js'
 import type { Message, MessageType } from '../../src/types.js'
 import { fcParams } from '../support/fc.js'
+import { outcomeTally, typedOutcome } from '@p2p-mcp/testkit/fuzz'
 
 const TYPES: MessageType[] = ['app', 'appResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'heartbeat', 'heartbeatResp', 'snap', 'prop', 'readIndex', 'readIndexResp', 'transferLeader', 'timeoutNow']
 const nat = fc.nat({ max: Number.MAX_SAFE_INTEGER })
@@ -37,19 +38,17 @@ describe('raft wire codec', () => {
     }), fcParams(200, 'wire round trip'))
   })
 
-  it('arbitrary, mutated and truncated frames give a DecodeError, never another exception', () => {
+  it('decoder fuzz: raft wire frame — arbitrary, mutated and truncated frames give a DecodeError, never another exception', () => {
+    const tally = outcomeTally('raft wire frame')
     fc.assert(fc.property(fc.array(message, { minLength: 1, maxLength: 3 }), fc.array(fc.record({ at: fc.nat(), b: fc.integer({ min: 0, max: 255 }) }), { maxLength: 4 }), fc.nat(), fc.uint8Array({ maxLength: 200 }), (ms, muts, cut, noise) => {
       const good = encodeMessagesFrame(ms)
       const bad = good.slice()
       for (const m of muts) bad[m.at % bad.byteLength] = m.b
       for (const input of [bad, good.subarray(0, cut % good.byteLength), noise, encodeChunkFrame(1, 0, true, noise)]) {
-        try {
-          decodeFrame(input, 'A', 'B')
-        } catch (err) {
-          expect((err as Error).name).toBe('DecodeError')
-        }
+        tally.add(typedOutcome('decodeFrame', ['DecodeError'], () => decodeFrame(input, 'A', 'B')))
       }
     }), fcParams(500, 'wire decoder fuzz'))
+    tally.print()
   })
 
   it('refuses other versions and oversized counts with a message naming the problem', () => {

@@ -13,6 +13,12 @@ export interface KvEntry {
   modTimeMs: number
 }
 
+type KvRows = Array<[string, Array<[string, KvEntry]>]>
+/** A kv snapshot, as another replica may send it: `[namespace, [key, entry][]][]`. */
+const KvSnapshotSchema: z.ZodType<KvRows> = z.array(z.tuple([z.string(), z.array(z.tuple([z.string(), z.object({
+  value: z.unknown(), version: z.number(), createIndex: z.number(), modIndex: z.number(), modTimeMs: z.number(),
+}).transform(({ value, ...e }): KvEntry => ({ value, ...e }))]))]))
+
 /** What a watcher is told after a change is applied on this replica. */
 export interface KvEvent {
   type: 'put' | 'delete'
@@ -116,7 +122,7 @@ export class KvModule implements ReplicatedModule {
   }
 
   restore (data: Uint8Array): void {
-    const rows = fromJsonBytes<Array<[string, Array<[string, KvEntry]>]>>(data) ?? []
+    const rows = fromJsonBytes(data, KvSnapshotSchema, 'kv') ?? []
     this.data = new Map(rows.map(([n, m]) => [n, new Map(m)]))
     this.keys = rows.reduce((s, [, m]) => s + m.length, 0)
   }

@@ -19,6 +19,12 @@ export interface MemberRecord {
 }
 
 const MAX_MEMBERS = 10_000
+
+/** A members snapshot, as another replica may send it. */
+const MembersSnapshotSchema: z.ZodType<MemberRecord[]> = z.array(z.object({
+  peerId: z.string().min(1), voterEligible: z.boolean(), role: z.enum(['voter', 'learner', 'client']),
+  joinedAtMs: z.number(), leftAtMs: z.number().optional(), roleSinceMs: z.number(), addrs: z.array(z.string()),
+}).transform(({ leftAtMs, ...m }): MemberRecord => leftAtMs === undefined ? m : { ...m, leftAtMs })).max(MAX_MEMBERS)
 const peerId = z.string().min(1).max(128)
 
 const MembersCommandSchema = z.discriminatedUnion('op', [
@@ -85,6 +91,6 @@ export class MembersModule implements ReplicatedModule {
   snapshot (): Uint8Array { return toJsonBytes([...this.members.values()]) }
 
   restore (data: Uint8Array): void {
-    this.members = new Map((fromJsonBytes<MemberRecord[]>(data) ?? []).map((m) => [m.peerId, m]))
+    this.members = new Map((fromJsonBytes(data, MembersSnapshotSchema, 'members') ?? []).map((m) => [m.peerId, m]))
   }
 }

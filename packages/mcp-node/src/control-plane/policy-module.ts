@@ -17,6 +17,13 @@ export interface ReplicatedPolicy {
 }
 
 const MAX_ADMINS = 64
+
+/** A policy snapshot, as another replica may send it. */
+const PolicySnapshotSchema: z.ZodType<ReplicatedPolicy> = z.object({
+  // the policy as the leader holds it, not re-parsed: a schema's defaults or rewrites must not make this replica's state differ
+  version: z.number().int().min(0), policy: z.custom<PolicyConfig>((v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Array.isArray((v as { rules?: unknown }).rules), 'a policy { default, rules }'),
+  admins: z.array(z.string()).max(MAX_ADMINS), updatedAtMs: z.number(), updatedBy: z.string(),
+})
 const admins = z.array(z.string().min(1).max(256)).max(MAX_ADMINS)
 
 /**
@@ -126,6 +133,6 @@ export class PolicyModule implements ReplicatedModule {
   snapshot (): Uint8Array { return toJsonBytes(this.state) }
 
   restore (data: Uint8Array): void {
-    this.set(fromJsonBytes<ReplicatedPolicy>(data) ?? PolicyModule.empty())
+    this.set(fromJsonBytes(data, PolicySnapshotSchema, 'policy') ?? PolicyModule.empty())
   }
 }

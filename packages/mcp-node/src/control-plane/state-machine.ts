@@ -1,7 +1,9 @@
 import type { Entry, StateMachine } from '@p2p-mcp/consensus'
 import { DEFAULT_DEDUP_WINDOW_MS, DEFAULT_MAX_DEDUP_ENTRIES, ENVELOPE_VERSION, TICK_MODULE } from './constants.js'
 import { decodeEnvelope } from './envelope.js'
-import { ControlPlaneHaltedError } from './errors.js'
+import { z } from 'zod'
+import { firstIssue } from './codec-json.js'
+import { ControlDecodeError, ControlPlaneHaltedError } from './errors.js'
 import { reject } from './types.js'
 import type { ApplyContext, ReplicatedModule } from './types.js'
 import { errorMessage } from '../errors.js'
@@ -33,8 +35,36 @@ interface SnapshotFile {
   modules: Record<string, string>
 }
 
+const SnapshotFileSchema: z.ZodType<SnapshotFile> = z.object({
+  v: z.number().int().min(1), index: z.number().int().min(0), timeMs: z.number(),
+  dedup: z.array(z.tuple([z.string(), z.number(), z.unknown()]).transform(([id, at, result]): [string, number, unknown] => [id, at, result])),
+  modules: z.record(z.string(), z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64')),
+})
+
+/**
+ * Decodes a snapshot of the whole state machine (a leader sends it in an InstallSnapshot):
+ * a newer version is returned as far as its `v` and `index` (the caller halts on it); anything
+ * that is not a snapshot throws `ControlDecodeError`.
+ */
+export function decodeSnapshotFile (data: Uint8Array): SnapshotFile {
+  let value: unknown
+  try {
+    value = JSON.parse(strictDecoder.decode(data))
+  } catch (err) {
+    throw new ControlDecodeError(`the snapshot is not UTF-8 JSON: ${errorMessage(err)}`, { cause: err })
+  }
+  const v = (value as { v?: unknown } | null)?.v
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v > ENVELOPE_VERSION) {
+    const index = (value as { index?: unknown }).index
+    return { v, index: Number.isSafeInteger(index) ? index as number : 0, timeMs: 0, dedup: [], modules: {} }
+  }
+  const parsed = SnapshotFileSchema.safeParse(value)
+  if (!parsed.success) throw new ControlDecodeError(`the snapshot is malformed: ${firstIssue(parsed.error)}`)
+  return parsed.data
+}
+
 const encoder = new TextEncoder()
-const decoder = new TextDecoder()
+const strictDecoder = new TextDecoder('utf-8', { fatal: true })
 
 /**
  * The control plane's one replicated state machine: decodes each entry's envelope, applies
@@ -146,8 +176,20 @@ export class ReplicatedStateMachine implements StateMachine {
     return encoder.encode(JSON.stringify(file))
   }
 
+  /**
+   * Restores a snapshot. One that does not decode (or whose module state does not) halts this
+   * replica, as an entry it cannot apply does: it must not run on with a state it does not have.
+   */
   restore (data: Uint8Array): void {
-    const file = JSON.parse(decoder.decode(data)) as SnapshotFile
+    try {
+      this.restoreFile(decodeSnapshotFile(data))
+    } catch (err) {
+      if ((err as Error).name !== 'ControlDecodeError') throw err
+      this.halt(this.index, `a snapshot could not be restored: ${errorMessage(err)}`)
+    }
+  }
+
+  private restoreFile (file: SnapshotFile): void {
     if (file.v > ENVELOPE_VERSION) {
       this.halt(file.index, `snapshot version ${file.v} is newer than ${ENVELOPE_VERSION}`)
       return

@@ -47,6 +47,23 @@ export function own<T> (record: Record<string, T>, key: string): T | undefined {
   return Object.hasOwn(record, key) ? record[key] : undefined
 }
 
+/** A trust snapshot, as another replica may send it (decision 0161: a malformed one halts the replica). */
+const TrustSnapshotSchema: z.ZodType<TrustState> = z.object({
+  version: z.number().int().min(0),
+  pins: z.record(z.string(), z.object({
+    hash: z.string().optional(),
+    tools: z.array(z.tuple([z.string(), z.string(), z.string().nullable()]).transform(([n, i, o]): [string, string, string | null] => [n, i, o])).optional(),
+    publishers: z.array(z.string()).optional(),
+    source: z.enum(['first-use', 'admin']),
+    revision: z.number().int(),
+    pinnedAtMs: z.number(),
+    pinnedBy: z.string(),
+  }).transform(({ hash, tools, publishers, ...rest }): ServerPin => ({
+    ...rest, ...(hash === undefined ? {} : { hash }), ...(tools === undefined ? {} : { tools }), ...(publishers === undefined ? {} : { publishers }),
+  }))),
+  bans: z.record(z.string(), z.object({ atMs: z.number(), by: z.string(), reason: z.string() })),
+})
+
 const server = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a server name: 1 to 64 letters, digits, . _ -, starting with a letter or digit')
 const hash = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 hex digest (64 hex digits), as mesh__trust_get shows')
 const peer = z.string().min(1).max(128)
@@ -186,6 +203,6 @@ export class TrustModule implements ReplicatedModule {
   snapshot (): Uint8Array { return toJsonBytes(this.state) }
 
   restore (data: Uint8Array): void {
-    this.set(fromJsonBytes<TrustState>(data) ?? TrustModule.empty())
+    this.set(fromJsonBytes(data, TrustSnapshotSchema, 'trust') ?? TrustModule.empty())
   }
 }

@@ -90,7 +90,11 @@ export async function signEvent (input: EventInput, meta: { source: string, sequ
 export async function openEvent (value: unknown, options?: { maxEventBytes?: number }): Promise<MeshEvent> {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) throw new InvalidMeshEventError('the payload is not a map')
   const { sig, ...rest } = value as Record<string, unknown>
-  if (rest.v !== EVENT_FORMAT_VERSION) throw new InvalidMeshEventError(`format version ${String(rest.v)} is not ${EVENT_FORMAT_VERSION} (a newer major version travels on another topic)`)
+  if (rest.v !== EVENT_FORMAT_VERSION) {
+    // String() of a decoded map whose toString is data (`{ toString: 0 }`) throws: name only what is safe to show.
+    const shown = typeof rest.v === 'object' && rest.v !== null ? 'a map' : String(rest.v)
+    throw new InvalidMeshEventError(`format version ${shown} is not ${EVENT_FORMAT_VERSION} (a newer major version travels on another topic)`)
+  }
   if (!(sig instanceof Uint8Array) || sig.length > 512) throw new InvalidMeshEventError('sig is not a byte string of at most 512 bytes')
   const parsed = MeshEventSchema.safeParse(rest)
   if (!parsed.success) throw new InvalidMeshEventError(z.prettifyError(parsed.error))

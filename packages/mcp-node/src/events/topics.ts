@@ -86,7 +86,10 @@ export function compileFilter (text: string): EventFilter {
   const isWord = (w: string): boolean => peek()?.t === 'word' && peek()?.v === w
   const literal = (): unknown => {
     const tok = tokens[pos++] ?? fail('a value is missing at the end')
-    if (tok.t === 'str') return JSON.parse(tok.v) as string
+    if (tok.t === 'str') {
+      // The tokenizer takes any backslash escape; JSON knows fewer (\q, a short \u): say so, as a filter error.
+      try { return JSON.parse(tok.v) as string } catch { return fail(`${tok.v} is not a JSON string (escapes: \\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)`) }
+    }
     if (tok.t === 'num') return Number(tok.v)
     if (tok.t === 'word' && (tok.v === 'true' || tok.v === 'false' || tok.v === 'null')) return JSON.parse(tok.v) as unknown
     return fail(`expected a value, found ${tok.v}`)

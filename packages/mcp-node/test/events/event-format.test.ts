@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { checkGossipMessage } from '../../src/events/event-bus.js'
 import { meshEventJsonSchema, openEvent, signEvent } from '../../src/events/event-format.js'
+import { outcomeTally, typedOutcomeAsync } from '@p2p-mcp/testkit/fuzz'
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 300)
 const limits = { maxBlockBytes: 80 * 1024, maxEventBytes: 64 * 1024 }
@@ -61,19 +62,28 @@ describe('event format', () => {
     await expect(checkGossipMessage(gossip(block.bytes, 'someone-else'), limits)).rejects.toMatchObject({ name: 'InvalidMeshEventError' })
   })
 
-  it('fuzz: the decoder and the validator throw only InvalidMeshEventError on arbitrary input', async () => {
+  it('a map whose toString is data is refused with InvalidMeshEventError (found by the decoder fuzz, seed 5: String() of it threw TypeError)', async () => {
+    const good = await signed()
+    await expect(openEvent({ ...good, v: { toString: 0 } })).rejects.toMatchObject({ name: 'InvalidMeshEventError', message: expect.stringMatching(/format version a map/) as unknown })
+    const block = await encodeEvent({ ...good, v: { toString: 0 } }, [], 1)
+    await expect(checkGossipMessage(gossip(block.bytes), limits)).rejects.toMatchObject({ name: 'InvalidMeshEventError' })
+  })
+
+  it('decoder fuzz: mesh event — the gossip validator and the decoder throw only InvalidMeshEventError on arbitrary input', async () => {
+    const tally = outcomeTally('mesh event')
     const good = await signed({ a: [1, 2, 3] })
     const goodBlock = (await encodeEvent(good, [], 1)).bytes
     const mutate = fc.tuple(fc.nat(goodBlock.length - 1), fc.integer({ min: 0, max: 255 })).map(([i, b]) => { const c = goodBlock.slice(); c[i] = b; return c })
     const bytes = fc.oneof(fc.uint8Array({ maxLength: 512 }), mutate, fc.jsonValue().map((v) => dagCbor.encode({ height: 1, parents: [], payload: v })))
     await fc.assert(fc.asyncProperty(bytes, async (data) => {
-      await checkGossipMessage(gossip(data), limits).then(
-        (r) => { expect(r.event.source).toBe(source) },
-        (err: Error) => { expect(err.name).toBe('InvalidMeshEventError') })
+      let r: Awaited<ReturnType<typeof checkGossipMessage>> | undefined
+      tally.add(await typedOutcomeAsync('checkGossipMessage', ['InvalidMeshEventError'], async () => { r = await checkGossipMessage(gossip(data), limits) }))
+      if (r !== undefined) expect(r.event.source).toBe(source)
     }), { numRuns })
     const payloads = fc.oneof(fc.anything(), fc.record({ ...Object.fromEntries(Object.entries(good).map(([k, v]) => [k, fc.oneof(fc.constant(v), fc.anything())])) }))
     await fc.assert(fc.asyncProperty(payloads, async (p) => {
-      await openEvent(p).then(() => {}, (err: Error) => { expect(err.name).toBe('InvalidMeshEventError') })
+      tally.add(`openEvent: ${await typedOutcomeAsync('openEvent', ['InvalidMeshEventError'], async () => openEvent(p))}`)
     }), { numRuns })
+    tally.print()
   })
 })

@@ -2,6 +2,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { compileFilter, compileTopic } from '../../src/events/topics.js'
+import { outcomeTally, typedOutcome } from '@p2p-mcp/testkit/fuzz'
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 500)
 const segment = fc.constantFrom('a', 'b', 'mesh', 'peer', 'x-1')
@@ -111,9 +112,25 @@ describe('filter expressions', () => {
     }), { numRuns })
   })
 
-  it('fuzz: arbitrary text compiles or throws InvalidSubscriptionError', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 200 }), (s) => {
-      try { compileFilter(s) } catch (err) { expect((err as Error).name).toBe('InvalidSubscriptionError') }
+  it('decoder fuzz: event subscription filter — arbitrary text and token soup compile or throw InvalidSubscriptionError', () => {
+    const tally = outcomeTally('event subscription filter')
+    const token = fc.oneof(fc.constantFrom('(', ')', 'and', 'or', 'not', 'exists', '==', '!=', '<=', 'contains', 'startsWith', 'true', 'null', 'event_data.x', 'a.b-c', '"', '\\', '"\\q"', '"\\u12"', '"ok"', '-1.5e3'), fc.string({ maxLength: 6 }))
+    const soup = fc.array(token, { maxLength: 60 }).map((ts) => ts.join(' '))
+    fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 200 }), soup), (s) => {
+      let f: ReturnType<typeof compileFilter> | undefined
+      tally.add(typedOutcome('compileFilter', ['InvalidSubscriptionError'], () => { f = compileFilter(s) }))
+      // a filter that compiles evaluates any event without throwing
+      if (f !== undefined) typedOutcome('a compiled filter', [], () => f!({ event_type: 'a', event_data: { x: 1, 'a': { b: [] } } }))
     }), { numRuns })
+    tally.print()
+  })
+
+  it('a string literal with an escape JSON does not know is a filter error (found by the decoder fuzz: it threw SyntaxError)', () => {
+    for (const f of ['event_type == "\\q"', 'a == "\\u12"']) {
+      let error: unknown
+      try { compileFilter(f) } catch (err) { error = err }
+      expect((error as Error).name).toBe('InvalidSubscriptionError')
+      expect((error as Error).message).toMatch(/is not a JSON string/)
+    }
   })
 })
