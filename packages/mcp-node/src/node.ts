@@ -16,36 +16,33 @@ import { dialMcp, OrderedTransport } from '@p2p-mcp/transport'
 import { FsDatastore } from 'datastore-fs'
 import { TypedEventEmitter } from 'main-event'
 import { IdentityAsserter } from './auth/hop-identity.js'
-import { LOCAL_PRINCIPAL, principalMatcher } from './auth/principal.js'
-import { Bootstrapper, peerOf } from './bootstrap.js'
+import { LOCAL_PRINCIPAL } from './auth/principal.js'
+import { Bootstrapper } from './bootstrap.js'
 import { MeshCatalog, type CatalogChange } from './catalog.js'
 import { parseConfig, type McpNodeConfig, type McpNodeConfigInput } from './config.js'
 import { DEFAULT_SHUTDOWN_GRACE_MS, MESH_SERVER } from './constants.js'
 import { ConfigError, DuplicateUpstreamError, NodeNotStartedError } from './errors.js'
 import { nodeHealth, type NodeHealth } from './health.js'
+import { checkExposure } from './exposure.js'
+import { features, type Access } from './features.js'
 import { FrontDoors } from './front-doors.js'
-import { DATASTORE_DIR, isLoopbackAddr, loadOrCreateKey } from './identity.js'
+import { DATASTORE_DIR, loadOrCreateKey } from './identity.js'
 import { createPeerLibp2p, type PeerServices } from './libp2p.js'
 import { LocalServer } from './local-server.js'
 import { modernRelay } from './modern-relay.js'
 import { childOf, noopLogger, type Logger } from './logger.js'
-import { meshPeers, meshStatus, meshStatusOf, meshToolsServed } from './mesh-status.js'
+import { meshPeers, meshStatusOf, meshToolsServed } from './mesh-status.js'
 import { MeshTools } from './mesh-tools.js'
 import { NodeMetrics } from './metrics.js'
-import type { NodeComponents, NodeModule, NodeModuleFactory } from './module.js'
+import type { NodeComponents, NodeModule } from './module.js'
 import { LayeredPolicy } from './control-plane/layered-policy.js'
 import { AccessControl } from './access-control.js'
 import { AuditLog } from './audit/audit-log.js'
-import { auditResource } from './audit/audit-resource.js'
 import { CallLimiter } from './limits/limiter.js'
 import { LimitPlan } from './limits/limit-plan.js'
-import { limitsFeature } from './limits/limits-feature.js'
 import { legacyPrincipalWarning } from './policy.js'
-import { controlPlane } from './control-plane/peer-control.js'
-import { schedulerFeature } from './scheduler/scheduler-module.js'
-import { events, type MeshEvents } from './events/events-module.js'
+import type { MeshEvents } from './events/events-module.js'
 import { ServerTrust } from './trust/server-trust.js'
-import { trustFeature } from './trust/trust-feature.js'
 import { Publisher } from './publisher.js'
 import { MeshRouter } from './router.js'
 import type { SessionView } from './session.js'
@@ -67,36 +64,6 @@ export interface McpNodeEvents {
   'upstream:changed': CustomEvent<{ name: string, status: string }>
   'peer:connect': CustomEvent<{ peerId: string }>
   'peer:disconnect': CustomEvent<{ peerId: string }>
-}
-
-/**
- * The features this peer is made of, in start order (see docs/architecture.md: a new
- * feature is a module in its own file or folder, added here).
- */
-function features (c: McpNodeConfig, d: { policy: LayeredPolicy, metrics: NodeMetrics, access: Access, trust: ServerTrust }, onEvents: (api: MeshEvents | undefined) => void): NodeModuleFactory[] {
-  const { policy, metrics, access, trust } = d
-  const scheduler = schedulerFeature()
-  const readers = c.audit.readers.map(principalMatcher)
-  const serverTrust = trustFeature({ trust, metrics: metrics.registry })
-  return [
-    meshStatus(),
-    limitsFeature({ config: c.limits, limiter: access.limiter, onStats: (stats) => { access.gossipStats = stats } }),
-    auditResource({ audit: access.audit, mayRead: (principal) => policy.isAdmin(principal) || readers.some((re) => re.test(principal)) }),
-    controlPlane({
-      config: c.controlPlane, dataDir: c.dataDir, bootstrapPeers: c.bootstrap.map(peerOf), stdioOnly: c.stdio && !c.http.enabled,
-      localPolicy: c.policy, policy, metrics: metrics.registry, modules: [scheduler.state], onPlane: (plane) => { scheduler.attach(plane); serverTrust.attach(plane) },
-    }),
-    serverTrust.factory,
-    scheduler.factory,
-    events({ config: c.events, dataDir: c.dataDir, authorize: (principal, what) => policy.check(principal, what), onReady: onEvents }),
-  ]
-}
-
-/** The limiter and the audit log: made with the node, so they outlive restarts of what runs. */
-interface Access {
-  limiter: CallLimiter
-  audit: AuditLog
-  gossipStats?: { sent: number, received: number, rejected: number }
 }
 
 /** What exists only while the node runs. */
@@ -164,7 +131,7 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
       limiter: new CallLimiter({ maxKeys: c.limits.maxKeys, staleMs: Math.max(2_000, 4 * c.limits.shareIntervalMs) }),
       audit: new AuditLog({ maxEntries: c.audit.maxEntries, counter: this.metrics.audit, ...(c.audit.log ? { logger: childOf(this.log, { component: 'audit' }) } : {}) }),
     }
-    this.checkTrust()
+    checkExposure(this.config)
     for (const u of this.config.upstreams) this.addUpstreamNow(u)
   }
 
@@ -194,20 +161,6 @@ export class McpNode extends TypedEventEmitter<McpNodeEvents> {
   /** The whole-mesh Streamable HTTP endpoint, when the HTTP front door is enabled and started. */
   get httpUrl (): URL | undefined {
     return this.running?.doors?.httpUrl
-  }
-
-  private checkTrust (): void {
-    const c = this.config
-    const exposed = c.listen.filter((a) => !isLoopbackAddr(a))
-    if (exposed.length > 0 && c.psk === undefined && (c.allowPeers === undefined || c.allowPeers.length === 0) && !c.open) {
-      throw new ConfigError('listen', `${exposed[0]} is not a loopback address: a private mesh needs "psk" (a swarm key) or "allowPeers" (peer ids), or "open: true" to run an open mesh on purpose`)
-    }
-    for (const [i, p] of (c.allowPeers ?? []).entries()) {
-      try { peerIdFromString(p) } catch { throw new ConfigError(`allowPeers.${i}`, `${JSON.stringify(p)} is not a peer id (12D3Koo…)`) }
-    }
-    if (c.http.enabled && !['127.0.0.1', 'localhost', '::1'].includes(c.http.host) && c.http.tokens.length === 0 && !c.open) {
-      throw new ConfigError('http.host', `${c.http.host} is not loopback: set http.tokens (bearer tokens) or "open: true"`)
-    }
   }
 
   // ---------------------------------------------------------------------------------------
