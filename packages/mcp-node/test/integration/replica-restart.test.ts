@@ -82,7 +82,7 @@ describe('a replica peer SIGKILLed and restarted', () => {
       running = false
       await Promise.all(workers)
     }
-    // Known defect, not fixed yet: in about one fresh-clone run of eight, the entry peer drops the
+    // Known defect, not fixed yet: in about two runs of thirteen, the entry peer drops the
     // whole calc group for ~100 ms right after C's SIGKILL (calls fail with "unknown tool" or "the
     // pool has no endpoints" 20–120 ms after the kill, then B serves them). Those are reported
     // here but tolerated within the first second after the kill; any other failure, and any
