@@ -117,6 +117,10 @@ export class StreamTransport implements McpTransport {
       const bytes = text.length > this.#maxFrameBytes ? text.length : FrameEncoder.byteLength(text)
       if (bytes > this.#maxFrameBytes) throw new FrameTooLargeError(bytes, this.#maxFrameBytes, 'sent')
     }
+    // Activity from now, not from when the queue flushes: answering the last request in flight
+    // makes the session idle at once, and an idle check between here and the flush must not
+    // measure the quiet from the request's arrival (a long call was closed right after it).
+    this.#lastActivity = performance.now()
     this.#trackOutgoing(message)
     this.#enqueue(text)
     if (this.#drain !== undefined || this.#queuedChars > SEND_HIGH_WATER_MARK_BYTES || this.#stream.writableNeedsDrain) await this.#whenDrained()
